@@ -1,0 +1,181 @@
+package store
+
+import (
+	"errors"
+	"time"
+)
+
+// Errors returned by every method of *DB. Callers test them with errors.Is.
+var (
+	// ErrNotFound means the record does not exist (or has been purged).
+	ErrNotFound = errors.New("store: not found")
+	// ErrConflict means a record with the same primary key already exists.
+	ErrConflict = errors.New("store: already exists")
+	// ErrAlreadyUsed means a single-use record (authorization code) was
+	// consumed before.
+	ErrAlreadyUsed = errors.New("store: already used")
+	// ErrReplay means a one-time identifier (a client assertion jti) was seen
+	// before.
+	ErrReplay = errors.New("store: replayed identifier")
+)
+
+// Token endpoint authentication methods (RFC 7591 §2).
+const (
+	AuthSecretBasic   = "client_secret_basic"
+	AuthSecretPost    = "client_secret_post"
+	AuthPrivateKeyJWT = "private_key_jwt"
+	AuthNone          = "none"
+)
+
+// Access token formats a client may be given.
+const (
+	FormatOpaque = "opaque"
+	FormatJWT    = "jwt"
+	FormatSplit  = "split"
+)
+
+// Token kinds.
+const (
+	KindAccess  = "access"
+	KindRefresh = "refresh"
+)
+
+// Client is a registered OAuth client.
+type Client struct {
+	ID   string
+	Name string
+	// SecretDigest is the HMAC-SHA-256 of the client secret under the
+	// server's secret key; empty for clients that use no secret.
+	SecretDigest []byte
+	// AuthMethod is one of the Auth* constants.
+	AuthMethod   string
+	GrantTypes   []string
+	RedirectURIs []string
+	// Scopes the client may ever be granted.
+	Scopes []string
+	// Audience is the default audience of its access tokens when the
+	// request names no resource (RFC 8707).
+	Audience []string
+	// AccessTokenFormat is one of the Format* constants.
+	AccessTokenFormat string
+	// JWKS holds the client's public keys (a JWK Set, JSON) for
+	// private_key_jwt; empty otherwise.
+	JWKS []byte
+	// CanIntrospect allows the client to call the introspection endpoint.
+	CanIntrospect bool
+	// SkipConsent marks a first-party client whose users are not asked for
+	// consent.
+	SkipConsent bool
+	// AccessTokenTTL and RefreshTokenTTL override the server defaults when
+	// non-zero.
+	AccessTokenTTL  time.Duration
+	RefreshTokenTTL time.Duration
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
+}
+
+// User is an end user who logs in at the authorization endpoint.
+type User struct {
+	// ID is the stable subject identifier (the "sub" claim).
+	ID       string
+	Username string
+	// PasswordHash is an argon2id PHC string; empty means login disabled.
+	PasswordHash string
+	Roles        []string
+	Attrs        map[string]string
+	Disabled     bool
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+// SigningKey is one asymmetric key pair of the authorization server.
+type SigningKey struct {
+	KID string
+	// Alg is the JWS algorithm: ES256, RS256, PS256 or EdDSA.
+	Alg string
+	// Use is what the key signs: "access" (access tokens, phantom tokens)
+	// or "id" (ID tokens).
+	Use string
+	// PrivateSealed is the private key (PKCS #8 DER) sealed with the master
+	// key.
+	PrivateSealed []byte
+	// PublicJWK is the public key as a JWK (JSON).
+	PublicJWK []byte
+	CreatedAt time.Time
+	// ActivatedAt is when the key started signing; zero while it is only
+	// published as the next key.
+	ActivatedAt time.Time
+	// RetiredAt is when the key stopped signing; zero while it signs or
+	// waits. A retired key stays published until every token it signed
+	// has expired.
+	RetiredAt time.Time
+}
+
+// Token is an issued access or refresh token, stored under the SHA-256
+// digest of what the client holds (the opaque string, the JWT, or the
+// signature part of a split token).
+type Token struct {
+	Digest []byte
+	// Kind is KindAccess or KindRefresh.
+	Kind string
+	// Format is the access token format (Format*); FormatOpaque for refresh
+	// tokens.
+	Format   string
+	JTI      string
+	ClientID string
+	// Subject is the user id; for client credentials, the client id.
+	Subject  string
+	Scope    string
+	Audience []string
+	// Claims is a JSON object of extra claims (roles, chosen attributes)
+	// carried into phantom tokens and introspection responses.
+	Claims []byte
+	// Payload is the header.payload part of a split token, kept so the
+	// gateway can reassemble the JWT; empty for other formats.
+	Payload string
+	// GrantID ties together every token issued from one authorization
+	// (the code and all rotations of its refresh tokens), so reuse of a
+	// code or a rotated refresh token revokes them all.
+	GrantID   string
+	AuthTime  time.Time
+	IssuedAt  time.Time
+	ExpiresAt time.Time
+	// UsedAt is when a refresh token was exchanged; zero while unused.
+	UsedAt  time.Time
+	Revoked bool
+}
+
+// AuthCode is an authorization code (RFC 6749 §4.1.2), stored by digest.
+type AuthCode struct {
+	Digest              []byte
+	ClientID            string
+	Subject             string
+	RedirectURI         string
+	Scope               string
+	Audience            []string
+	Nonce               string
+	CodeChallenge       string
+	CodeChallengeMethod string
+	GrantID             string
+	AuthTime            time.Time
+	ExpiresAt           time.Time
+	// UsedAt is when the code was redeemed; zero while unused.
+	UsedAt time.Time
+}
+
+// Session is a browser login session at the authorization server, stored
+// by the digest of its cookie value.
+type Session struct {
+	Digest    []byte
+	Subject   string
+	AuthTime  time.Time
+	ExpiresAt time.Time
+}
+
+// Consent records the scopes a user granted a client.
+type Consent struct {
+	Subject   string
+	ClientID  string
+	Scopes    []string
+	GrantedAt time.Time
+}
