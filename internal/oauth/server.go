@@ -8,8 +8,14 @@ package oauth
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
+	"mime"
 	"net/http"
+	"net/netip"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -49,6 +55,11 @@ type Config struct {
 	ClaimAttributes []string
 	// ScopeDescriptions are shown on the consent page.
 	ScopeDescriptions map[string]string
+	// Scopes are advertised as scopes_supported in discovery.
+	Scopes []string
+	// DefaultAudience is the audience of access tokens when neither the
+	// request (resource) nor the client names one. Empty means the issuer.
+	DefaultAudience string
 }
 
 // Options are the server's collaborators.
@@ -75,15 +86,151 @@ type Options struct {
 
 // Server is the authorization server.
 type Server struct {
-	cfg  Config
-	opts Options
-	now  func() time.Time
-	log  *slog.Logger
-	mux  *http.ServeMux
+	cfg     Config
+	o       Options
+	now     func() time.Time
+	log     *slog.Logger
+	mux     *http.ServeMux
+	metrics *metrics
+	// base is the issuer's path; every route lives under it.
+	base  string
+	realm string
 }
 
 // New builds the server and its routes.
-func New(o Options) (*Server, error) { panic("todo") }
+func New(o Options) (*Server, error) {
+	if o.Store == nil || o.Keys == nil || o.Clients == nil || o.Users == nil ||
+		o.Sessions == nil || o.CSRF == nil || o.Pages == nil || o.Policy == nil || o.Sealer == nil {
+		return nil, errors.New("oauth: missing collaborator in Options")
+	}
+	iss, err := url.Parse(o.Config.Issuer)
+	if err != nil || iss.Scheme == "" || iss.Host == "" || iss.RawQuery != "" || iss.Fragment != "" {
+		return nil, fmt.Errorf("oauth: issuer %q is not an absolute URL without query or fragment", o.Config.Issuer)
+	}
+	cfg := o.Config
+	cfg.Issuer = strings.TrimSuffix(cfg.Issuer, "/")
+	setDefault(&cfg.AccessTTL, 15*time.Minute)
+	setDefault(&cfg.RefreshTTL, 30*24*time.Hour)
+	setDefault(&cfg.IDTokenTTL, time.Hour)
+	setDefault(&cfg.CodeTTL, time.Minute)
+	s := &Server{
+		cfg:   cfg,
+		o:     o,
+		now:   o.Now,
+		log:   o.Logger,
+		mux:   http.NewServeMux(),
+		base:  strings.TrimSuffix(iss.Path, "/"),
+		realm: iss.Host,
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	s.metrics = newMetrics(o.Metrics)
+	s.routes()
+	return s, nil
+}
 
-// Handler serves every endpoint of the authorization server.
-func (s *Server) Handler() http.Handler { return s.mux }
+func setDefault(d *time.Duration, v time.Duration) {
+	if *d <= 0 {
+		*d = v
+	}
+}
+
+// Endpoint paths, relative to the issuer.
+const (
+	pathAuthorize       = "/oauth2/authorize"
+	pathAuthorizeLogin  = "/oauth2/authorize/login"
+	pathAuthorizeAccept = "/oauth2/authorize/consent"
+	pathToken           = "/oauth2/token"
+	pathIntrospect      = "/oauth2/introspect"
+	pathRevoke          = "/oauth2/revoke"
+	pathUserinfo        = "/userinfo"
+	pathJWKS            = "/jwks.json"
+)
+
+func (s *Server) routes() {
+	b := s.base
+	handle := func(pattern, name string, h http.HandlerFunc) {
+		s.mux.Handle(pattern, s.metrics.instrument(name, h))
+	}
+	handle("GET "+b+"/.well-known/openid-configuration", "discovery", s.discovery)
+	handle("GET "+b+"/.well-known/oauth-authorization-server", "discovery", s.discovery)
+	if b != "" {
+		// RFC 8414 §3.1: the well-known segment goes before the issuer path.
+		handle("GET /.well-known/oauth-authorization-server"+b, "discovery", s.discovery)
+	}
+	handle("GET "+b+pathJWKS, "jwks", s.jwks)
+	handle(b+pathAuthorize, "authorize", s.authorize)
+	handle("POST "+b+pathAuthorizeLogin, "authorize_login", s.authorizeLogin)
+	handle("POST "+b+pathAuthorizeAccept, "authorize_consent", s.authorizeConsent)
+	handle(b+pathToken, "token", s.tokenEndpoint)
+	handle(b+pathIntrospect, "introspect", s.introspect)
+	handle(b+pathRevoke, "revoke", s.revoke)
+	handle(b+pathUserinfo, "userinfo", s.userinfo)
+}
+
+func (s *Server) url(path string) string { return s.cfg.Issuer + path }
+
+// maxFormBytes bounds every form body; no legitimate OAuth request is
+// anywhere near it.
+const maxFormBytes = 64 << 10
+
+// parsePost reads a POST form body per RFC 6749 §3.2 (token endpoint) and
+// RFC 7662 §2.1 / RFC 7009 §2.1: only POST, only
+// application/x-www-form-urlencoded, no parameter twice (RFC 6749 §3.2).
+func parsePost(w http.ResponseWriter, r *http.Request) *oauthError {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		return newError(http.StatusMethodNotAllowed, errInvalidRequest, "the endpoint accepts POST only")
+	}
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if ct != "application/x-www-form-urlencoded" {
+		return badRequest(errInvalidRequest, "the body must be application/x-www-form-urlencoded")
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	if err := r.ParseForm(); err != nil {
+		return badRequest(errInvalidRequest, "the form body cannot be parsed")
+	}
+	return checkSingle(r.PostForm)
+}
+
+// checkSingle refuses a parameter sent more than once: RFC 6749 §3.1 and
+// §3.2 say request and response parameters MUST NOT be included more than
+// once, and a duplicate is a classic way to confuse two parsers.
+func checkSingle(v url.Values) *oauthError {
+	for k, vs := range v {
+		// RFC 8707 §2: resource is the one parameter that may repeat.
+		if len(vs) > 1 && k != "resource" {
+			return badRequest(errInvalidRequest, "parameter "+safeParam(k)+" is repeated")
+		}
+	}
+	return nil
+}
+
+// safeParam keeps a client-chosen parameter name printable and short
+// before it goes into an error description.
+func safeParam(k string) string {
+	if len(k) > 40 {
+		k = k[:40]
+	}
+	b := []byte(k)
+	for i, c := range b {
+		if c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			b[i] = '?'
+		}
+	}
+	return string(b)
+}
+
+// clientIP is the address of the peer. Forwarded headers are not trusted:
+// the issuance policy decides on addresses a client cannot forge.
+func clientIP(r *http.Request) netip.Addr {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr().Unmap()
+}

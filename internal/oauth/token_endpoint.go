@@ -1,0 +1,360 @@
+package oauth
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/portcullis/portcullis/internal/clientauth"
+	"github.com/portcullis/portcullis/internal/policy"
+	"github.com/portcullis/portcullis/internal/store"
+	"github.com/portcullis/portcullis/internal/token"
+)
+
+// tokenEndpoint is RFC 6749 §3.2: authenticate the client, then hand the
+// request to the grant it names.
+func (s *Server) tokenEndpoint(w http.ResponseWriter, r *http.Request) {
+	if e := parsePost(w, r); e != nil {
+		s.fail(w, "token", e)
+		return
+	}
+	client, e := s.authenticateClient(r)
+	if e != nil {
+		s.fail(w, "token", e)
+		return
+	}
+	gt := r.PostForm.Get("grant_type")
+	var (
+		resp tokenResponse
+		err  *oauthError
+	)
+	switch gt {
+	case "":
+		err = badRequest(errInvalidRequest, "grant_type is required")
+	case "client_credentials", "authorization_code", "refresh_token":
+		if !slices.Contains(client.GrantTypes, gt) {
+			err = badRequest(errUnauthorizedClient, "the client may not use this grant type")
+			break
+		}
+		switch gt {
+		case "client_credentials":
+			resp, err = s.clientCredentials(r, client)
+		case "authorization_code":
+			resp, err = s.authorizationCode(r, client)
+		case "refresh_token":
+			resp, err = s.refreshToken(r, client)
+		}
+	default:
+		err = badRequest(errUnsupportedGrantType, "the grant type is not supported")
+	}
+	if err != nil {
+		s.fail(w, "token", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// authenticateClient runs client authentication (RFC 6749 §2.3) and maps
+// its failures to RFC 6749 §5.2 responses.
+func (s *Server) authenticateClient(r *http.Request) (store.Client, *oauthError) {
+	c, err := s.o.Clients.Authenticate(r.Context(), r)
+	if err == nil {
+		return c, nil
+	}
+	var ae *clientauth.Error
+	if errors.As(err, &ae) {
+		s.log.InfoContext(r.Context(), "client authentication failed",
+			"code", ae.Code, "reason", ae.Description, "cause", ae.Cause)
+		if ae.Code == errInvalidClient {
+			// RFC 6749 §5.2: 401 when the client tried HTTP Basic, and we
+			// answer 401 to every invalid_client so clients need not guess.
+			return store.Client{}, &oauthError{Status: http.StatusUnauthorized, Code: errInvalidClient,
+				Description: ae.Description, Basic: ae.Basic}
+		}
+		return store.Client{}, badRequest(ae.Code, ae.Description)
+	}
+	s.log.ErrorContext(r.Context(), "client authentication", "err", err)
+	return store.Client{}, newError(http.StatusInternalServerError, errServerError, "internal error")
+}
+
+// fail writes e and counts it.
+func (s *Server) fail(w http.ResponseWriter, endpoint string, e *oauthError) {
+	s.metrics.refused.WithLabelValues(endpoint, e.Code).Inc()
+	s.writeError(w, e)
+}
+
+func serverError(s *Server, ctx context.Context, what string, err error) *oauthError {
+	s.log.ErrorContext(ctx, what, "err", err)
+	return newError(http.StatusInternalServerError, errServerError, "internal error")
+}
+
+// clientCredentials is RFC 6749 §4.4. No refresh token is issued (§4.4.3).
+func (s *Server) clientCredentials(r *http.Request, c store.Client) (tokenResponse, *oauthError) {
+	requested, e := parseScope(r.PostForm, c.Scopes)
+	if e != nil {
+		return tokenResponse{}, e
+	}
+	aud, e := s.audience(r.PostForm, c)
+	if e != nil {
+		return tokenResponse{}, e
+	}
+	granted := s.o.Policy.Grant(requested, c.Scopes, policy.Input{
+		GrantType: "client_credentials",
+		ClientID:  c.ID,
+		IP:        clientIP(r),
+		Time:      s.now(),
+	})
+	if len(granted) == 0 {
+		return tokenResponse{}, badRequest(errInvalidScope, "none of the requested scopes may be granted")
+	}
+	resp, err := s.issue(r.Context(), grant{
+		grantType: "client_credentials",
+		client:    c,
+		scopes:    granted,
+		audience:  aud,
+	})
+	if err != nil {
+		return tokenResponse{}, serverError(s, r.Context(), "issue client credentials token", err)
+	}
+	return resp, nil
+}
+
+// authorizationCode is RFC 6749 §4.1.3 with PKCE (RFC 7636 §4.6).
+func (s *Server) authorizationCode(r *http.Request, c store.Client) (tokenResponse, *oauthError) {
+	f := r.PostForm
+	code := f.Get("code")
+	if code == "" {
+		return tokenResponse{}, badRequest(errInvalidRequest, "code is required")
+	}
+	if len(code) > token.MaxLength {
+		return tokenResponse{}, badRequest(errInvalidGrant, "the code is invalid")
+	}
+	ctx := r.Context()
+	now := s.now()
+	ac, err := s.o.Store.ConsumeCode(ctx, token.Digest(code), now)
+	switch {
+	case errors.Is(err, store.ErrAlreadyUsed):
+		// RFC 6749 §4.1.2: a code used twice revokes what it produced.
+		n, rerr := s.o.Store.RevokeGrant(ctx, ac.GrantID)
+		if rerr != nil {
+			return tokenResponse{}, serverError(s, ctx, "revoke grant of reused code", rerr)
+		}
+		s.log.WarnContext(ctx, "authorization code reused; grant revoked",
+			"client_id", c.ID, "grant_id", ac.GrantID, "revoked", n)
+		return tokenResponse{}, badRequest(errInvalidGrant, "the code is invalid")
+	case errors.Is(err, store.ErrNotFound):
+		return tokenResponse{}, badRequest(errInvalidGrant, "the code is invalid")
+	case err != nil:
+		return tokenResponse{}, serverError(s, ctx, "consume code", err)
+	}
+	if subtle.ConstantTimeCompare([]byte(ac.ClientID), []byte(c.ID)) != 1 {
+		return tokenResponse{}, badRequest(errInvalidGrant, "the code was issued to another client")
+	}
+	if !now.Before(ac.ExpiresAt) {
+		return tokenResponse{}, badRequest(errInvalidGrant, "the code has expired")
+	}
+	// RFC 6749 §4.1.3: redirect_uri must be identical to the one of the
+	// authorization request when that request carried one.
+	if ru := f.Get("redirect_uri"); ac.RedirectURI != "" && ru != ac.RedirectURI {
+		return tokenResponse{}, badRequest(errInvalidGrant, "redirect_uri does not match the authorization request")
+	} else if ac.RedirectURI == "" && ru != "" && !slices.Contains(c.RedirectURIs, ru) {
+		return tokenResponse{}, badRequest(errInvalidGrant, "redirect_uri does not match the authorization request")
+	}
+	if e := verifyPKCE(f.Get("code_verifier"), ac.CodeChallenge); e != nil {
+		return tokenResponse{}, e
+	}
+	u, err := s.o.Store.GetUser(ctx, ac.Subject)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && u.Disabled) {
+		return tokenResponse{}, badRequest(errInvalidGrant, "the user is no longer active")
+	} else if err != nil {
+		return tokenResponse{}, serverError(s, ctx, "load user", err)
+	}
+	scopes := strings.Fields(ac.Scope)
+	resp, err := s.issue(ctx, grant{
+		grantType: "authorization_code",
+		client:    c,
+		user:      &u,
+		scopes:    scopes,
+		audience:  ac.Audience,
+		authTime:  ac.AuthTime,
+		grantID:   ac.GrantID,
+		nonce:     ac.Nonce,
+		refresh:   slices.Contains(c.GrantTypes, "refresh_token"),
+	})
+	if err != nil {
+		return tokenResponse{}, serverError(s, ctx, "issue authorization code tokens", err)
+	}
+	return resp, nil
+}
+
+// verifyPKCE is RFC 7636 §4.6 for S256, the only method accepted.
+func verifyPKCE(verifier, challenge string) *oauthError {
+	if verifier == "" {
+		return badRequest(errInvalidGrant, "code_verifier is required")
+	}
+	if !validVerifier(verifier) {
+		return badRequest(errInvalidGrant, "code_verifier is malformed")
+	}
+	sum := sha256.Sum256([]byte(verifier))
+	got := base64.RawURLEncoding.EncodeToString(sum[:])
+	if subtle.ConstantTimeCompare([]byte(got), []byte(challenge)) != 1 {
+		return badRequest(errInvalidGrant, "code_verifier does not match the code challenge")
+	}
+	return nil
+}
+
+// validVerifier is RFC 7636 §4.1: 43 to 128 unreserved characters. The
+// same alphabet and bounds hold for an S256 challenge (§4.2).
+func validVerifier(v string) bool {
+	if len(v) < 43 || len(v) > 128 {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' ||
+			c == '-' || c == '.' || c == '_' || c == '~') {
+			return false
+		}
+	}
+	return true
+}
+
+// refreshToken is RFC 6749 §6 with rotation: each use returns a new
+// refresh token, and a rotated token presented again revokes its whole
+// family (RFC 9700 §4.14.2) unless it comes within the grace window.
+func (s *Server) refreshToken(r *http.Request, c store.Client) (tokenResponse, *oauthError) {
+	f := r.PostForm
+	rt := f.Get("refresh_token")
+	if rt == "" {
+		return tokenResponse{}, badRequest(errInvalidRequest, "refresh_token is required")
+	}
+	invalid := badRequest(errInvalidGrant, "the refresh token is invalid")
+	if len(rt) > token.MaxLength {
+		return tokenResponse{}, invalid
+	}
+	ctx := r.Context()
+	now := s.now()
+	old, err := s.o.Store.UseRefreshToken(ctx, token.Digest(rt), now)
+	if errors.Is(err, store.ErrNotFound) {
+		return tokenResponse{}, invalid
+	} else if err != nil {
+		return tokenResponse{}, serverError(s, ctx, "use refresh token", err)
+	}
+	if old.Kind != store.KindRefresh || old.Revoked || !now.Before(old.ExpiresAt) {
+		return tokenResponse{}, invalid
+	}
+	if subtle.ConstantTimeCompare([]byte(old.ClientID), []byte(c.ID)) != 1 {
+		return tokenResponse{}, invalid
+	}
+	if !old.UsedAt.IsZero() && now.Sub(old.UsedAt) > s.cfg.RefreshReuseGrace {
+		n, rerr := s.o.Store.RevokeGrant(ctx, old.GrantID)
+		if rerr != nil {
+			return tokenResponse{}, serverError(s, ctx, "revoke reused refresh family", rerr)
+		}
+		s.log.WarnContext(ctx, "rotated refresh token reused; family revoked",
+			"client_id", c.ID, "grant_id", old.GrantID, "revoked", n)
+		return tokenResponse{}, invalid
+	}
+	// RFC 6749 §6: the new scope may only narrow the original grant.
+	original := strings.Fields(old.Scope)
+	requested := original
+	if f.Has("scope") {
+		requested = strings.Fields(f.Get("scope"))
+		for _, sc := range requested {
+			if !slices.Contains(original, sc) {
+				return tokenResponse{}, badRequest(errInvalidScope, "the scope exceeds the original grant")
+			}
+		}
+	}
+	u, err := s.o.Store.GetUser(ctx, old.Subject)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && u.Disabled) {
+		return tokenResponse{}, invalid
+	} else if err != nil {
+		return tokenResponse{}, serverError(s, ctx, "load user", err)
+	}
+	// Roles and attributes may have changed since the grant: decide again.
+	granted := s.o.Policy.Grant(requested, c.Scopes, policy.Input{
+		GrantType: "refresh_token",
+		ClientID:  c.ID,
+		User:      &policy.User{ID: u.ID, Roles: u.Roles, Attrs: u.Attrs},
+		IP:        clientIP(r),
+		Time:      now,
+	})
+	if len(granted) == 0 {
+		return tokenResponse{}, badRequest(errInvalidScope, "none of the requested scopes may be granted")
+	}
+	resp, err := s.issue(ctx, grant{
+		grantType: "refresh_token",
+		client:    c,
+		user:      &u,
+		scopes:    granted,
+		audience:  old.Audience,
+		authTime:  old.AuthTime,
+		grantID:   old.GrantID,
+		refresh:   true,
+	})
+	if err != nil {
+		return tokenResponse{}, serverError(s, ctx, "issue refreshed tokens", err)
+	}
+	return resp, nil
+}
+
+// parseScope reads the scope parameter (RFC 6749 §3.3); absent means
+// every scope the client may have.
+func parseScope(f url.Values, fallback []string) ([]string, *oauthError) {
+	if !f.Has("scope") {
+		return fallback, nil
+	}
+	raw := f.Get("scope")
+	for i := 0; i < len(raw); i++ {
+		// RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
+		c := raw[i]
+		if c != ' ' && (c < 0x21 || c == 0x22 || c == 0x5c || c > 0x7e) {
+			return nil, badRequest(errInvalidScope, "the scope parameter is malformed")
+		}
+	}
+	return dedupe(strings.Fields(raw)), nil
+}
+
+func dedupe(in []string) []string {
+	out := in[:0:0]
+	for _, v := range in {
+		if !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// audience picks the access token audience: the resource indicator of
+// RFC 8707 §2 when given (it must be an absolute URI without fragment, and
+// one the client may address), else the client's default, else the
+// server's.
+func (s *Server) audience(f url.Values, c store.Client) ([]string, *oauthError) {
+	res := f["resource"]
+	if len(res) == 0 {
+		if len(c.Audience) > 0 {
+			return c.Audience, nil
+		}
+		if s.cfg.DefaultAudience != "" {
+			return []string{s.cfg.DefaultAudience}, nil
+		}
+		return []string{s.cfg.Issuer}, nil
+	}
+	for _, v := range res {
+		u, err := url.Parse(v)
+		if err != nil || !u.IsAbs() || u.Fragment != "" || strings.Contains(v, "#") {
+			return nil, badRequest(errInvalidTarget, "resource must be an absolute URI without a fragment")
+		}
+		if len(c.Audience) > 0 && !slices.Contains(c.Audience, v) {
+			return nil, badRequest(errInvalidTarget, "the client may not request tokens for this resource")
+		}
+	}
+	return res, nil
+}

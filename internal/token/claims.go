@@ -1,0 +1,82 @@
+package token
+
+import (
+	"encoding/json"
+)
+
+// TypeAccessJWT is the "typ" header of JWT access tokens (RFC 9068 §2.1).
+const TypeAccessJWT = "at+jwt"
+
+// AccessClaims are the claims of a JWT access token (RFC 9068 §2.2) and of
+// the phantom token the introspection endpoint returns.
+type AccessClaims struct {
+	Issuer   string
+	Subject  string
+	Audience []string
+	// ExpiresAt, IssuedAt and AuthTime are Unix seconds; AuthTime is zero
+	// for tokens no user authenticated for.
+	ExpiresAt int64
+	IssuedAt  int64
+	AuthTime  int64
+	JTI       string
+	ClientID  string
+	Scope     string
+	// Extra are further claims (roles, configured user attributes). A key
+	// that collides with a registered claim above is ignored.
+	Extra map[string]any
+}
+
+// registered lists the claims AccessClaims sets itself; Extra cannot
+// override them.
+var registered = map[string]bool{
+	"iss": true, "sub": true, "aud": true, "exp": true, "iat": true, "nbf": true,
+	"jti": true, "client_id": true, "scope": true, "auth_time": true,
+}
+
+// Map returns the claims as a JSON-ready map.
+func (c AccessClaims) Map() map[string]any {
+	m := make(map[string]any, 10+len(c.Extra))
+	for k, v := range c.Extra {
+		if !registered[k] {
+			m[k] = v
+		}
+	}
+	m["iss"] = c.Issuer
+	m["sub"] = c.Subject
+	// RFC 7519 §4.1.3: a single audience may be a plain string.
+	if len(c.Audience) == 1 {
+		m["aud"] = c.Audience[0]
+	} else {
+		m["aud"] = c.Audience
+	}
+	m["exp"] = c.ExpiresAt
+	m["iat"] = c.IssuedAt
+	m["nbf"] = c.IssuedAt
+	m["jti"] = c.JTI
+	m["client_id"] = c.ClientID
+	if c.Scope != "" {
+		m["scope"] = c.Scope
+	}
+	if c.AuthTime != 0 {
+		m["auth_time"] = c.AuthTime
+	}
+	return m
+}
+
+// MarshalJSON encodes the claims as one flat JSON object.
+func (c AccessClaims) MarshalJSON() ([]byte, error) {
+	return json.Marshal(c.Map())
+}
+
+// ExtraFromJSON decodes a stored JSON object of extra claims; empty input
+// gives an empty map.
+func ExtraFromJSON(b []byte) (map[string]any, error) {
+	m := map[string]any{}
+	if len(b) == 0 {
+		return m, nil
+	}
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
