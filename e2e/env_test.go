@@ -79,6 +79,8 @@ func start(t testing.TB) *env {
 	}
 	cfg.Policy.ClaimAttributes = []string{"office"}
 	cfg.Log.Level = "error"
+	// The issuer follows the bound address of the :0 listener.
+	cfg.ApplyDefaults()
 	if err := cfg.Validate(); err != nil {
 		t.Fatalf("config: %v", err)
 	}

@@ -158,7 +158,8 @@ func TestAuthorizeErrors(t *testing.T) {
 		}
 	})
 	t.Run("consent denied", func(t *testing.T) {
-		q := newBrowser(t).login(base(func(url.Values) {}), "alice", password, "deny")
+		// alice consented in an earlier subtest; prompt=consent asks again.
+		q := newBrowser(t).login(base(func(q url.Values) { q.Set("prompt", "consent") }), "alice", password, "deny")
 		if q.Get("error") != "access_denied" {
 			t.Fatalf("deny: %v", q)
 		}

@@ -9,7 +9,13 @@ package clientauth
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/portcullis/portcullis/internal/store"
@@ -21,10 +27,24 @@ type Store interface {
 	UseJTI(ctx context.Context, issuer, jti string, exp time.Time) error
 }
 
+// Error codes an *Error carries (RFC 6749 §5.2).
+const (
+	// CodeInvalidClient means the credentials were missing, wrong or of
+	// the wrong method.
+	CodeInvalidClient = "invalid_client"
+	// CodeInvalidRequest means the request was malformed: several
+	// methods, repeated parameters, credentials in the URI, oversized.
+	CodeInvalidRequest = "invalid_request"
+	// CodeServerError means the store could not be asked; the client's
+	// credentials were neither accepted nor refused.
+	CodeServerError = "server_error"
+)
+
 // Error is an authentication failure, ready to be written as an RFC 6749
 // §5.2 error response.
 type Error struct {
-	// Code is "invalid_client" or "invalid_request".
+	// Code is "invalid_client" or "invalid_request"; "server_error" when
+	// the store failed (see CodeServerError).
 	Code string
 	// Description is safe to show the client: it never echoes a secret.
 	Description string
@@ -35,33 +55,187 @@ type Error struct {
 	Cause error
 }
 
+// Error returns the code and the client-safe description; the cause is
+// left to Unwrap, so printing the error never reveals more than the client
+// was told.
 func (e *Error) Error() string { return e.Code + ": " + e.Description }
 
 // Unwrap returns the internal cause.
 func (e *Error) Unwrap() error { return e.Cause }
 
+// Status is the HTTP status to answer with: 401 for invalid_client when
+// the client tried HTTP Basic (and the response then needs
+// WWW-Authenticate: Basic, RFC 6749 §5.2), 500 for server_error, else 400.
+func (e *Error) Status() int {
+	switch {
+	case e.Code == CodeServerError:
+		return http.StatusInternalServerError
+	case e.Code == CodeInvalidClient && e.Basic:
+		return http.StatusUnauthorized
+	default:
+		return http.StatusBadRequest
+	}
+}
+
+// Descriptions shown to clients. They are constants so no input can ever
+// reach a response; the specific reason goes to Error.Cause.
+const (
+	descFailed          = "client authentication failed"
+	descMissing         = "client authentication is required"
+	descMultiple        = "more than one client authentication method was used"
+	descRepeated        = "a client authentication parameter was repeated"
+	descInQuery         = "client credentials must be sent in the request body"
+	descTooLarge        = "client credentials are too large"
+	descAssertionType   = "unsupported client_assertion_type"
+	descAssertionParams = "client_assertion and client_assertion_type must both be present"
+	descAssertion       = "client assertion is invalid"
+	descAssertionExp    = "client assertion is expired or not yet valid"
+	descAssertionReplay = "client assertion was already used"
+	descUnavailable     = "client authentication is temporarily unavailable"
+)
+
+// Size limits, applied before any decoding or parsing, so oversized input
+// costs nothing.
+const (
+	maxClientIDLen      = 256
+	maxSecretLen        = 512
+	maxAuthHeaderLen    = 4 * (maxClientIDLen + maxSecretLen) // worst case: every byte percent-encoded, then base64
+	maxAssertionLen     = 8 << 10
+	maxAssertionTypeLen = 128
+)
+
 // Authenticator checks client credentials.
-type Authenticator struct{}
+type Authenticator struct {
+	st        Store
+	secretKey []byte
+	audiences []string
+	now       func() time.Time
+	// dummyDigest stands in for the digest of an unknown client, so a
+	// miss costs the same HMAC and comparison as a hit.
+	dummyDigest []byte
+}
 
 // New returns an authenticator. secretKey keys the HMAC-SHA-256 digests of
 // client secrets; audiences are the values a client assertion's "aud" may
 // hold (the issuer and the token endpoint URL, RFC 7523 §3).
+//
+// An empty secretKey makes every secret-based authentication fail and no
+// audiences make every assertion fail: misconfiguration fails closed. A nil
+// now means time.Now.
 func New(st Store, secretKey []byte, audiences []string, now func() time.Time) *Authenticator {
-	panic("todo")
+	if now == nil {
+		now = time.Now
+	}
+	dummy := make([]byte, sha256.Size)
+	rand.Read(dummy) // crypto/rand.Read never fails (Go 1.24+).
+	return &Authenticator{
+		st:          st,
+		secretKey:   slices.Clone(secretKey),
+		audiences:   slices.DeleteFunc(slices.Clone(audiences), func(s string) bool { return s == "" }),
+		now:         now,
+		dummyDigest: dummy,
+	}
 }
 
 // Authenticate identifies the client of r from its Authorization header or
 // its form (r.ParseForm must have run) and checks its credentials against
 // the client's registered method. Exactly one method may be used (RFC 6749
 // §2.3). On failure the error is an *Error.
+//
+// Credentials are read from the request body only (r.PostForm): RFC 6749
+// §2.3.1 forbids them in the URI, and a request that puts them there is
+// refused.
 func (a *Authenticator) Authenticate(ctx context.Context, r *http.Request) (store.Client, error) {
-	panic("todo")
+	in, err := readCredentials(r)
+	if err != nil {
+		return store.Client{}, err
+	}
+	switch in.method {
+	case store.AuthSecretBasic, store.AuthSecretPost:
+		return a.authenticateSecret(ctx, in)
+	case store.AuthPrivateKeyJWT:
+		return a.authenticateAssertion(ctx, in)
+	case store.AuthNone:
+		return a.authenticateNone(ctx, in)
+	default:
+		return store.Client{}, &Error{Code: CodeInvalidClient, Description: descMissing,
+			Cause: errors.New("no client authentication or client_id in the request")}
+	}
+}
+
+// authenticateSecret checks client_secret_basic and client_secret_post.
+// The HMAC and comparison run whether or not the client exists, so the
+// response time does not tell which client ids are registered.
+func (a *Authenticator) authenticateSecret(ctx context.Context, in credentials) (store.Client, error) {
+	fail := func(cause error) error {
+		return &Error{Code: CodeInvalidClient, Description: descFailed, Basic: in.basic, Cause: cause}
+	}
+	presented := DigestSecret(a.secretKey, in.secret)
+	c, err := a.st.GetClient(ctx, in.clientID)
+	if err != nil {
+		hmac.Equal(presented, a.dummyDigest)
+		if errors.Is(err, store.ErrNotFound) {
+			return store.Client{}, fail(errors.New("unknown client"))
+		}
+		return store.Client{}, unavailable(in.basic, err)
+	}
+	want := c.SecretDigest
+	if len(want) == 0 {
+		want = a.dummyDigest
+	}
+	match := hmac.Equal(presented, want)
+	switch {
+	case len(a.secretKey) == 0:
+		return store.Client{}, fail(errors.New("authenticator has no secret key"))
+	case c.AuthMethod != in.method:
+		return store.Client{}, fail(errors.New("client is registered for " + c.AuthMethod + ", used " + in.method))
+	case len(c.SecretDigest) == 0:
+		return store.Client{}, fail(errors.New("client has no secret"))
+	case !match:
+		return store.Client{}, fail(errors.New("wrong client secret"))
+	}
+	return c, nil
+}
+
+// authenticateNone accepts a public client that names itself with
+// client_id and registered no authentication (RFC 6749 §2.1, RFC 7591 §2
+// "none").
+func (a *Authenticator) authenticateNone(ctx context.Context, in credentials) (store.Client, error) {
+	c, err := a.st.GetClient(ctx, in.clientID)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return store.Client{}, &Error{Code: CodeInvalidClient, Description: descFailed, Cause: errors.New("unknown client")}
+		}
+		return store.Client{}, unavailable(false, err)
+	}
+	if c.AuthMethod != store.AuthNone {
+		// A confidential client that sent no credentials.
+		return store.Client{}, &Error{Code: CodeInvalidClient, Description: descFailed,
+			Cause: errors.New("client is registered for " + c.AuthMethod + ", sent no credentials")}
+	}
+	return c, nil
+}
+
+// unavailable reports a store failure: neither accept nor refuse the
+// credentials, and let the endpoint answer 500.
+func unavailable(basic bool, err error) error {
+	return &Error{Code: CodeServerError, Description: descUnavailable, Basic: basic, Cause: err}
 }
 
 // DigestSecret returns the HMAC-SHA-256 of secret under key: what the store
 // keeps for a client secret.
-func DigestSecret(key []byte, secret string) []byte { panic("todo") }
+func DigestSecret(key []byte, secret string) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(secret))
+	return m.Sum(nil)
+}
 
 // GenerateSecret returns a new client secret of 256 random bits,
 // base64url-encoded.
-func GenerateSecret() (string, error) { panic("todo") }
+func GenerateSecret() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}

@@ -7,13 +7,11 @@
 package config
 
 import (
+	"path/filepath"
 	"time"
 
 	"github.com/portcullis/portcullis/internal/policy"
 )
-
-// Duration is a time.Duration written as "15m", "1h30m" in YAML.
-type Duration time.Duration
 
 // Config is the whole configuration.
 type Config struct {
@@ -36,6 +34,15 @@ type Config struct {
 	// PurgeInterval is how often expired tokens, codes and sessions are
 	// deleted. Zero means 1m.
 	PurgeInterval Duration `yaml:"purge_interval"`
+
+	// src locates fields in the file the config came from; nil for a
+	// config built in code.
+	src *source
+	// derivedIssuer is the issuer ApplyDefaults derived from Listen.Authz,
+	// so Validate can say where a bad one came from.
+	derivedIssuer string
+	// issuance is the policy Validate compiled.
+	issuance *policy.Issuance
 }
 
 // Listen holds the listen addresses.
@@ -115,22 +122,101 @@ type Log struct {
 	Level string `yaml:"level"`
 }
 
+// The defaults, as the field comments state them.
+const (
+	defaultAuthz          = "127.0.0.1:8080"
+	defaultAdmin          = "127.0.0.1:8081"
+	defaultDataDir        = "./portcullis-data"
+	defaultAccessTTL      = 15 * time.Minute
+	defaultRefreshTTL     = 720 * time.Hour
+	defaultIDTokenTTL     = time.Hour
+	defaultCodeTTL        = time.Minute
+	defaultAccessAlg      = "ES256"
+	defaultIDAlg          = "RS256"
+	defaultReloadInterval = 30 * time.Second
+	defaultSessionTTL     = 8 * time.Hour
+	defaultLogFormat      = "json"
+	defaultLogLevel       = "info"
+	defaultPurgeInterval  = time.Minute
+)
+
 // Default returns the configuration with every default applied.
-func Default() *Config { panic("todo") }
-
-// Load reads, decodes strictly, defaults and validates the file at path.
-// Errors name the file, line and field ("portcullis.yaml:12: tokens.access_ttl: ...").
-func Load(path string) (*Config, error) { panic("todo") }
-
-// Parse is Load for a file already read; name is used in errors.
-func Parse(name string, data []byte) (*Config, error) { panic("todo") }
+//
+// Its Issuer is already derived from the default Listen.Authz: a caller
+// that changes Listen.Authz afterwards sets Issuer too.
+func Default() *Config {
+	c := &Config{}
+	c.ApplyDefaults()
+	return c
+}
 
 // ApplyDefaults fills every zero field with its default.
-func (c *Config) ApplyDefaults() { panic("todo") }
+func (c *Config) ApplyDefaults() {
+	setString(&c.Listen.Authz, defaultAuthz)
+	setString(&c.Listen.Admin, defaultAdmin)
+	if c.Issuer == "" {
+		c.Issuer = "http://" + c.Listen.Authz
+		c.derivedIssuer = c.Issuer
+	}
+	setString(&c.DataDir, defaultDataDir)
+	setString(&c.Store.DSN, filepath.Join(c.DataDir, "portcullis.db"))
+	setString(&c.MasterKeyFile, filepath.Join(c.DataDir, "master.key"))
+	setDuration(&c.Tokens.AccessTTL, defaultAccessTTL)
+	setDuration(&c.Tokens.RefreshTTL, defaultRefreshTTL)
+	setDuration(&c.Tokens.IDTokenTTL, defaultIDTokenTTL)
+	setDuration(&c.Tokens.CodeTTL, defaultCodeTTL)
+	// RefreshReuseGrace defaults to zero: any reuse revokes the family.
+	setString(&c.Keys.AccessAlg, defaultAccessAlg)
+	setString(&c.Keys.IDAlg, defaultIDAlg)
+	setDuration(&c.Keys.ReloadInterval, defaultReloadInterval)
+	setDuration(&c.Sessions.TTL, defaultSessionTTL)
+	setString(&c.Log.Format, defaultLogFormat)
+	setString(&c.Log.Level, defaultLogLevel)
+	setDuration(&c.PurgeInterval, defaultPurgeInterval)
+}
 
-// Validate checks every field, compiling the policy; the error names the
-// field (and the line when the config came from a file).
-func (c *Config) Validate() error { panic("todo") }
+func setString(s *string, def string) {
+	if *s == "" {
+		*s = def
+	}
+}
+
+func setDuration(d *Duration, def time.Duration) {
+	if *d == 0 {
+		*d = Duration(def)
+	}
+}
 
 // Issuance returns the compiled issuance policy (valid after Validate).
-func (c *Config) Issuance() *policy.Issuance { panic("todo") }
+// It is nil before a successful Validate.
+func (c *Config) Issuance() *policy.Issuance { return c.issuance }
+
+// ScopeDescriptions returns the consent-page description of every scope
+// that has one, as a new map the caller may keep.
+func (c *Config) ScopeDescriptions() map[string]string {
+	out := make(map[string]string, len(c.Policy.Scopes))
+	for name, rule := range c.Policy.Scopes {
+		if rule.Description != "" {
+			out[name] = rule.Description
+		}
+	}
+	return out
+}
+
+// Spec returns the policy as the policy package takes it. Empty
+// conditions are left out.
+func (p Policy) Spec() policy.Spec {
+	spec := policy.Spec{
+		RoleScopes: make(map[string][]string, len(p.Roles)),
+		Conditions: make(map[string]string),
+	}
+	for role, scopes := range p.Roles {
+		spec.RoleScopes[role] = append([]string(nil), scopes...)
+	}
+	for name, rule := range p.Scopes {
+		if rule.Condition != "" {
+			spec.Conditions[name] = rule.Condition
+		}
+	}
+	return spec
+}

@@ -5,14 +5,18 @@
 //
 // It must never hand out a private key, write one unsealed, or log one.
 // Only the authorization server imports it; the gateway never does.
+//
+// Each use (access tokens, ID tokens) has one active key that signs, one
+// next key that is already published so verifiers cache it before it signs,
+// and retired keys that stay published for Config.Retention after they stop
+// signing, so tokens they signed still verify. Rotation promotes next to
+// active and retires the old active key; Purge deletes retired keys once
+// their retention has passed.
 package keys
 
 import (
 	"context"
-	"log/slog"
 	"time"
-
-	"github.com/go-jose/go-jose/v4"
 
 	"github.com/portcullis/portcullis/internal/store"
 )
@@ -60,44 +64,3 @@ type KeyInfo struct {
 	ActivatedAt time.Time
 	RetiredAt   time.Time
 }
-
-// Manager holds the current keys in memory, signs with the active key of
-// each use and serves the JWKS. It is safe for concurrent use.
-type Manager struct{}
-
-// NewManager returns a manager; call Init before use.
-func NewManager(st Store, master []byte, cfg Config, logger *slog.Logger, now func() time.Time) (*Manager, error) {
-	panic("todo")
-}
-
-// Init loads the keys and, for each use without an active key, generates an
-// active key and a next key.
-func (m *Manager) Init(ctx context.Context) error { panic("todo") }
-
-// Reload re-reads the keys from the store, so a rotation made by the CLI or
-// another node takes effect.
-func (m *Manager) Reload(ctx context.Context) error { panic("todo") }
-
-// Sign returns a compact JWS of payload signed with the active key of use,
-// with the "kid", "alg" and "typ" (when non-empty) headers set.
-func (m *Manager) Sign(use Use, typ string, payload []byte) (string, error) { panic("todo") }
-
-// Alg returns the JWS algorithm the active key of use signs with.
-func (m *Manager) Alg(use Use) string { panic("todo") }
-
-// JWKS returns the JSON JWK Set of every published public key.
-func (m *Manager) JWKS() []byte { panic("todo") }
-
-// KeySet returns the published public keys, for verifying tokens the server
-// issued itself.
-func (m *Manager) KeySet() *jose.JSONWebKeySet { panic("todo") }
-
-// Rotate promotes the next key of use to active, retires the active one and
-// generates a new next key.
-func (m *Manager) Rotate(ctx context.Context, use Use) (KeyInfo, error) { panic("todo") }
-
-// List describes every stored key.
-func (m *Manager) List(ctx context.Context) ([]KeyInfo, error) { panic("todo") }
-
-// Purge deletes retired keys older than the retention.
-func (m *Manager) Purge(ctx context.Context) (int, error) { panic("todo") }

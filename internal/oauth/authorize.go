@@ -412,20 +412,16 @@ func (s *Server) showConsent(w http.ResponseWriter, r *http.Request, req authReq
 		s.errorPage(w, http.StatusInternalServerError, "Something went wrong", "Please try again later.")
 		return
 	}
-	scopes := make([]string, 0, len(granted))
-	for _, sc := range granted {
-		if d := s.cfg.ScopeDescriptions[sc]; d != "" {
-			sc = sc + " — " + d
-		}
-		scopes = append(scopes, sc)
-	}
 	s.o.Pages.Consent(w, identity.ConsentPage{
 		Action:     s.url(pathAuthorizeAccept),
 		Request:    sealed,
 		CSRF:       s.o.CSRF.Token(w, r),
 		ClientName: clientName(c),
 		Username:   u.Username,
-		Scopes:     scopes,
+		Scopes:     granted,
+		// Descriptions come from the configuration; the page falls back
+		// to built-in ones for the OpenID Connect scopes.
+		ScopeDescriptions: s.cfg.ScopeDescriptions,
 	})
 }
 

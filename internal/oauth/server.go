@@ -234,3 +234,6 @@ func clientIP(r *http.Request) netip.Addr {
 	}
 	return ap.Addr().Unmap()
 }
+
+// Handler serves every endpoint of the authorization server.
+func (s *Server) Handler() http.Handler { return s.mux }

@@ -69,15 +69,19 @@ func (s *Server) authenticateClient(r *http.Request) (store.Client, *oauthError)
 	}
 	var ae *clientauth.Error
 	if errors.As(err, &ae) {
+		if ae.Code == clientauth.CodeServerError {
+			return store.Client{}, serverError(s, r.Context(), "client authentication", ae.Cause)
+		}
 		s.log.InfoContext(r.Context(), "client authentication failed",
 			"code", ae.Code, "reason", ae.Description, "cause", ae.Cause)
-		if ae.Code == errInvalidClient {
-			// RFC 6749 §5.2: 401 when the client tried HTTP Basic, and we
-			// answer 401 to every invalid_client so clients need not guess.
-			return store.Client{}, &oauthError{Status: http.StatusUnauthorized, Code: errInvalidClient,
-				Description: ae.Description, Basic: ae.Basic}
+		status := ae.Status()
+		if ae.Code == clientauth.CodeInvalidClient {
+			// RFC 6749 §5.2 requires 401 after HTTP Basic; every
+			// invalid_client answers 401 so clients need not guess.
+			status = http.StatusUnauthorized
 		}
-		return store.Client{}, badRequest(ae.Code, ae.Description)
+		return store.Client{}, &oauthError{Status: status, Code: ae.Code,
+			Description: ae.Description, Basic: ae.Basic}
 	}
 	s.log.ErrorContext(r.Context(), "client authentication", "err", err)
 	return store.Client{}, newError(http.StatusInternalServerError, errServerError, "internal error")

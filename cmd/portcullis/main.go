@@ -1,0 +1,27 @@
+// Command portcullis is the Portcullis binary: the authorization server
+// (serve, demo) and its management commands (migrate, clients, users,
+// keys). It only parses the command line; internal/app does the work.
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/alecthomas/kong"
+
+	"github.com/portcullis/portcullis/internal/app"
+)
+
+func main() {
+	// SIGINT and SIGTERM cancel ctx, which shuts the server down
+	// gracefully; a second signal kills the process as usual.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	rt := app.StdRuntime()
+	var cli app.CLI
+	kctx := kong.Parse(&cli, app.KongOptions(ctx, rt)...)
+	err := kctx.Run()
+	stop()
+	kctx.FatalIfErrorf(err)
+}

@@ -1,0 +1,183 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/alecthomas/kong"
+
+	"github.com/portcullis/portcullis/internal/config"
+)
+
+// Runtime is the process environment a command runs in. main passes the
+// real one (StdRuntime); tests pass buffers and a fixed environment.
+type Runtime struct {
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+	// StdinIsTerminal makes password prompts appear (on Stderr).
+	StdinIsTerminal bool
+	// Getenv reads the environment; nil means os.Getenv.
+	Getenv func(string) string
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// StdRuntime returns the process's own standard streams and environment.
+func StdRuntime() *Runtime {
+	tty := false
+	if fi, err := os.Stdin.Stat(); err == nil {
+		tty = fi.Mode()&os.ModeCharDevice != 0
+	}
+	return &Runtime{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, StdinIsTerminal: tty}
+}
+
+func (rt *Runtime) getenv(key string) string {
+	if rt.Getenv == nil {
+		return os.Getenv(key)
+	}
+	return rt.Getenv(key)
+}
+
+func (rt *Runtime) now() time.Time {
+	if rt.Now == nil {
+		return time.Now()
+	}
+	return rt.Now()
+}
+
+// logger is the quiet logger of management commands: their output is the
+// result, so only warnings and errors are logged.
+func (rt *Runtime) logger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(rt.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
+// CLI is the command line grammar of the portcullis binary.
+type CLI struct {
+	Serve   ServeCmd   `cmd:"" help:"Run the server with a configuration file."`
+	Demo    DemoCmd    `cmd:"" help:"Run everything with the built-in warehouse example and print how to use it."`
+	Migrate MigrateCmd `cmd:"" help:"Apply the database migrations and exit."`
+	Clients ClientsCmd `cmd:"" help:"Manage OAuth clients."`
+	Users   UsersCmd   `cmd:"" help:"Manage end users."`
+	Keys    KeysCmd    `cmd:"" help:"List and rotate signing keys."`
+}
+
+// KongOptions configures the parser of CLI: program name and help, the
+// demo directory default, and the bindings (ctx, rt) the commands' Run
+// methods receive.
+func KongOptions(ctx context.Context, rt *Runtime) []kong.Option {
+	return []kong.Option{
+		kong.Name("portcullis"),
+		kong.Description("Portcullis: OAuth 2.0 / OpenID Connect authorization server and API gateway."),
+		kong.UsageOnError(),
+		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
+		kong.Vars{"demo_dir": DefaultDemoDir()},
+		kong.Writers(rt.Stdout, rt.Stderr),
+		kong.BindTo(ctx, (*context.Context)(nil)),
+		kong.Bind(rt),
+	}
+}
+
+// DefaultDemoDir is where `portcullis demo` keeps its data unless told
+// otherwise; it is reused across runs.
+func DefaultDemoDir() string { return filepath.Join(os.TempDir(), "portcullis-demo") }
+
+// exitCode is how Execute's parser reports an exit (after --help) without
+// ending the process.
+type exitCode int
+
+// Execute parses args and runs the command, as main does, but returns
+// instead of exiting: tests drive the real command line through it.
+func Execute(ctx context.Context, args []string, rt *Runtime) (err error) {
+	var cli CLI
+	opts := append(KongOptions(ctx, rt), kong.Exit(func(code int) { panic(exitCode(code)) }))
+	parser, err := kong.New(&cli, opts...)
+	if err != nil {
+		return fmt.Errorf("command line grammar: %w", err)
+	}
+	defer func() {
+		if v := recover(); v != nil {
+			code, ok := v.(exitCode)
+			if !ok {
+				panic(v)
+			}
+			if code != 0 {
+				err = fmt.Errorf("exit status %d", code)
+			}
+		}
+	}()
+	kctx, err := parser.Parse(args)
+	if err != nil {
+		return err
+	}
+	return kctx.Run()
+}
+
+// ServeCmd runs the server.
+type ServeCmd struct {
+	Config string   `help:"Configuration file." type:"existingfile" required:"" placeholder:"FILE"`
+	Roles  []string `help:"Listeners to run: authz, admin (comma-separated; default all)." placeholder:"ROLES"`
+}
+
+// Run starts the server and blocks until ctx is cancelled (SIGINT/SIGTERM)
+// or a listener fails.
+func (c *ServeCmd) Run(ctx context.Context, rt *Runtime) error {
+	roles, err := ParseRoles(c.Roles)
+	if err != nil {
+		return err
+	}
+	cfg, err := config.Load(c.Config)
+	if err != nil {
+		return err
+	}
+	logger, err := NewLogger(rt.Stderr, cfg.Log)
+	if err != nil {
+		return err
+	}
+	r, err := Start(ctx, cfg, logger, WithRoles(roles...), WithGetenv(rt.getenv))
+	if err != nil {
+		return err
+	}
+	return r.Wait()
+}
+
+// MigrateCmd applies the migrations.
+type MigrateCmd struct {
+	Source `embed:""`
+}
+
+// Run opens the store, which migrates it, and reports the dialect.
+func (c *MigrateCmd) Run(ctx context.Context, rt *Runtime) error {
+	return withManaged(ctx, c.Source, rt, func(m *managed) error {
+		_, err := fmt.Fprintf(rt.Stdout, "migrations applied (%s)\n", m.db.Dialect())
+		return err
+	})
+}
+
+// DemoCmd runs the warehouse demo.
+type DemoCmd struct {
+	Data      string `help:"Data directory, reused across runs (default ${default})." default:"${demo_dir}" type:"path" placeholder:"DIR"`
+	AuthzAddr string `help:"Listen address of the authorization server (default ${default})." default:"127.0.0.1:8080" placeholder:"ADDR"`
+	AdminAddr string `help:"Listen address of /healthz, /readyz and /metrics (default ${default})." default:"127.0.0.1:8081" placeholder:"ADDR"`
+	Issuer    string `help:"Issuer URL (default http://AUTHZ-ADDR)." placeholder:"URL"`
+}
+
+// Run starts the demo, prints the quick-start and blocks until ctx is
+// cancelled.
+func (c *DemoCmd) Run(ctx context.Context, rt *Runtime) error {
+	r, _, err := StartDemo(ctx, DemoOptions{
+		Dir:       c.Data,
+		AuthzAddr: c.AuthzAddr,
+		AdminAddr: c.AdminAddr,
+		Issuer:    c.Issuer,
+	}, rt)
+	if err != nil {
+		return err
+	}
+	return r.Wait()
+}

@@ -1,0 +1,395 @@
+package app
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+
+	"github.com/portcullis/portcullis/internal/clientauth"
+	"github.com/portcullis/portcullis/internal/store"
+)
+
+// Grant types a client may be registered for.
+const (
+	GrantClientCredentials = "client_credentials"
+	GrantAuthorizationCode = "authorization_code"
+	GrantRefreshToken      = "refresh_token"
+)
+
+// Limits on what an operator may register; generous, but bounded so a
+// typo or a script gone wrong cannot store megabytes.
+const (
+	maxClientIDLen    = 128
+	maxClientNameLen  = 200
+	maxURIs           = 32
+	maxURILen         = 2048
+	maxScopes         = 128
+	maxAudienceLen    = 512
+	maxJWKSBytes      = 64 << 10
+	generatedIDBytes  = 16
+	clientIDCharsHelp = "letters, digits and . _ ~ -"
+)
+
+// ClientSpec is what an operator asks for when registering a client.
+type ClientSpec struct {
+	// ID is the client_id; empty means a random one.
+	ID string
+	// Name is shown on the consent page; empty means the ID.
+	Name       string
+	GrantTypes []string
+	// RedirectURIs are compared verbatim at the authorization endpoint.
+	RedirectURIs []string
+	// Scopes may each hold several space-separated scopes.
+	Scopes   []string
+	Audience []string
+	// AuthMethod is a store.Auth* constant; empty means
+	// client_secret_basic, or none for a public client.
+	AuthMethod string
+	// Public marks a client that cannot keep a secret (an SPA, a native
+	// app): it authenticates with nothing but PKCE.
+	Public bool
+	// Format is the access token format; empty means opaque.
+	Format string
+	// JWKS is the client's public JWK Set for private_key_jwt.
+	JWKS          []byte
+	CanIntrospect bool
+	SkipConsent   bool
+}
+
+// InvalidClientError says which part of a ClientSpec is wrong and why.
+type InvalidClientError struct {
+	// Field is the command line flag of the bad value ("redirect-uri").
+	Field  string
+	Reason string
+}
+
+// Error names the flag and the reason; it quotes only what the operator
+// typed, never a secret.
+func (e *InvalidClientError) Error() string { return "invalid --" + e.Field + ": " + e.Reason }
+
+func invalid(field, format string, args ...any) error {
+	return &InvalidClientError{Field: field, Reason: fmt.Sprintf(format, args...)}
+}
+
+// NewClient validates spec and returns the client to store, without a
+// secret (IssueSecret adds one). Every error is an *InvalidClientError.
+func NewClient(spec ClientSpec, now time.Time) (store.Client, error) {
+	c := store.Client{
+		ID:                spec.ID,
+		Name:              strings.TrimSpace(spec.Name),
+		AccessTokenFormat: spec.Format,
+		CanIntrospect:     spec.CanIntrospect,
+		SkipConsent:       spec.SkipConsent,
+		CreatedAt:         now,
+		UpdatedAt:         now,
+	}
+	if c.ID == "" {
+		id, err := randomClientID()
+		if err != nil {
+			return store.Client{}, err
+		}
+		c.ID = id
+	}
+	if err := checkClientID(c.ID); err != nil {
+		return store.Client{}, err
+	}
+	if c.Name == "" {
+		c.Name = c.ID
+	}
+	if len(c.Name) > maxClientNameLen || strings.ContainsFunc(c.Name, isControl) {
+		return store.Client{}, invalid("name", "at most %d printable characters", maxClientNameLen)
+	}
+
+	var err error
+	if c.AuthMethod, err = authMethod(spec); err != nil {
+		return store.Client{}, err
+	}
+	if c.GrantTypes, err = grantTypes(spec); err != nil {
+		return store.Client{}, err
+	}
+	if c.RedirectURIs, err = redirectURIs(spec.RedirectURIs, spec.Public, c.GrantTypes); err != nil {
+		return store.Client{}, err
+	}
+	if c.Scopes, err = scopes(spec.Scopes); err != nil {
+		return store.Client{}, err
+	}
+	if c.Audience, err = audience(spec.Audience); err != nil {
+		return store.Client{}, err
+	}
+	switch c.AccessTokenFormat {
+	case "":
+		c.AccessTokenFormat = store.FormatOpaque
+	case store.FormatOpaque, store.FormatJWT, store.FormatSplit:
+	default:
+		return store.Client{}, invalid("format", "%q is not opaque, jwt or split", c.AccessTokenFormat)
+	}
+	if spec.Public && spec.CanIntrospect {
+		// RFC 7662 §2.1: the caller of introspection must be authorized,
+		// and a public client cannot authenticate.
+		return store.Client{}, invalid("introspect", "a public client cannot authenticate, so it cannot introspect")
+	}
+	if c.JWKS, err = clientJWKS(spec.JWKS, c.AuthMethod); err != nil {
+		return store.Client{}, err
+	}
+	return c, nil
+}
+
+// IssueSecret generates a secret for c when its method uses one, stores
+// its digest in c and returns it: the only time the secret exists in the
+// clear. It returns "" for none and private_key_jwt.
+func IssueSecret(c *store.Client, secretKey []byte) (string, error) {
+	if !usesSecret(c.AuthMethod) {
+		c.SecretDigest = nil
+		return "", nil
+	}
+	secret, err := clientauth.GenerateSecret()
+	if err != nil {
+		return "", fmt.Errorf("generate client secret: %w", err)
+	}
+	c.SecretDigest = clientauth.DigestSecret(secretKey, secret)
+	return secret, nil
+}
+
+func usesSecret(method string) bool {
+	return method == store.AuthSecretBasic || method == store.AuthSecretPost
+}
+
+func randomClientID() (string, error) {
+	b := make([]byte, generatedIDBytes)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("generate client id: %w", err)
+	}
+	return hex.EncodeToString(b), nil
+}
+
+// checkClientID keeps ids to unreserved characters (RFC 3986 §2.3), so they
+// travel unchanged in URLs, forms and the Basic scheme, whose user part
+// cannot hold a colon (RFC 6749 §2.3.1).
+func checkClientID(id string) error {
+	if len(id) > maxClientIDLen {
+		return invalid("id", "at most %d characters", maxClientIDLen)
+	}
+	for _, r := range id {
+		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' ||
+			r == '.' || r == '_' || r == '~' || r == '-'
+		if !ok {
+			return invalid("id", "use only %s", clientIDCharsHelp)
+		}
+	}
+	if strings.HasPrefix(id, "-") {
+		return invalid("id", "must not start with '-' (it would read as a flag)")
+	}
+	return nil
+}
+
+func authMethod(spec ClientSpec) (string, error) {
+	m := spec.AuthMethod
+	if spec.Public {
+		if m != "" && m != store.AuthNone {
+			return "", invalid("auth-method", "a public client has no credentials: its method is none")
+		}
+		return store.AuthNone, nil
+	}
+	switch m {
+	case "":
+		return store.AuthSecretBasic, nil
+	case store.AuthSecretBasic, store.AuthSecretPost, store.AuthPrivateKeyJWT:
+		return m, nil
+	case store.AuthNone:
+		return "", invalid("auth-method", "none is for public clients: add --public")
+	default:
+		return "", invalid("auth-method", "%q is not client_secret_basic, client_secret_post, private_key_jwt or none", m)
+	}
+}
+
+func grantTypes(spec ClientSpec) ([]string, error) {
+	var out []string
+	for _, g := range spec.GrantTypes {
+		for g := range strings.SplitSeq(g, ",") {
+			g = strings.TrimSpace(g)
+			switch g {
+			case "":
+				continue
+			case GrantClientCredentials, GrantAuthorizationCode, GrantRefreshToken:
+			default:
+				return nil, invalid("grant-type", "%q is not client_credentials, authorization_code or refresh_token", g)
+			}
+			if !slices.Contains(out, g) {
+				out = append(out, g)
+			}
+		}
+	}
+	if len(out) == 0 {
+		// The usual shape of each kind of client.
+		if spec.Public {
+			out = []string{GrantAuthorizationCode}
+		} else {
+			out = []string{GrantClientCredentials}
+		}
+	}
+	if spec.Public && slices.Contains(out, GrantClientCredentials) {
+		// RFC 6749 §4.4: the client credentials grant is for confidential
+		// clients only.
+		return nil, invalid("grant-type", "a public client cannot use client_credentials")
+	}
+	if slices.Contains(out, GrantRefreshToken) && !slices.Contains(out, GrantAuthorizationCode) {
+		// RFC 6749 §4.4.3: client credentials issue no refresh tokens, so
+		// only the code grant can lead to one.
+		return nil, invalid("grant-type", "refresh_token needs authorization_code")
+	}
+	return out, nil
+}
+
+func redirectURIs(uris []string, public bool, grants []string) ([]string, error) {
+	var out []string
+	for _, raw := range uris {
+		if err := checkRedirectURI(raw, public); err != nil {
+			return nil, err
+		}
+		if !slices.Contains(out, raw) {
+			out = append(out, raw)
+		}
+	}
+	if len(out) > maxURIs {
+		return nil, invalid("redirect-uri", "at most %d", maxURIs)
+	}
+	code := slices.Contains(grants, GrantAuthorizationCode)
+	if code && len(out) == 0 {
+		return nil, invalid("redirect-uri", "authorization_code needs at least one redirect URI")
+	}
+	if !code && len(out) > 0 {
+		return nil, invalid("redirect-uri", "redirect URIs are used only by authorization_code")
+	}
+	return out, nil
+}
+
+// checkRedirectURI applies RFC 6749 §3.1.2 (absolute, no fragment) and the
+// current best practice (RFC 9700 §2.1, RFC 8252 §7): https, or plain http
+// only to a loopback address, or for native (public) apps a private-use
+// scheme named after a domain they own.
+func checkRedirectURI(raw string, public bool) error {
+	if raw == "" || len(raw) > maxURILen {
+		return invalid("redirect-uri", "must be 1 to %d characters", maxURILen)
+	}
+	if strings.ContainsFunc(raw, func(r rune) bool { return r == ' ' || isControl(r) }) {
+		return invalid("redirect-uri", "%q contains spaces or control characters", raw)
+	}
+	u, err := url.Parse(raw)
+	if err != nil || !u.IsAbs() {
+		return invalid("redirect-uri", "%q is not an absolute URI", raw)
+	}
+	if u.Fragment != "" || strings.Contains(raw, "#") {
+		return invalid("redirect-uri", "%q must not contain a fragment (RFC 6749 §3.1.2)", raw)
+	}
+	if u.User != nil {
+		return invalid("redirect-uri", "%q must not contain user information", raw)
+	}
+	switch u.Scheme {
+	case "https":
+		if u.Host == "" {
+			return invalid("redirect-uri", "%q has no host", raw)
+		}
+	case "http":
+		if !isLoopbackHost(u.Hostname()) {
+			return invalid("redirect-uri", "%q: plain http is allowed only to a loopback host (127.0.0.1, [::1], localhost); use https", raw)
+		}
+	default:
+		if !public {
+			return invalid("redirect-uri", "%q: a confidential client needs https (or http on loopback)", raw)
+		}
+		if !strings.Contains(u.Scheme, ".") {
+			return invalid("redirect-uri", "%q: a private-use scheme must be a reverse domain name such as com.example.app (RFC 8252 §7.1)", raw)
+		}
+	}
+	return nil
+}
+
+func isLoopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
+}
+
+// scopes splits space-separated values and checks each scope-token
+// (RFC 6749 §3.3).
+func scopes(in []string) ([]string, error) {
+	out := []string{}
+	for _, s := range in {
+		for _, tok := range strings.Fields(s) {
+			for _, r := range tok {
+				if r < 0x21 || r == 0x22 || r == 0x5c || r > 0x7e {
+					return nil, invalid("scope", "%q has a character RFC 6749 §3.3 does not allow", tok)
+				}
+			}
+			if !slices.Contains(out, tok) {
+				out = append(out, tok)
+			}
+		}
+	}
+	if len(out) > maxScopes {
+		return nil, invalid("scope", "at most %d scopes", maxScopes)
+	}
+	return out, nil
+}
+
+func audience(in []string) ([]string, error) {
+	out := []string{}
+	for _, a := range in {
+		if a == "" || len(a) > maxAudienceLen || strings.ContainsFunc(a, func(r rune) bool { return r == ' ' || isControl(r) }) {
+			return nil, invalid("audience", "%q must be 1 to %d characters without spaces", a, maxAudienceLen)
+		}
+		if !slices.Contains(out, a) {
+			out = append(out, a)
+		}
+	}
+	return out, nil
+}
+
+// clientJWKS checks the key set of a private_key_jwt client and keeps only
+// public keys: a private key pasted by mistake must not be stored.
+func clientJWKS(raw []byte, method string) ([]byte, error) {
+	if method != store.AuthPrivateKeyJWT {
+		if len(raw) > 0 {
+			return nil, invalid("jwks-file", "a key set is used only with --auth-method private_key_jwt")
+		}
+		return nil, nil
+	}
+	if len(raw) == 0 {
+		return nil, invalid("jwks-file", "private_key_jwt needs the client's public keys")
+	}
+	if len(raw) > maxJWKSBytes {
+		return nil, invalid("jwks-file", "larger than %d bytes", maxJWKSBytes)
+	}
+	var set jose.JSONWebKeySet
+	if err := json.Unmarshal(raw, &set); err != nil {
+		return nil, invalid("jwks-file", "not a JWK Set: %v", err)
+	}
+	if len(set.Keys) == 0 {
+		return nil, invalid("jwks-file", "the key set has no keys")
+	}
+	for i, k := range set.Keys {
+		if !k.Valid() || !k.IsPublic() {
+			return nil, invalid("jwks-file", "key %d is not a valid public key (private and symmetric keys are refused)", i)
+		}
+		if k.Use != "" && k.Use != "sig" {
+			return nil, invalid("jwks-file", "key %d has use %q; want sig", i, k.Use)
+		}
+	}
+	out, err := json.Marshal(set)
+	if err != nil {
+		return nil, invalid("jwks-file", "cannot encode the key set: %v", err)
+	}
+	return out, nil
+}
+
+func isControl(r rune) bool { return r < 0x20 || r == 0x7f }

@@ -1,0 +1,248 @@
+package app
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// testRuntime returns a runtime with buffers for its streams and an
+// environment holding only env.
+func testRuntime(stdin string, env map[string]string) (*Runtime, *bytes.Buffer, *bytes.Buffer) {
+	var stdout, stderr bytes.Buffer
+	return &Runtime{
+		Stdin:  strings.NewReader(stdin),
+		Stdout: &stdout,
+		Stderr: &stderr,
+		Getenv: func(k string) string { return env[k] },
+	}, &stdout, &stderr
+}
+
+// postForm posts form with Basic credentials and decodes the JSON answer.
+func postForm(t *testing.T, endpoint, id, secret string, form url.Values) (int, map[string]any) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, endpoint, strings.NewReader(form.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(url.QueryEscape(id), url.QueryEscape(secret))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("POST %s: %v", endpoint, err)
+	}
+	defer resp.Body.Close()
+	var body map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		t.Fatalf("POST %s: status %d, body is not JSON: %v", endpoint, resp.StatusCode, err)
+	}
+	return resp.StatusCode, body
+}
+
+// clientCredentialsToken gets a token of the demo's opaque service client
+// and checks that the gateway client sees it active.
+func clientCredentialsToken(t *testing.T, f *DemoFile) {
+	t.Helper()
+	svc, gw := f.Client("warehouse-service-opaque"), f.Client("gateway")
+	status, tok := postForm(t, f.Endpoints.Token, svc.ClientID, svc.ClientSecret,
+		url.Values{"grant_type": {"client_credentials"}, "scope": {"list_items"}})
+	if status != http.StatusOK {
+		t.Fatalf("token request with the demo.json secret: status %d: %v", status, tok)
+	}
+	access, _ := tok["access_token"].(string)
+	if access == "" {
+		t.Fatalf("token response without access_token: %v", tok)
+	}
+	status, intro := postForm(t, f.Endpoints.Introspection, gw.ClientID, gw.ClientSecret, url.Values{"token": {access}})
+	if status != http.StatusOK || intro["active"] != true {
+		t.Fatalf("introspection by the gateway: status %d: %v, want active", status, intro)
+	}
+}
+
+func TestDemoSeedsAndReusesDemoJSON(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "demo")
+	opts := DemoOptions{Dir: dir, AuthzAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0"}
+	rt, stdout, _ := testRuntime("", map[string]string{"PORTCULLIS_MASTER_KEY": "ignored by the demo"})
+
+	r, file, err := StartDemo(t.Context(), opts, rt)
+	if err != nil {
+		t.Fatalf("StartDemo: %v", err)
+	}
+	path := filepath.Join(dir, "demo.json")
+	info, err := os.Stat(path)
+	if err != nil {
+		t.Fatalf("demo.json: %v", err)
+	}
+	if perm := info.Mode().Perm(); perm != 0o600 {
+		t.Errorf("demo.json mode %o, want 600", perm)
+	}
+	onDisk, err := readDemoFile(path)
+	if err != nil {
+		t.Fatalf("read demo.json: %v", err)
+	}
+	if diff := cmp.Diff(file, onDisk); diff != "" {
+		t.Errorf("returned file differs from demo.json (-returned +disk):\n%s", diff)
+	}
+	if file.Issuer != r.Issuer || file.Endpoints.Token != r.Issuer+"/oauth2/token" {
+		t.Errorf("demo.json issuer %q, token endpoint %q; want the running issuer %q", file.Issuer, file.Endpoints.Token, r.Issuer)
+	}
+
+	type clientShape struct {
+		ID, Method, Format, Scope string
+		Grants, Redirects         []string
+		HasSecret                 bool
+	}
+	var got []clientShape
+	for _, c := range file.Clients {
+		got = append(got, clientShape{c.ClientID, c.TokenEndpointAuthMethod, c.AccessTokenFormat, c.Scope,
+			c.GrantTypes, c.RedirectURIs, c.ClientSecret != ""})
+	}
+	cc := []string{"client_credentials"}
+	code := []string{"authorization_code", "refresh_token"}
+	userScope := "openid profile offline_access list_items order_item"
+	want := []clientShape{
+		{"warehouse-service", "client_secret_basic", "jwt", "list_items order_item", cc, []string{}, true},
+		{"warehouse-service-opaque", "client_secret_basic", "opaque", "list_items order_item", cc, []string{}, true},
+		{"warehouse-service-split", "client_secret_basic", "split", "list_items order_item", cc, []string{}, true},
+		{"warehouse-web", "client_secret_basic", "opaque", userScope, code,
+			[]string{"http://127.0.0.1:9999/callback", "http://localhost:9999/callback"}, true},
+		{"warehouse-spa", "none", "opaque", userScope, code,
+			[]string{"http://127.0.0.1:5173/callback", "http://localhost:5173/callback"}, false},
+		{"gateway", "client_secret_basic", "opaque", "", cc, []string{}, true},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("demo.json clients mismatch (-want +got):\n%s", diff)
+	}
+	for _, u := range []struct {
+		name string
+		role string
+	}{{"alice", "warehouse_admin"}, {"bob", "warehouse_staff"}} {
+		du := file.User(u.name)
+		if du == nil || len(du.Password) < 20 || !slices.Equal(du.Roles, []string{u.role}) {
+			t.Errorf("demo.json user %s = %+v, want a long random password and role %s", u.name, du, u.role)
+		}
+	}
+
+	out := stdout.String()
+	for _, want := range []string{
+		r.Issuer,
+		r.Issuer + "/.well-known/openid-configuration",
+		"-u 'warehouse-service-opaque:" + file.Client("warehouse-service-opaque").ClientSecret + "'",
+		"-d grant_type=client_credentials",
+		"-u 'gateway:" + file.Client("gateway").ClientSecret + "'",
+		"-H 'Accept: application/jwt'",
+		r.Issuer + "/oauth2/introspect",
+		r.Issuer + "/oauth2/revoke",
+		path,
+		"alice", "bob",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("quick-start lacks %q:\n%s", want, out)
+		}
+	}
+	for _, u := range file.Users {
+		if strings.Contains(out, u.Password) {
+			t.Errorf("quick-start prints %s's password; it belongs in demo.json only", u.Username)
+		}
+	}
+	clientCredentialsToken(t, file)
+	closeRunning(t, r)
+
+	// A management command sees the seeded clients through --data.
+	rtList, listOut, _ := testRuntime("", nil)
+	if err := Execute(t.Context(), []string{"clients", "list", "--data", dir, "--json"}, rtList); err != nil {
+		t.Fatalf("clients list --data: %v", err)
+	}
+	var listed []ClientInfo
+	if err := json.Unmarshal(listOut.Bytes(), &listed); err != nil {
+		t.Fatalf("clients list --json output: %v", err)
+	}
+	if len(listed) != len(want) {
+		t.Errorf("clients list --data shows %d clients, want %d", len(listed), len(want))
+	}
+
+	// The second run reuses the credentials; only the issuer (a new port)
+	// changes.
+	rt2, stdout2, _ := testRuntime("", nil)
+	r2, file2, err := StartDemo(t.Context(), opts, rt2)
+	if err != nil {
+		t.Fatalf("second StartDemo: %v", err)
+	}
+	t.Cleanup(func() { closeRunning(t, r2) })
+	if diff := cmp.Diff(file.Clients, file2.Clients); diff != "" {
+		t.Errorf("second run changed the clients (-first +second):\n%s", diff)
+	}
+	if diff := cmp.Diff(file.Users, file2.Users); diff != "" {
+		t.Errorf("second run changed the users (-first +second):\n%s", diff)
+	}
+	if file2.Issuer != r2.Issuer {
+		t.Errorf("demo.json issuer %q after the second run, want %q", file2.Issuer, r2.Issuer)
+	}
+	if r2.Issuer != r.Issuer && !strings.Contains(stdout2.String(), "The issuer changed (it was "+r.Issuer+")") {
+		t.Errorf("second quick-start does not mention the issuer change:\n%s", stdout2)
+	}
+	clientCredentialsToken(t, file2)
+}
+
+func TestDemoRejectsCorruptDemoJSON(t *testing.T) {
+	dir := t.TempDir()
+	secretish := `{"clients": [{"client_id": "x", "client_secret": "hunter2"`
+	if err := os.WriteFile(filepath.Join(dir, "demo.json"), []byte(secretish), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rt, _, _ := testRuntime("", nil)
+	_, _, err := StartDemo(t.Context(), DemoOptions{Dir: dir, AuthzAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0"}, rt)
+	if err == nil || !strings.Contains(err.Error(), "demo.json is not valid JSON") {
+		t.Fatalf("StartDemo error = %v, want a demo.json error", err)
+	}
+	if strings.Contains(err.Error(), "hunter2") {
+		t.Errorf("error %q echoes the file's content", err)
+	}
+}
+
+func TestQuickStartTemplate(t *testing.T) {
+	f := &DemoFile{
+		Clients: []DemoClient{
+			{ClientID: "warehouse-service-opaque", ClientSecret: "svc-secret"},
+			{ClientID: "gateway", ClientSecret: "gw-secret"},
+		},
+		Users: []DemoUser{{Username: "alice", Password: "pw-a", Roles: []string{"warehouse_admin"}}},
+	}
+	r := &Running{Issuer: "http://127.0.0.1:8080", AdminURL: "http://127.0.0.1:8081"}
+	var buf bytes.Buffer
+	if err := writeQuickStart(&buf, quickStartData(r, "/tmp/d", f, "http://127.0.0.1:9090")); err != nil {
+		t.Fatalf("writeQuickStart: %v", err)
+	}
+	out := buf.String()
+	for _, want := range []string{
+		"Issuer      http://127.0.0.1:8080",
+		"Discovery   http://127.0.0.1:8080/.well-known/openid-configuration",
+		"http://127.0.0.1:8081/readyz",
+		"The issuer changed (it was http://127.0.0.1:9090)",
+		"TOKEN=$(curl -s -u 'warehouse-service-opaque:svc-secret'",
+		"http://127.0.0.1:8080/oauth2/token",
+		`curl -s -u 'gateway:gw-secret' -d "token=$TOKEN" http://127.0.0.1:8080/oauth2/introspect`,
+		`curl -s -u 'gateway:gw-secret' -H 'Accept: application/jwt' -d "token=$TOKEN" http://127.0.0.1:8080/oauth2/introspect`,
+		`curl -s -u 'warehouse-service-opaque:svc-secret' -d "token=$TOKEN" http://127.0.0.1:8080/oauth2/revoke`,
+		"alice (warehouse_admin)",
+		"/tmp/d/demo.json",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("quick-start lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "pw-a") {
+		t.Error("quick-start prints a user's password")
+	}
+	if strings.Contains(out, "<no value>") {
+		t.Errorf("quick-start has an unfilled field:\n%s", out)
+	}
+}

@@ -1,0 +1,106 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/portcullis/portcullis/internal/oauth"
+)
+
+// Server timeouts. Every one is explicit: the zero values of http.Server
+// mean "no limit", which lets a slow client hold a connection forever.
+const (
+	readHeaderTimeout = 5 * time.Second
+	readTimeout       = 30 * time.Second
+	writeTimeout      = 30 * time.Second
+	idleTimeout       = 120 * time.Second
+	maxHeaderBytes    = 64 << 10
+	// readyzPingTimeout bounds the store check of /readyz, so a hung
+	// database makes the probe fail rather than hang.
+	readyzPingTimeout = 2 * time.Second
+)
+
+// oauthHandler returns what serves the authorization server. The package
+// contract is Server.Handler(); an *oauth.Server that is itself an
+// http.Handler works too, so the wiring does not break while that package
+// settles on one shape.
+func oauthHandler(s *oauth.Server) (http.Handler, error) {
+	switch h := any(s).(type) {
+	case interface{ Handler() http.Handler }:
+		return h.Handler(), nil
+	case http.Handler:
+		return h, nil
+	}
+	return nil, errors.New("authorization server: *oauth.Server has neither Handler() nor ServeHTTP")
+}
+
+func newHTTPServer(h http.Handler, logger *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+}
+
+// authzHandler serves the authorization server and a liveness probe.
+func (w *wiring) authzHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", healthz)
+	mux.Handle("/", w.oauthHandler)
+	return mux
+}
+
+// adminHandler serves the operational endpoints. It belongs on an internal
+// address: /metrics tells an attacker a lot about the process.
+func (w *wiring) adminHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", healthz)
+	mux.HandleFunc("GET /readyz", w.readyz)
+	mux.Handle("GET /metrics", promhttp.InstrumentMetricHandler(w.registry,
+		promhttp.HandlerFor(w.registry, promhttp.HandlerOpts{
+			ErrorLog: slog.NewLogLogger(w.logger.With("component", "metrics").Handler(), slog.LevelWarn),
+		})))
+	return mux
+}
+
+// healthz answers 200 whenever the process serves HTTP at all; it is a
+// liveness probe and deliberately checks nothing else, so a database
+// outage does not get healthy processes restarted.
+func healthz(rw http.ResponseWriter, _ *http.Request) {
+	plain(rw, http.StatusOK, "ok")
+}
+
+// readyz answers 200 when the server can do its job (the store answers and
+// the signing keys are loaded), else 503 with a short reason. The cause of
+// a failure goes to the log, never to the probe's caller.
+func (w *wiring) readyz(rw http.ResponseWriter, r *http.Request) {
+	if !w.keysReady.Load() {
+		plain(rw, http.StatusServiceUnavailable, "signing keys not loaded")
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), readyzPingTimeout)
+	defer cancel()
+	if err := w.db.Ping(ctx); err != nil {
+		w.logger.Warn("readiness check failed", "component", "admin", "check", "store", "err", err)
+		plain(rw, http.StatusServiceUnavailable, "store unreachable")
+		return
+	}
+	plain(rw, http.StatusOK, "ok")
+}
+
+func plain(rw http.ResponseWriter, status int, msg string) {
+	rw.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	rw.Header().Set("Cache-Control", "no-store")
+	rw.Header().Set("X-Content-Type-Options", "nosniff")
+	rw.WriteHeader(status)
+	_, _ = rw.Write([]byte(msg + "\n")) // the client went away; nothing to do
+}

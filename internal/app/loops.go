@@ -1,0 +1,66 @@
+package app
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// Fallbacks for intervals a configuration left at zero (config's defaults
+// normally fill them; a zero ticker period would panic).
+const (
+	defaultReloadInterval = 30 * time.Second
+	defaultPurgeInterval  = time.Minute
+)
+
+// startLoops runs the background maintenance until ctx ends; wg tracks the
+// goroutines so shutdown can wait for them and none outlives the server.
+func (w *wiring) startLoops(ctx context.Context, wg *sync.WaitGroup) {
+	reload := time.Duration(w.cfg.Keys.ReloadInterval)
+	if reload <= 0 {
+		reload = defaultReloadInterval
+	}
+	purge := time.Duration(w.cfg.PurgeInterval)
+	if purge <= 0 {
+		purge = defaultPurgeInterval
+	}
+	wg.Go(func() { every(ctx, reload, w.reloadKeys) })
+	wg.Go(func() { every(ctx, purge, w.purge) })
+}
+
+// every calls f each period until ctx ends.
+func every(ctx context.Context, period time.Duration, f func(context.Context)) {
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			f(ctx)
+		}
+	}
+}
+
+// reloadKeys picks up rotations made by the CLI or another node. A failed
+// reload keeps the keys already in memory, so signing goes on.
+func (w *wiring) reloadKeys(ctx context.Context) {
+	if err := w.keys.Reload(ctx); err != nil && ctx.Err() == nil {
+		w.logger.Warn("reloading signing keys failed", "component", "keys", "err", err)
+	}
+}
+
+// purge deletes expired tokens, codes, sessions and jti records, and
+// retired keys past their retention.
+func (w *wiring) purge(ctx context.Context) {
+	log := w.logger.With("component", "purge")
+	rows, err := w.db.PurgeExpired(ctx, w.now())
+	if err != nil && ctx.Err() == nil {
+		log.Warn("purging expired records failed", "err", err)
+	}
+	purgedKeys, err := w.keys.Purge(ctx)
+	if err != nil && ctx.Err() == nil {
+		log.Warn("purging retired keys failed", "err", err)
+	}
+	log.Debug("purged", "rows", rows, "keys", purgedKeys)
+}

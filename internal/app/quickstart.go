@@ -1,0 +1,91 @@
+package app
+
+import (
+	"fmt"
+	"io"
+	"path/filepath"
+	"text/template"
+)
+
+// quickStartTemplate is everything `portcullis demo` prints. The secrets in
+// it are the demo's own, printed on purpose so the commands can be pasted
+// as they are; the users' passwords stay in demo.json.
+const quickStartTemplate = `
+Portcullis demo is running.
+
+  Issuer      {{.Issuer}}
+  Discovery   {{.Endpoints.Discovery}}
+{{- if .AdminURL}}
+  Admin       {{.AdminURL}}/healthz  {{.AdminURL}}/readyz  {{.AdminURL}}/metrics
+{{- end}}
+  Data        {{.Dir}}
+{{- if .PreviousIssuer}}
+
+  The issuer changed (it was {{.PreviousIssuer}}): tokens issued before
+  no longer validate. demo.json now lists the new endpoints.
+{{- end}}
+{{with .Service}}
+1. Get an access token with client credentials (RFC 6749 §4.4), as the
+   warehouse service; the opaque token goes into $TOKEN:
+
+  TOKEN=$(curl -s -u '{{.ClientID}}:{{.ClientSecret}}' \
+    -d grant_type=client_credentials -d scope=list_items \
+    {{$.Endpoints.Token}} \
+    | sed -n 's/.*"access_token": *"\([^"]*\)".*/\1/p'); echo "$TOKEN"
+{{end}}
+{{- with .Gateway}}
+2. Introspect it as the gateway (RFC 7662), as plain JSON and as a signed
+   JWT (RFC 9701):
+
+  curl -s -u '{{.ClientID}}:{{.ClientSecret}}' -d "token=$TOKEN" {{$.Endpoints.Introspection}}
+  curl -s -u '{{.ClientID}}:{{.ClientSecret}}' -H 'Accept: application/jwt' -d "token=$TOKEN" {{$.Endpoints.Introspection}}
+{{end}}
+{{- with .Service}}
+3. Revoke it (RFC 7009); introspecting again then answers {"active":false}:
+
+  curl -s -u '{{.ClientID}}:{{.ClientSecret}}' -d "token=$TOKEN" {{$.Endpoints.Revocation}}
+{{end}}
+Every client, its secret and the users' passwords
+({{range $i, $u := .Users}}{{if $i}}, {{end}}{{$u.Username}} ({{range $j, $r := $u.Roles}}{{if $j}}, {{end}}{{$r}}{{end}}){{end}}) are in
+  {{.File}}   (mode 0600)
+Users log in through the authorization code flow of warehouse-web or
+warehouse-spa at {{.Endpoints.Authorization}}.
+
+The next run of "portcullis demo" reuses this data. Stop with Ctrl-C.
+`
+
+var quickStart = template.Must(template.New("quickstart").Parse(quickStartTemplate))
+
+// quickStartView feeds quickStartTemplate.
+type quickStartView struct {
+	Issuer         string
+	PreviousIssuer string
+	AdminURL       string
+	Dir            string
+	File           string
+	Endpoints      DemoEndpoints
+	Service        *DemoClient
+	Gateway        *DemoClient
+	Users          []DemoUser
+}
+
+func quickStartData(r *Running, dir string, f *DemoFile, previousIssuer string) quickStartView {
+	return quickStartView{
+		Issuer:         r.Issuer,
+		PreviousIssuer: previousIssuer,
+		AdminURL:       r.AdminURL,
+		Dir:            dir,
+		File:           filepath.Join(dir, demoStateFile),
+		Endpoints:      demoEndpoints(r.Issuer),
+		Service:        f.Client("warehouse-service-opaque"),
+		Gateway:        f.Client("gateway"),
+		Users:          f.Users,
+	}
+}
+
+func writeQuickStart(w io.Writer, v quickStartView) error {
+	if err := quickStart.Execute(w, v); err != nil {
+		return fmt.Errorf("print quick-start: %w", err)
+	}
+	return nil
+}

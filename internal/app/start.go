@@ -1,0 +1,323 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/portcullis/portcullis/internal/config"
+)
+
+// Role names a listener the server can run; `serve --roles` picks a subset
+// so nodes can be split and scaled independently.
+type Role string
+
+// Roles.
+const (
+	// RoleAuthz serves the authorization server (the issuer).
+	RoleAuthz Role = "authz"
+	// RoleAdmin serves /healthz, /readyz and /metrics.
+	RoleAdmin Role = "admin"
+)
+
+// AllRoles returns every role, in start-up order.
+func AllRoles() []Role { return []Role{RoleAuthz, RoleAdmin} }
+
+// ParseRoles checks role names ("authz", "admin"); each item may itself be
+// comma-separated. No names means every role.
+func ParseRoles(names []string) ([]Role, error) {
+	var roles []Role
+	for _, item := range names {
+		for name := range strings.SplitSeq(item, ",") {
+			name = strings.TrimSpace(name)
+			if name == "" {
+				continue
+			}
+			r := Role(name)
+			if !slices.Contains(AllRoles(), r) {
+				return nil, fmt.Errorf("unknown role %q: want one of authz, admin", name)
+			}
+			if !slices.Contains(roles, r) {
+				roles = append(roles, r)
+			}
+		}
+	}
+	if len(roles) == 0 {
+		return AllRoles(), nil
+	}
+	return roles, nil
+}
+
+// DefaultShutdownTimeout bounds a graceful shutdown: in-flight requests get
+// this long to finish before their connections are closed.
+const DefaultShutdownTimeout = 15 * time.Second
+
+// Option adjusts Start.
+type Option func(*options)
+
+type options struct {
+	roles           []Role
+	now             func() time.Time
+	getenv          func(string) string
+	shutdownTimeout time.Duration
+	// beforeServe runs once everything is wired and before the listeners
+	// accept requests (the demo seeds its clients and users here).
+	beforeServe func(ctx context.Context, w *wiring) error
+}
+
+// WithRoles selects the listeners to run; none means every role.
+func WithRoles(roles ...Role) Option {
+	return func(o *options) { o.roles = roles }
+}
+
+// WithClock replaces time.Now, for tests.
+func WithClock(now func() time.Time) Option {
+	return func(o *options) { o.now = now }
+}
+
+// WithGetenv replaces os.Getenv for reading the master key variable, so a
+// test does not depend on the process environment.
+func WithGetenv(getenv func(string) string) Option {
+	return func(o *options) { o.getenv = getenv }
+}
+
+// WithShutdownTimeout replaces DefaultShutdownTimeout.
+func WithShutdownTimeout(d time.Duration) Option {
+	return func(o *options) { o.shutdownTimeout = d }
+}
+
+func withBeforeServe(f func(ctx context.Context, w *wiring) error) Option {
+	return func(o *options) { o.beforeServe = f }
+}
+
+// Running is a started server. Cancelling the context given to Start, or
+// calling Close, shuts it down gracefully.
+type Running struct {
+	// Issuer is the issuer URL in use. When the configuration derives it
+	// from the authz listen address and that address has port 0, it is
+	// derived from the bound address instead.
+	Issuer string
+	// AuthzURL is the base URL of the authz listener ("http://127.0.0.1:PORT");
+	// empty when the authz role does not run.
+	AuthzURL string
+	// AdminURL is the base URL of the admin listener; empty when the admin
+	// role does not run.
+	AdminURL string
+
+	stop    context.CancelFunc
+	servers []*http.Server
+	done    chan struct{}
+	err     error // set before done is closed
+}
+
+// Done is closed once the server has stopped and released its resources.
+func (r *Running) Done() <-chan struct{} { return r.done }
+
+// Wait blocks until the server has stopped. It returns nil after a
+// requested shutdown, or the error that stopped a listener.
+func (r *Running) Wait() error {
+	<-r.done
+	return r.err
+}
+
+// Close shuts the server down gracefully and waits for it. When ctx ends
+// first, open connections are closed at once.
+func (r *Running) Close(ctx context.Context) error {
+	r.stop()
+	select {
+	case <-r.done:
+		return r.err
+	case <-ctx.Done():
+		for _, s := range r.servers {
+			_ = s.Close() // the graceful path already failed; report ctx's error
+		}
+		<-r.done
+		return errors.Join(fmt.Errorf("shutdown: %w", ctx.Err()), r.err)
+	}
+}
+
+// Start wires the program from cfg and starts the listeners of the selected
+// roles. It returns once every listener is bound, so a port conflict is an
+// error here and a test can listen on "127.0.0.1:0" and read the address
+// back from Running. The server stops when ctx is cancelled or Close is
+// called; Wait reports how it ended.
+func Start(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...Option) (*Running, error) {
+	o := options{now: time.Now, getenv: os.Getenv, shutdownTimeout: DefaultShutdownTimeout}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	roles, err := ParseRoles(rolesToStrings(o.roles))
+	if err != nil {
+		return nil, err
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+
+	// Work on a copy: the bound addresses and derived issuer are this run's,
+	// not the caller's.
+	c := *cfg
+	c.ApplyDefaults()
+	deriveIssuer := c.Issuer == "" || c.Issuer == "http://"+c.Listen.Authz
+
+	listeners := map[Role]net.Listener{}
+	closeListeners := func() {
+		for _, ln := range listeners {
+			_ = ln.Close() // nothing was served on it yet
+		}
+	}
+	for _, role := range roles {
+		addr := c.Listen.Authz
+		if role == RoleAdmin {
+			addr = c.Listen.Admin
+		}
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			closeListeners()
+			return nil, fmt.Errorf("listen on %s for the %s role: %w", addr, role, err)
+		}
+		listeners[role] = ln
+	}
+
+	r := &Running{done: make(chan struct{})}
+	if ln, ok := listeners[RoleAuthz]; ok {
+		r.AuthzURL = baseURL(ln.Addr())
+		if hasPortZero(c.Listen.Authz) {
+			c.Listen.Authz = ln.Addr().String()
+			if deriveIssuer {
+				c.Issuer = r.AuthzURL
+			}
+		}
+	}
+	if ln, ok := listeners[RoleAdmin]; ok {
+		r.AdminURL = baseURL(ln.Addr())
+		if hasPortZero(c.Listen.Admin) {
+			c.Listen.Admin = ln.Addr().String()
+		}
+	}
+	if deriveIssuer && c.Issuer == "" {
+		c.Issuer = "http://" + c.Listen.Authz
+	}
+	if err := c.Validate(); err != nil {
+		closeListeners()
+		return nil, fmt.Errorf("invalid configuration: %w", err)
+	}
+	r.Issuer = strings.TrimSuffix(c.Issuer, "/")
+
+	w, err := wire(ctx, &c, r.Issuer, logger, o)
+	if err != nil {
+		closeListeners()
+		return nil, err
+	}
+	if o.beforeServe != nil {
+		if err := o.beforeServe(ctx, w); err != nil {
+			closeListeners()
+			w.close()
+			return nil, err
+		}
+	}
+
+	runCtx, stop := context.WithCancel(ctx)
+	r.stop = stop
+	errCh := make(chan error, len(listeners))
+	var servers sync.WaitGroup
+	for _, role := range roles {
+		ln := listeners[role]
+		h := w.adminHandler()
+		if role == RoleAuthz {
+			h = w.authzHandler()
+		}
+		srv := newHTTPServer(h, logger.With("component", "http", "role", string(role)))
+		r.servers = append(r.servers, srv)
+		logger.Info("listening", "role", role, "addr", ln.Addr().String())
+		servers.Go(func() {
+			if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+				errCh <- fmt.Errorf("%s listener: %w", role, err)
+			}
+		})
+	}
+	var loops sync.WaitGroup
+	w.startLoops(runCtx, &loops)
+	logger.Info("portcullis started", "issuer", r.Issuer, "roles", rolesToStrings(roles))
+
+	go func() {
+		var serveErr error
+		select {
+		case <-runCtx.Done():
+		case serveErr = <-errCh:
+		}
+		stop()
+		logger.Info("shutting down")
+		shutdownErr := shutdownAll(context.WithoutCancel(runCtx), r.servers, o.shutdownTimeout)
+		servers.Wait()
+		loops.Wait()
+		closeErr := w.close()
+		r.err = errors.Join(serveErr, shutdownErr, closeErr)
+		if r.err != nil {
+			logger.Error("stopped with an error", "err", r.err)
+		} else {
+			logger.Info("stopped")
+		}
+		close(r.done)
+	}()
+	return r, nil
+}
+
+// shutdownAll shuts the servers down in parallel, closing what is still
+// open once timeout has passed.
+func shutdownAll(ctx context.Context, servers []*http.Server, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	errs := make([]error, len(servers))
+	var wg sync.WaitGroup
+	for i, s := range servers {
+		wg.Go(func() {
+			if err := s.Shutdown(ctx); err != nil {
+				errs[i] = fmt.Errorf("graceful shutdown: %w", err)
+				_ = s.Close() // give up on the connections still open
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+func rolesToStrings(roles []Role) []string {
+	s := make([]string, len(roles))
+	for i, r := range roles {
+		s[i] = string(r)
+	}
+	return s
+}
+
+// hasPortZero reports whether addr asks the kernel to pick the port.
+func hasPortZero(addr string) bool {
+	_, port, err := net.SplitHostPort(addr)
+	return err == nil && port == "0"
+}
+
+// baseURL is the http URL clients on this machine use to reach addr: an
+// unspecified address (0.0.0.0, ::) is reached through loopback.
+func baseURL(addr net.Addr) string {
+	tcp, ok := addr.(*net.TCPAddr)
+	if !ok {
+		return "http://" + addr.String()
+	}
+	ip := tcp.IP
+	if ip.IsUnspecified() {
+		if ip.To4() != nil {
+			ip = net.IPv4(127, 0, 0, 1)
+		} else {
+			ip = net.IPv6loopback
+		}
+	}
+	return "http://" + net.JoinHostPort(ip.String(), fmt.Sprint(tcp.Port))
+}

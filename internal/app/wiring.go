@@ -1,0 +1,264 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/portcullis/portcullis/internal/clientauth"
+	"github.com/portcullis/portcullis/internal/config"
+	"github.com/portcullis/portcullis/internal/identity"
+	"github.com/portcullis/portcullis/internal/keys"
+	"github.com/portcullis/portcullis/internal/oauth"
+	"github.com/portcullis/portcullis/internal/store"
+)
+
+// Purposes of the keys derived from the master key. Each use gets its own
+// subkey, so a weakness in one cannot be turned against another.
+const (
+	purposeClientSecrets    = "client-secrets"
+	purposeCSRF             = "csrf"
+	purposeAuthorizeRequest = "authorize-request"
+)
+
+// wiring is the program's object graph, built once by wire.
+type wiring struct {
+	cfg    *config.Config
+	issuer string
+	logger *slog.Logger
+	now    func() time.Time
+
+	db        *store.DB
+	secretKey []byte // keys client-secret digests
+	keys      *keys.Manager
+	keysReady atomic.Bool
+	users     *identity.Users
+	oauth     *oauth.Server
+	// oauthHandler serves every endpoint of the authorization server.
+	oauthHandler http.Handler
+	registry     *prometheus.Registry
+}
+
+// wire builds everything Start serves. On error it releases what it opened.
+func wire(ctx context.Context, cfg *config.Config, issuer string, logger *slog.Logger, o options) (_ *wiring, err error) {
+	w := &wiring{cfg: cfg, issuer: issuer, logger: logger, now: o.now}
+
+	master, err := loadMasterKey(cfg, o.getenv, logger, true)
+	if err != nil {
+		return nil, err
+	}
+	w.secretKey = keys.DeriveKey(master, purposeClientSecrets)
+
+	w.db, err = openStore(ctx, cfg, logger)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			_ = w.db.Close() // the start-up error is the one to report
+		}
+	}()
+
+	// The keys package names its own component in its logger.
+	w.keys, err = keys.NewManager(w.db, master, keysConfig(cfg), logger, o.now)
+	if err != nil {
+		return nil, fmt.Errorf("signing keys: %w", err)
+	}
+	if err := w.keys.Init(ctx); err != nil {
+		return nil, fmt.Errorf("signing keys: %w", err)
+	}
+	w.keysReady.Store(true)
+
+	clients := clientauth.New(w.db, w.secretKey, []string{issuer, issuer + "/oauth2/token"}, o.now)
+	hasher := identity.NewHasher(0)
+	w.users = identity.NewUsers(w.db, hasher, o.now)
+	// Browsers drop Secure cookies on plain http, which only a loopback
+	// issuer (a developer's machine) may use.
+	secure := !isLoopbackHTTP(issuer)
+	sessions := identity.NewSessions(w.db, identity.SessionConfig{
+		TTL:    time.Duration(cfg.Sessions.TTL),
+		Secure: secure,
+		Path:   "/",
+	}, o.now)
+	csrf := identity.NewCSRF(keys.DeriveKey(master, purposeCSRF), secure)
+	pages, err := identity.NewPages(logger.With("component", "pages"))
+	if err != nil {
+		return nil, fmt.Errorf("login pages: %w", err)
+	}
+	sealer, err := keys.NewSealer(master, purposeAuthorizeRequest)
+	if err != nil {
+		return nil, fmt.Errorf("request sealer: %w", err)
+	}
+	issuance := cfg.Issuance()
+	if issuance == nil {
+		return nil, errors.New("issuance policy is not compiled: the configuration was not validated")
+	}
+
+	w.registry = prometheus.NewRegistry()
+	for _, c := range []prometheus.Collector{
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	} {
+		if err := w.registry.Register(c); err != nil {
+			return nil, fmt.Errorf("metrics: %w", err)
+		}
+	}
+
+	w.oauth, err = oauth.New(oauth.Options{
+		Config:   oauthConfig(cfg, issuer),
+		Store:    w.db,
+		Keys:     w.keys,
+		Clients:  clients,
+		Users:    w.users,
+		Sessions: sessions,
+		CSRF:     csrf,
+		Pages:    pages,
+		Policy:   issuance,
+		Sealer:   sealer,
+		Logger:   logger.With("component", "oauth"),
+		Metrics:  w.registry,
+		Now:      o.now,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("authorization server: %w", err)
+	}
+	if w.oauthHandler, err = oauthHandler(w.oauth); err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+// close releases the store.
+func (w *wiring) close() error {
+	if err := w.db.Close(); err != nil {
+		return fmt.Errorf("close store: %w", err)
+	}
+	return nil
+}
+
+func oauthConfig(cfg *config.Config, issuer string) oauth.Config {
+	desc := make(map[string]string, len(cfg.Policy.Scopes))
+	for scope, rule := range cfg.Policy.Scopes {
+		if rule.Description != "" {
+			desc[scope] = rule.Description
+		}
+	}
+	return oauth.Config{
+		Issuer:            issuer,
+		AccessTTL:         time.Duration(cfg.Tokens.AccessTTL),
+		RefreshTTL:        time.Duration(cfg.Tokens.RefreshTTL),
+		IDTokenTTL:        time.Duration(cfg.Tokens.IDTokenTTL),
+		CodeTTL:           time.Duration(cfg.Tokens.CodeTTL),
+		RefreshReuseGrace: time.Duration(cfg.Tokens.RefreshReuseGrace),
+		ClaimAttributes:   cfg.Policy.ClaimAttributes,
+		ScopeDescriptions: desc,
+	}
+}
+
+// keysConfig keeps a retired key published for as long as any token it
+// signed can still be presented, and never less than the keys package's
+// default of a day.
+func keysConfig(cfg *config.Config) keys.Config {
+	retention := max(24*time.Hour, time.Duration(cfg.Tokens.AccessTTL), time.Duration(cfg.Tokens.IDTokenTTL))
+	return keys.Config{AccessAlg: cfg.Keys.AccessAlg, IDAlg: cfg.Keys.IDAlg, Retention: retention}
+}
+
+// loadMasterKey reads the master key from PORTCULLIS_MASTER_KEY or the key
+// file. Only the server may create the file (create=true): a management
+// command that made up a new key would digest secrets and seal keys the
+// server can never use, so it fails instead.
+func loadMasterKey(cfg *config.Config, getenv func(string) string, logger *slog.Logger, create bool) ([]byte, error) {
+	env := getenv(keys.MasterKeyEnv)
+	path := cfg.MasterKeyFile
+	if path == "" {
+		path = filepath.Join(cfg.DataDir, "master.key")
+	}
+	if env == "" {
+		if create {
+			if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+				return nil, fmt.Errorf("master key directory: %w", err)
+			}
+		} else if _, err := os.Stat(path); err != nil {
+			return nil, fmt.Errorf("master key file %s: %w (start the server once to create it, or set %s)",
+				path, err, keys.MasterKeyEnv)
+		}
+	}
+	master, created, err := keys.LoadMasterKey(env, path)
+	if err != nil {
+		// The error names the source, never the key.
+		return nil, fmt.Errorf("master key: %w", err)
+	}
+	if created {
+		logger.Warn("created a new master key file; back it up: without it the stored signing keys and client secrets are useless",
+			"path", path)
+	}
+	return master, nil
+}
+
+// openStore opens and migrates the database, creating the directory of a
+// SQLite file first.
+func openStore(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*store.DB, error) {
+	dsn := cfg.Store.DSN
+	if dsn == "" {
+		dsn = filepath.Join(cfg.DataDir, "portcullis.db")
+	}
+	if path, ok := sqlitePath(dsn); ok && path != "" && path != ":memory:" {
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return nil, fmt.Errorf("store directory: %w", err)
+		}
+	}
+	// The DSN may hold a database password: it stays out of errors and logs.
+	db, err := store.Open(ctx, dsn, logger.With("component", "store"))
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	if err := db.Migrate(ctx); err != nil {
+		_ = db.Close() // the migration error is the one to report
+		return nil, fmt.Errorf("migrate store: %w", err)
+	}
+	return db, nil
+}
+
+// sqlitePath returns the file path of a SQLite DSN ("sqlite:PATH",
+// "file:PATH?opts" or a plain path); ok is false for PostgreSQL.
+func sqlitePath(dsn string) (path string, ok bool) {
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		return "", false
+	}
+	path = dsn
+	for _, prefix := range []string{"sqlite:", "file:"} {
+		if rest, found := strings.CutPrefix(path, prefix); found {
+			path = rest
+			break
+		}
+	}
+	path, _, _ = strings.Cut(path, "?")
+	return path, true
+}
+
+// isLoopbackHTTP reports whether issuer is plain http on a loopback host,
+// the only case where cookies may go without the Secure attribute.
+func isLoopbackHTTP(issuer string) bool {
+	u, err := url.Parse(issuer)
+	if err != nil || u.Scheme != "http" {
+		return false
+	}
+	host := u.Hostname()
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
+}

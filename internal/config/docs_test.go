@@ -1,0 +1,90 @@
+package config
+
+import (
+	"os"
+	"reflect"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/portcullis/portcullis/internal/policy"
+)
+
+const docsPath = "../../docs/configuration.md"
+
+// TestDocsCoverEveryField keeps docs/configuration.md true to the types:
+// every field path must appear there, in backquotes.
+func TestDocsCoverEveryField(t *testing.T) {
+	docs, err := os.ReadFile(docsPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range fieldPaths(reflect.TypeFor[Config](), "") {
+		if !strings.Contains(string(docs), "`"+path+"`") {
+			t.Errorf("%s does not document `%s`", docsPath, path)
+		}
+	}
+}
+
+// fieldPaths lists the YAML paths of t's fields; a map's entries are
+// written NAME.
+func fieldPaths(t reflect.Type, prefix string) []string {
+	var paths []string
+	for name, ft := range yamlFields(t) {
+		path := joinPath(prefix, name)
+		paths = append(paths, path)
+		switch {
+		case ft.Kind() == reflect.Struct:
+			paths = append(paths, fieldPaths(ft, path)...)
+		case ft.Kind() == reflect.Map && ft.Elem().Kind() == reflect.Struct:
+			paths = append(paths, fieldPaths(ft.Elem(), path+".NAME")...)
+		}
+	}
+	return paths
+}
+
+// TestDocsExamplesCompile compiles every expression in the ```cel blocks
+// of the docs (expressions are separated by blank lines).
+func TestDocsExamplesCompile(t *testing.T) {
+	docs, err := os.ReadFile(docsPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := regexp.MustCompile("(?s)```cel\n(.*?)```").FindAllStringSubmatch(string(docs), -1)
+	if len(blocks) == 0 {
+		t.Fatal("no cel examples found")
+	}
+	n := 0
+	for _, b := range blocks {
+		for expr := range strings.SplitSeq(b[1], "\n\n") {
+			if strings.TrimSpace(expr) == "" {
+				continue
+			}
+			n++
+			if _, err := policy.Compile(policy.Spec{Conditions: map[string]string{"example": expr}}); err != nil {
+				t.Errorf("example does not compile: %v\n%s", err, expr)
+			}
+		}
+	}
+	if n < 5 {
+		t.Errorf("found %d examples, want at least 5", n)
+	}
+}
+
+// TestDocsYAMLExamplesParse loads every ```yaml block of the docs as a
+// configuration file.
+func TestDocsYAMLExamplesParse(t *testing.T) {
+	docs, err := os.ReadFile(docsPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := regexp.MustCompile("(?s)```yaml\n(.*?)```").FindAllStringSubmatch(string(docs), -1)
+	if len(blocks) == 0 {
+		t.Fatal("no yaml examples found")
+	}
+	for _, b := range blocks {
+		if _, err := Parse("docs.yaml", []byte(b[1])); err != nil {
+			t.Errorf("example does not load: %v\n%s", err, b[1])
+		}
+	}
+}

@@ -1,0 +1,356 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net"
+	"net/netip"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/portcullis/portcullis/internal/policy"
+)
+
+// The algorithms each kind of token may be signed with. Access tokens
+// default to ES256 (small and fast); ID tokens to RS256, the one OpenID
+// Connect Core §3.1.3.7 requires every relying party to accept.
+var (
+	accessAlgs = []string{"ES256", "RS256", "PS256", "EdDSA"}
+	idAlgs     = []string{"RS256", "ES256", "PS256", "EdDSA"}
+	logFormats = []string{"json", "text"}
+	logLevels  = []string{"debug", "info", "warn", "error"}
+)
+
+// reservedClaims are the claims Portcullis itself puts in tokens and
+// introspection responses (RFC 7519 §4.1, RFC 9068 §2.2, RFC 7662 §2.2,
+// OpenID Connect Core §2 and §5.1, RFC 8693 §4, RFC 9449 §6). A user
+// attribute copied under one of these names could forge or shadow it.
+var reservedClaims = []string{
+	"iss", "sub", "aud", "exp", "nbf", "iat", "jti",
+	"client_id", "scope", "roles", "groups", "entitlements",
+	"auth_time", "nonce", "acr", "amr", "azp", "sid",
+	"at_hash", "c_hash", "s_hash",
+	"cnf", "act", "may_act", "typ",
+	"active", "token_type", "username",
+}
+
+// durationRule bounds one duration field.
+type durationRule struct {
+	field    string
+	value    Duration
+	min, max time.Duration
+	why      string
+}
+
+// Validate checks every field, compiling the policy; the error names the
+// field (and the line when the config came from a file).
+//
+// Every problem is reported, one *FieldError per line (errors.Join). On
+// success the compiled policy is kept for Issuance; on failure Issuance
+// returns nil.
+func (c *Config) Validate() error {
+	c.issuance = nil
+	v := &validator{c: c}
+	v.issuer()
+	v.listen()
+	v.nonEmpty("data_dir", c.DataDir)
+	v.store()
+	v.nonEmpty("master_key_file", c.MasterKeyFile)
+	for _, r := range []durationRule{
+		{"tokens.access_ttl", c.Tokens.AccessTTL, time.Second, 24 * time.Hour, ""},
+		{"tokens.refresh_ttl", c.Tokens.RefreshTTL, time.Second, 8760 * time.Hour, ""},
+		{"tokens.id_token_ttl", c.Tokens.IDTokenTTL, time.Second, 24 * time.Hour, ""},
+		{"tokens.code_ttl", c.Tokens.CodeTTL, time.Second, 10 * time.Minute, " (RFC 6749 §4.1.2)"},
+		{"tokens.refresh_reuse_grace", c.Tokens.RefreshReuseGrace, 0, time.Minute, ""},
+	} {
+		v.duration(r)
+	}
+	v.oneOf("keys.access_alg", c.Keys.AccessAlg, accessAlgs)
+	v.oneOf("keys.id_alg", c.Keys.IDAlg, idAlgs)
+	v.duration(durationRule{"keys.reload_interval", c.Keys.ReloadInterval, time.Second, 24 * time.Hour, ""})
+	v.duration(durationRule{"sessions.ttl", c.Sessions.TTL, time.Second, 720 * time.Hour, ""})
+	issuance := v.policy()
+	v.oneOf("log.format", c.Log.Format, logFormats)
+	v.oneOf("log.level", c.Log.Level, logLevels)
+	v.duration(durationRule{"purge_interval", c.PurgeInterval, time.Second, 24 * time.Hour, ""})
+	if len(v.errs) > 0 {
+		// In file order, so the report reads top to bottom.
+		slices.SortStableFunc(v.errs, func(a, b error) int { return lineOf(a) - lineOf(b) })
+		return errors.Join(v.errs...)
+	}
+	c.issuance = issuance
+	return nil
+}
+
+func lineOf(err error) int {
+	if fe, ok := err.(*FieldError); ok {
+		return fe.Line
+	}
+	return 0
+}
+
+// validator collects the problems of one Validate call.
+type validator struct {
+	c    *Config
+	errs []error
+}
+
+// add records a problem with field, placed at the field's line when the
+// config came from a file.
+func (v *validator) add(field, msg string, err error) {
+	fe := &FieldError{Field: field, Msg: msg, Err: err}
+	if src := v.c.src; src != nil {
+		fe.File = src.name
+		if p, ok := src.at(field); ok {
+			fe.Line = p.line
+		}
+	}
+	v.errs = append(v.errs, fe)
+}
+
+func (v *validator) nonEmpty(field, value string) {
+	if value == "" {
+		v.add(field, "must not be empty", nil)
+	}
+}
+
+func (v *validator) oneOf(field, value string, allowed []string) {
+	if !slices.Contains(allowed, value) {
+		v.add(field, fmt.Sprintf("%q is not one of %s", value, strings.Join(allowed, ", ")), nil)
+	}
+}
+
+func (v *validator) duration(r durationRule) {
+	d := time.Duration(r.value)
+	switch {
+	case d < 0:
+		v.add(r.field, "must not be negative", nil)
+	case d < r.min:
+		v.add(r.field, fmt.Sprintf("%s is too short: at least %s", r.value, Duration(r.min)), nil)
+	case d > r.max:
+		v.add(r.field, fmt.Sprintf("%s is too long: at most %s%s", r.value, Duration(r.max), r.why), nil)
+	}
+}
+
+// issuer checks the issuer URL. RFC 8414 §2 and OpenID Connect Discovery
+// §3: an https URL without query or fragment. RFC 6749 §3.1 and §3.2
+// require TLS at the endpoints under it, so plain http is allowed only
+// where nothing crosses a network: a loopback address or localhost.
+func (v *validator) issuer() {
+	c := v.c
+	bad := func(msg string) { v.add("issuer", msg, nil) }
+	if c.derivedIssuer != "" && c.Issuer == c.derivedIssuer {
+		// The file never named an issuer: point at what it came from.
+		bad = func(msg string) {
+			v.add("issuer", msg+"; it was derived from listen.authz, set issuer to the server's public https URL", nil)
+			if p, ok := c.src.at("listen.authz"); ok {
+				v.errs[len(v.errs)-1].(*FieldError).Line = p.line
+			}
+		}
+	}
+	if c.Issuer == "" {
+		bad("must not be empty")
+		return
+	}
+	// The URL itself is never echoed: it could carry user information.
+	u, err := url.Parse(c.Issuer)
+	switch {
+	case err != nil:
+		bad("is not a valid URL")
+		return
+	case !u.IsAbs() || u.Opaque != "":
+		bad("must be an absolute URL such as https://auth.example.com")
+		return
+	case u.User != nil:
+		bad("must not contain user information")
+		return
+	case strings.ContainsAny(c.Issuer, "?#"):
+		bad("must not have a query or fragment (RFC 8414 §2)")
+		return
+	case u.Hostname() == "":
+		bad("has no host")
+		return
+	}
+	switch u.Scheme {
+	case "https":
+	case "http":
+		if !isLoopback(u.Hostname()) {
+			bad("must use https unless the host is a loopback address or localhost (RFC 6749 §3.1, §3.2 require TLS)")
+		}
+	default:
+		bad(fmt.Sprintf("scheme %q is not https", u.Scheme))
+	}
+}
+
+// isLoopback reports whether host never leaves the machine.
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.Unmap().IsLoopback()
+}
+
+// listen checks the listen addresses: host:port each, and not the same
+// one twice (the second listener could not bind).
+func (v *validator) listen() {
+	l := v.c.Listen
+	okAuthz := v.hostPort("listen.authz", l.Authz)
+	okAdmin := v.hostPort("listen.admin", l.Admin)
+	if okAuthz && okAdmin && l.Authz == l.Admin && !strings.HasSuffix(l.Admin, ":0") {
+		v.add("listen.admin", "is the same address as listen.authz", nil)
+	}
+}
+
+func (v *validator) hostPort(field, addr string) bool {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		v.add(field, fmt.Sprintf("%q is not host:port (such as 127.0.0.1:8080 or :8080)", addr), nil)
+		return false
+	}
+	if n, err := strconv.ParseUint(port, 10, 16); err != nil || port == "" || strconv.FormatUint(n, 10) != port {
+		v.add(field, fmt.Sprintf("port %q is not a number from 0 to 65535", port), nil)
+		return false
+	}
+	if strings.ContainsAny(host, " \t/") {
+		v.add(field, fmt.Sprintf("host %q is not a host name or IP address", host), nil)
+		return false
+	}
+	return true
+}
+
+// store checks the database DSN. Its value is never echoed: a PostgreSQL
+// URL can hold a password.
+func (v *validator) store() {
+	dsn := v.c.Store.DSN
+	if dsn == "" {
+		v.add("store.dsn", "must not be empty", nil)
+		return
+	}
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		if u, err := url.Parse(dsn); err != nil || u.Host == "" {
+			v.add("store.dsn", "is not a valid postgres:// URL", nil)
+		}
+	}
+}
+
+// policy checks the issuance policy and compiles it; nil when it has
+// errors.
+func (v *validator) policy() *policy.Issuance {
+	p := v.c.Policy
+	before := len(v.errs)
+	for _, role := range slices.Sorted(maps.Keys(p.Roles)) {
+		field := "policy.roles." + role
+		if role == "" || strings.IndexFunc(role, isSpaceOrControl) >= 0 {
+			v.add(field, fmt.Sprintf("role name %q must be non-empty, without spaces or control characters", role), nil)
+		}
+		for i, scope := range p.Roles[role] {
+			if !isScopeToken(scope) {
+				v.add(fmt.Sprintf("%s[%d]", field, i), scopeMsg(scope), nil)
+			}
+		}
+	}
+	for _, scope := range slices.Sorted(maps.Keys(p.Scopes)) {
+		if !isScopeToken(scope) {
+			v.add("policy.scopes."+scope, scopeMsg(scope), nil)
+		}
+	}
+	seen := make(map[string]bool, len(p.ClaimAttributes))
+	for i, attr := range p.ClaimAttributes {
+		field := fmt.Sprintf("policy.claim_attributes[%d]", i)
+		switch {
+		case attr == "" || strings.IndexFunc(attr, isSpaceOrControl) >= 0:
+			v.add(field, fmt.Sprintf("attribute name %q must be non-empty, without spaces or control characters", attr), nil)
+		case slices.Contains(reservedClaims, attr):
+			v.add(field, fmt.Sprintf("%q is a claim Portcullis sets itself; copy the attribute under another name", attr), nil)
+		case seen[attr]:
+			v.add(field, fmt.Sprintf("%q is listed twice", attr), nil)
+		}
+		seen[attr] = true
+	}
+	if len(v.errs) > before {
+		return nil
+	}
+	issuance, err := policy.Compile(p.Spec())
+	if err == nil {
+		return issuance
+	}
+	var ce *policy.CompileError
+	if !errors.As(err, &ce) {
+		v.add("policy", err.Error(), err)
+		return nil
+	}
+	// Compile stops at the first bad condition; check each on its own so
+	// the author sees them all at once.
+	for _, scope := range slices.Sorted(maps.Keys(p.Scopes)) {
+		cond := p.Scopes[scope].Condition
+		if cond == "" {
+			continue
+		}
+		if _, err := policy.Compile(policy.Spec{Conditions: map[string]string{scope: cond}}); errors.As(err, &ce) {
+			v.conditionError(scope, ce)
+		}
+	}
+	return nil
+}
+
+// conditionError places a bad condition: at the file line of the
+// expression's line when the config came from a file (a block scalar's
+// text starts on the line after its key), with the column inside it.
+func (v *validator) conditionError(scope string, ce *policy.CompileError) {
+	field := "policy.scopes." + scope + ".condition"
+	fe := &FieldError{Field: field, Err: ce, Msg: fmt.Sprintf("line %d, column %d: %s", ce.Line, ce.Column, ce.Msg)}
+	if src := v.c.src; src != nil {
+		fe.File = src.name
+		if p, ok := src.at(field); ok {
+			fe.Line = p.line + ce.Line - 1
+			if p.block {
+				fe.Line++
+			}
+			fe.Msg = fmt.Sprintf("column %d: %s", ce.Column, ce.Msg)
+		}
+	}
+	v.errs = append(v.errs, fe)
+}
+
+func isSpaceOrControl(r rune) bool {
+	return r <= ' ' || r == 0x7f || r == 0x85 || r == 0xa0 || r >= 0x2000 && r <= 0x200b || r == 0x3000
+}
+
+// isScopeToken reports whether s is a scope-token (RFC 6749 §3.3):
+// printable ASCII other than space, '"' and '\'.
+func isScopeToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x21 || c > 0x7e || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
+func scopeMsg(scope string) string {
+	return fmt.Sprintf("scope %q is not a scope token: printable ASCII without spaces, quotes or backslashes (RFC 6749 §3.3)", scope)
+}
+
+// SlogLevel returns Level as a slog.Level; a level Validate would reject
+// is info.
+func (l Log) SlogLevel() slog.Level {
+	switch l.Level {
+	case "debug":
+		return slog.LevelDebug
+	case "warn":
+		return slog.LevelWarn
+	case "error":
+		return slog.LevelError
+	}
+	return slog.LevelInfo
+}

@@ -1,0 +1,167 @@
+package identity
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/portcullis/portcullis/internal/store"
+)
+
+// sessionBytes is the entropy of a session cookie: 256 bits, far beyond
+// guessing (OWASP Session Management asks for at least 64).
+const sessionBytes = 32
+
+// ErrNoSubject means Start was called without a subject.
+var ErrNoSubject = errors.New("identity: session needs a subject")
+
+// SessionStore is what sessions need from persistence.
+type SessionStore interface {
+	CreateSession(ctx context.Context, s store.Session) error
+	GetSession(ctx context.Context, digest []byte) (store.Session, error)
+	DeleteSession(ctx context.Context, digest []byte) error
+}
+
+// SessionConfig sets the session cookie.
+type SessionConfig struct {
+	// CookieName defaults to "portcullis_session".
+	CookieName string
+	// TTL is the session lifetime; zero means 8h.
+	TTL time.Duration
+	// Secure sets the cookie's Secure attribute; it may be false only when
+	// the issuer is plain http on a loopback address.
+	Secure bool
+	// Path scopes the cookie; empty means "/".
+	Path string
+}
+
+// Sessions keeps browser login sessions: a random cookie value, stored as
+// its SHA-256 digest. Cookies are HttpOnly, SameSite=Lax, Secure as
+// configured.
+//
+// SameSite=Lax, not Strict: a user arriving at the authorization endpoint
+// from the client's site is a cross-site top-level navigation, and Strict
+// would hide the session and force a fresh login every time.
+type Sessions struct {
+	st  SessionStore
+	cfg SessionConfig
+	now func() time.Time
+}
+
+// NewSessions returns the session service. A nil now means time.Now.
+func NewSessions(st SessionStore, cfg SessionConfig, now func() time.Time) *Sessions {
+	if cfg.CookieName == "" {
+		cfg.CookieName = "portcullis_session"
+	}
+	if cfg.TTL <= 0 {
+		cfg.TTL = 8 * time.Hour
+	}
+	if cfg.Path == "" {
+		cfg.Path = "/"
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return &Sessions{st: st, cfg: cfg, now: now}
+}
+
+// Current returns the live session of r, if any.
+//
+// A missing, malformed, unknown or expired cookie gives false; an expired
+// session is deleted on the way. A store failure also gives false: without
+// a session the user is asked to log in again, which fails closed.
+func (s *Sessions) Current(ctx context.Context, r *http.Request) (store.Session, bool) {
+	digest, ok := s.digestOf(r)
+	if !ok {
+		return store.Session{}, false
+	}
+	sess, err := s.st.GetSession(ctx, digest)
+	if err != nil {
+		return store.Session{}, false
+	}
+	if !s.now().Before(sess.ExpiresAt) {
+		// Best effort: a session that outlived its TTL is refused whether
+		// or not the delete succeeds, and a later purge removes it anyway.
+		_ = s.st.DeleteSession(ctx, digest)
+		return store.Session{}, false
+	}
+	return sess, true
+}
+
+// Start creates a session for subject, authenticated at authTime, and sets
+// its cookie on w.
+//
+// Every call makes a new cookie value, so a login never reuses an id an
+// attacker may have planted (session fixation); callers replacing a
+// session should End the old one.
+func (s *Sessions) Start(ctx context.Context, w http.ResponseWriter, subject string, authTime time.Time) (store.Session, error) {
+	if subject == "" {
+		return store.Session{}, fmt.Errorf("identity: start session: %w", ErrNoSubject)
+	}
+	value := randomToken(sessionBytes)
+	sess := store.Session{
+		Digest:    sessionDigest(value),
+		Subject:   subject,
+		AuthTime:  authTime,
+		ExpiresAt: s.now().Add(s.cfg.TTL),
+	}
+	if err := s.st.CreateSession(ctx, sess); err != nil {
+		return store.Session{}, fmt.Errorf("identity: start session: %w", err)
+	}
+	// Max-Age rounds up: a sub-second TTL must not become Max-Age=0,
+	// which would delete the cookie at once.
+	http.SetCookie(w, s.cookie(value, int((s.cfg.TTL+time.Second-1)/time.Second)))
+	return sess, nil
+}
+
+// End deletes the session of r and clears its cookie.
+//
+// The cookie is cleared even when the store fails, so the browser forgets
+// the session either way; the store's error is still returned.
+func (s *Sessions) End(ctx context.Context, w http.ResponseWriter, r *http.Request) error {
+	var err error
+	if digest, ok := s.digestOf(r); ok {
+		if derr := s.st.DeleteSession(ctx, digest); derr != nil {
+			err = fmt.Errorf("identity: end session: %w", derr)
+		}
+	}
+	// MaxAge<0 sends Max-Age=0: delete now (RFC 6265 §5.2.2).
+	http.SetCookie(w, s.cookie("", -1))
+	return err
+}
+
+// digestOf returns the store key of r's session cookie, refusing values
+// that Start cannot have made before they reach the store.
+func (s *Sessions) digestOf(r *http.Request) ([]byte, bool) {
+	c, err := r.Cookie(s.cfg.CookieName)
+	if err != nil {
+		return nil, false
+	}
+	if _, ok := decodeToken(c.Value, sessionBytes); !ok {
+		return nil, false
+	}
+	return sessionDigest(c.Value), true
+}
+
+func (s *Sessions) cookie(value string, maxAge int) *http.Cookie {
+	return &http.Cookie{
+		Name:     s.cfg.CookieName,
+		Value:    value,
+		Path:     s.cfg.Path,
+		MaxAge:   maxAge,
+		Secure:   s.cfg.Secure,
+		HttpOnly: true,
+		SameSite: http.SameSiteLaxMode,
+	}
+}
+
+// sessionDigest is what the store keeps instead of the cookie value, so a
+// leaked database row cannot be replayed as a cookie. A plain SHA-256
+// suffices: the value has 256 bits of entropy, nothing to brute-force.
+func sessionDigest(value string) []byte {
+	d := sha256.Sum256([]byte(value))
+	return d[:]
+}

@@ -1,0 +1,172 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+const tokenCols = `digest, kind, format, jti, client_id, subject, scope, audience,
+	claims, payload, grant_id, auth_time, issued_at, expires_at, used_at, revoked`
+
+var (
+	qCreateToken = newQuery(`INSERT INTO tokens (` + tokenCols + `)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	qGetToken = newQuery(`SELECT ` + tokenCols + ` FROM tokens WHERE digest = ?`)
+	// Matching rows count as changed even when already revoked, so only a
+	// missing token reports zero rows.
+	qRevokeToken = newQuery(`UPDATE tokens SET revoked = TRUE WHERE digest = ?`)
+	qRevokeGrant = newQuery(`UPDATE tokens SET revoked = TRUE WHERE grant_id = ? AND revoked = FALSE`)
+	// The single statement is the atomic step: of two concurrent callers
+	// the database lets exactly one match "used_at IS NULL" (SQLite runs
+	// one writer at a time; PostgreSQL re-checks the WHERE clause on the
+	// row the first caller updated).
+	qUseRefreshToken = newQuery(`UPDATE tokens SET used_at = ?
+		WHERE digest = ? AND kind = 'refresh' AND used_at IS NULL
+		RETURNING ` + tokenCols)
+	qGetRefreshToken = newQuery(`SELECT ` + tokenCols + ` FROM tokens
+		WHERE digest = ? AND kind = 'refresh'`)
+)
+
+// checkToken validates t before it is inserted.
+func checkToken(t Token) error {
+	if err := checkDigest("token digest", t.Digest); err != nil {
+		return err
+	}
+	if t.Kind != KindAccess && t.Kind != KindRefresh {
+		return invalid("token kind must be %q or %q", KindAccess, KindRefresh)
+	}
+	for _, f := range []struct{ name, v string }{
+		{"token format", t.Format},
+		{"token jti", t.JTI},
+		{"token client id", t.ClientID},
+		{"token subject", t.Subject},
+		{"token scope", t.Scope},
+		{"token payload", t.Payload},
+		{"token grant id", t.GrantID},
+	} {
+		if err := checkText(f.name, f.v); err != nil {
+			return err
+		}
+	}
+	if err := checkList("token audience", t.Audience); err != nil {
+		return err
+	}
+	if err := checkTime("token auth time", t.AuthTime); err != nil {
+		return err
+	}
+	if err := checkTime("token issued at", t.IssuedAt); err != nil {
+		return err
+	}
+	if err := checkTime("token used at", t.UsedAt); err != nil {
+		return err
+	}
+	// A token without an expiry would never be purged.
+	return checkRequiredTime("token expires at", t.ExpiresAt)
+}
+
+func scanToken(r rowScanner) (Token, error) {
+	var t Token
+	err := r.Scan(&t.Digest, &t.Kind, &t.Format, &t.JTI, &t.ClientID, &t.Subject,
+		&t.Scope, jsonCol[[]string]{&t.Audience}, bytesCol{&t.Claims}, &t.Payload,
+		&t.GrantID, timeCol{&t.AuthTime}, timeCol{&t.IssuedAt},
+		timeCol{&t.ExpiresAt}, timeCol{&t.UsedAt}, &t.Revoked)
+	return t, err
+}
+
+// CreateToken inserts t; ErrConflict if the digest exists.
+func (db *DB) CreateToken(ctx context.Context, t Token) error {
+	const op = "create token"
+	if err := checkToken(t); err != nil {
+		return opErr(op, err)
+	}
+	_, err := db.write1(ctx, qCreateToken,
+		t.Digest, t.Kind, t.Format, t.JTI, t.ClientID, t.Subject, t.Scope,
+		listArg(t.Audience), bytesArg(t.Claims), t.Payload, t.GrantID,
+		timeArg(t.AuthTime), timeArg(t.IssuedAt), t.ExpiresAt.UnixNano(),
+		timeArg(t.UsedAt), t.Revoked)
+	if err != nil {
+		return opErr(op, mapWriteErr(err, ErrConflict))
+	}
+	return nil
+}
+
+// GetToken returns the token stored under digest, or ErrNotFound. Expired
+// and revoked tokens are returned as stored; the caller decides.
+func (db *DB) GetToken(ctx context.Context, digest []byte) (Token, error) {
+	if len(digest) == 0 {
+		return Token{}, opErr("get token", ErrNotFound)
+	}
+	t, err := scanToken(db.row(ctx, db.read, qGetToken, digest))
+	if err != nil {
+		return Token{}, opErr("get token", mapReadErr(err))
+	}
+	return t, nil
+}
+
+// RevokeToken marks one token revoked; ErrNotFound if absent.
+func (db *DB) RevokeToken(ctx context.Context, digest []byte) error {
+	const op = "revoke token"
+	if len(digest) == 0 {
+		return opErr(op, ErrNotFound)
+	}
+	n, err := db.write1(ctx, qRevokeToken, digest)
+	if err != nil {
+		return opErr(op, err)
+	}
+	if n == 0 {
+		return opErr(op, ErrNotFound)
+	}
+	return nil
+}
+
+// RevokeGrant marks every token of the grant revoked and returns how many
+// changed. An empty grant id is refused with ErrInvalid: tokens issued
+// outside any grant (client credentials) share it, and revoking all of
+// them would be a mistake no caller means.
+func (db *DB) RevokeGrant(ctx context.Context, grantID string) (int64, error) {
+	const op = "revoke grant"
+	if grantID == "" {
+		return 0, opErr(op, invalid("grant id is empty"))
+	}
+	if !validKey(grantID) {
+		return 0, nil
+	}
+	n, err := db.write1(ctx, qRevokeGrant, grantID)
+	if err != nil {
+		return 0, opErr(op, err)
+	}
+	return n, nil
+}
+
+// UseRefreshToken atomically sets UsedAt=now on the refresh token if it was
+// unused. It returns the token as it was before the call (so UsedAt is zero
+// when this call was the first use) or ErrNotFound. An access token's
+// digest gives ErrNotFound: it cannot be exchanged.
+func (db *DB) UseRefreshToken(ctx context.Context, digest []byte, now time.Time) (Token, error) {
+	const op = "use refresh token"
+	// A zero now would store NULL and leave the token reusable.
+	if err := checkRequiredTime("now", now); err != nil {
+		return Token{}, opErr(op, err)
+	}
+	if len(digest) == 0 {
+		return Token{}, opErr(op, ErrNotFound)
+	}
+	t, err := scanToken(db.row(ctx, db.write, qUseRefreshToken, now.UnixNano(), digest))
+	if err == nil {
+		// RETURNING shows the row after the update; report it as it was.
+		t.UsedAt = time.Time{}
+		return t, nil
+	}
+	if err = mapReadErr(err); !errors.Is(err, ErrNotFound) {
+		return Token{}, opErr(op, err)
+	}
+	// Either unknown or used before: the stored row tells which. Reading
+	// after the failed update is safe because used_at, once set, never
+	// changes back.
+	t, err = scanToken(db.row(ctx, db.read, qGetRefreshToken, digest))
+	if err != nil {
+		return Token{}, opErr(op, mapReadErr(err))
+	}
+	return t, nil
+}
