@@ -173,7 +173,11 @@ func TestAuthorizationCodeFlow(t *testing.T) {
 		t.Fatalf("userinfo: %v %+v", err, ui)
 	}
 
-	// The code is single-use, and reusing it revokes what it produced.
+	// The code is single-use, and reusing it revokes what it produced,
+	// even a token the introspection endpoint has just seen.
+	if _, m := e.introspect(secrets, tok.AccessToken, ""); m["active"] != true || m["sub"] != idt.Subject {
+		t.Fatalf("introspection of alice's token: %v", m)
+	}
 	if _, err := conf.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(verifier)); !isOAuthError(err, "invalid_grant") {
 		t.Fatalf("reused code: %v, want invalid_grant", err)
 	}

@@ -81,7 +81,9 @@ func wire(ctx context.Context, cfg *config.Config, issuer string, logger *slog.L
 	}
 	w.keysReady.Store(true)
 
-	clients := clientauth.New(w.db, w.secretKey, []string{issuer, issuer + "/oauth2/token"}, o.now)
+	// Client records are cached briefly: every token and introspection
+	// request authenticates a client, and this saves a read on each.
+	clients := clientauth.New(clientauth.NewCachedStore(w.db, clientauth.DefaultCacheTTL, nil), w.secretKey, []string{issuer, issuer + "/oauth2/token"}, o.now)
 	hasher := identity.NewHasher(0)
 	w.users = identity.NewUsers(w.db, hasher, o.now)
 	// Browsers drop Secure cookies on plain http, which only a loopback

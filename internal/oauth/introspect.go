@@ -41,7 +41,7 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, "introspect", badRequest(errInvalidRequest, "token is required"))
 		return
 	}
-	t, ok, err := s.activeToken(r.Context(), raw)
+	t, phantom, ok, err := s.activeToken(r.Context(), raw)
 	if err != nil {
 		s.fail(w, "introspect", serverError(s, r.Context(), "introspect", err))
 		return
@@ -57,10 +57,14 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request) {
 			writeJSON(w, http.StatusOK, inactive)
 			return
 		}
-		jws, err := s.signAccess(t, t.ExpiresAt)
-		if err != nil {
-			s.fail(w, "introspect", serverError(s, r.Context(), "sign phantom token", err))
-			return
+		jws := phantom
+		if jws == "" {
+			jws, err = s.signAccess(t, t.ExpiresAt)
+			if err != nil {
+				s.fail(w, "introspect", serverError(s, r.Context(), "sign phantom token", err))
+				return
+			}
+			s.tokens.setPhantom(t.Digest, jws)
 		}
 		h := w.Header()
 		h.Set("Content-Type", "application/jwt")
@@ -88,25 +92,26 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request) {
 
 // activeToken finds the stored token a client presented and reports
 // whether it is active: known, not revoked, not expired and, for a
-// refresh token, not yet rotated.
-func (s *Server) activeToken(ctx context.Context, raw string) (store.Token, bool, error) {
+// refresh token, not yet rotated. The phantom token comes along when the
+// cache holds one.
+func (s *Server) activeToken(ctx context.Context, raw string) (store.Token, string, bool, error) {
 	if len(raw) > token.MaxLength {
-		return store.Token{}, false, nil
-	}
-	t, err := s.o.Store.GetToken(ctx, token.Digest(raw))
-	if errors.Is(err, store.ErrNotFound) {
-		return store.Token{}, false, nil
-	} else if err != nil {
-		return store.Token{}, false, err
+		return store.Token{}, "", false, nil
 	}
 	now := s.now()
+	t, phantom, err := s.tokens.get(ctx, s.o.Store, token.Digest(raw), now)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Token{}, "", false, nil
+	} else if err != nil {
+		return store.Token{}, "", false, err
+	}
 	if t.Revoked || !now.Before(t.ExpiresAt) {
-		return store.Token{}, false, nil
+		return store.Token{}, "", false, nil
 	}
 	if t.Kind == store.KindRefresh && !t.UsedAt.IsZero() && now.Sub(t.UsedAt) > s.cfg.RefreshReuseGrace {
-		return store.Token{}, false, nil
+		return store.Token{}, "", false, nil
 	}
-	return t, true, nil
+	return t, phantom, true, nil
 }
 
 // acceptsJWT reports whether the Accept header asks for application/jwt.

@@ -40,12 +40,12 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
 		case t.Kind == store.KindRefresh && t.GrantID != "":
 			// RFC 7009 §2.1: revoking a refresh token also invalidates the
 			// access tokens of the same grant.
-			if _, err := s.o.Store.RevokeGrant(ctx, t.GrantID); err != nil {
+			if _, err := s.revokeGrant(ctx, t.GrantID); err != nil {
 				s.fail(w, "revoke", serverError(s, ctx, "revoke grant", err))
 				return
 			}
 		default:
-			if err := s.o.Store.RevokeToken(ctx, digest); err != nil && !errors.Is(err, store.ErrNotFound) {
+			if err := s.revokeToken(ctx, digest); err != nil && !errors.Is(err, store.ErrNotFound) {
 				s.fail(w, "revoke", serverError(s, ctx, "revoke token", err))
 				return
 			}

@@ -92,6 +92,7 @@ type Server struct {
 	log     *slog.Logger
 	mux     *http.ServeMux
 	metrics *metrics
+	tokens  *tokenCache
 	// base is the issuer's path; every route lives under it.
 	base  string
 	realm string
@@ -114,13 +115,14 @@ func New(o Options) (*Server, error) {
 	setDefault(&cfg.IDTokenTTL, time.Hour)
 	setDefault(&cfg.CodeTTL, time.Minute)
 	s := &Server{
-		cfg:   cfg,
-		o:     o,
-		now:   o.Now,
-		log:   o.Logger,
-		mux:   http.NewServeMux(),
-		base:  strings.TrimSuffix(iss.Path, "/"),
-		realm: iss.Host,
+		cfg:    cfg,
+		o:      o,
+		now:    o.Now,
+		log:    o.Logger,
+		mux:    http.NewServeMux(),
+		base:   strings.TrimSuffix(iss.Path, "/"),
+		realm:  iss.Host,
+		tokens: newTokenCache(),
 	}
 	if s.now == nil {
 		s.now = time.Now

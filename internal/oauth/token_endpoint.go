@@ -145,7 +145,7 @@ func (s *Server) authorizationCode(r *http.Request, c store.Client) (tokenRespon
 	switch {
 	case errors.Is(err, store.ErrAlreadyUsed):
 		// RFC 6749 §4.1.2: a code used twice revokes what it produced.
-		n, rerr := s.o.Store.RevokeGrant(ctx, ac.GrantID)
+		n, rerr := s.revokeGrant(ctx, ac.GrantID)
 		if rerr != nil {
 			return tokenResponse{}, serverError(s, ctx, "revoke grant of reused code", rerr)
 		}
@@ -257,7 +257,7 @@ func (s *Server) refreshToken(r *http.Request, c store.Client) (tokenResponse, *
 		return tokenResponse{}, invalid
 	}
 	if !old.UsedAt.IsZero() && now.Sub(old.UsedAt) > s.cfg.RefreshReuseGrace {
-		n, rerr := s.o.Store.RevokeGrant(ctx, old.GrantID)
+		n, rerr := s.revokeGrant(ctx, old.GrantID)
 		if rerr != nil {
 			return tokenResponse{}, serverError(s, ctx, "revoke reused refresh family", rerr)
 		}

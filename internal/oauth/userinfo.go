@@ -25,7 +25,7 @@ func (s *Server) userinfo(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	t, active, err := s.activeToken(ctx, raw)
+	t, _, active, err := s.activeToken(ctx, raw)
 	if err != nil {
 		s.log.ErrorContext(ctx, "userinfo token", "err", err)
 		w.WriteHeader(http.StatusInternalServerError)
