@@ -34,8 +34,8 @@ Portcullis demo is running.
     | sed -n 's/.*"access_token": *"\([^"]*\)".*/\1/p'); echo "$TOKEN"
 {{end}}
 {{- with .Gateway}}
-2. Introspect it as the gateway (RFC 7662), as plain JSON and as a signed
-   JWT (RFC 9701):
+2. Introspect it as the gateway (RFC 7662), as plain JSON and as the
+   phantom token (a signed JWT in the RFC 9068 shape, for backends):
 
   curl -s -u '{{.ClientID}}:{{.ClientSecret}}' -d "token=$TOKEN" {{$.Endpoints.Introspection}}
   curl -s -u '{{.ClientID}}:{{.ClientSecret}}' -H 'Accept: application/jwt' -d "token=$TOKEN" {{$.Endpoints.Introspection}}
