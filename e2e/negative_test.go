@@ -226,3 +226,37 @@ func TestPrivateKeyJWT(t *testing.T) {
 	}
 	_ = context.Background()
 }
+
+// TestLoginThrottle: repeated wrong passwords lock the account briefly, and
+// while locked even the right password is not checked.
+func TestLoginThrottle(t *testing.T) {
+	e, _ := warehouse(t)
+	_, challenge := pkce()
+	q := url.Values{
+		"response_type": {"code"}, "client_id": {"web"}, "redirect_uri": {callback},
+		"scope": {"openid"}, "code_challenge": {challenge}, "code_challenge_method": {"S256"},
+	}
+	b := newBrowser(t)
+	_, page := b.get(e.url("/oauth2/authorize?") + q.Encode())
+	for i := range 6 {
+		action, fields := form(t, page)
+		fields.Set("username", "bob")
+		fields.Set("password", "not bob's password")
+		if i == 5 {
+			fields.Set("password", password)
+		}
+		var resp *http.Response
+		resp, page = b.post(action, fields)
+		want := http.StatusUnauthorized
+		if i == 5 {
+			want = http.StatusTooManyRequests
+		}
+		if resp.StatusCode != want {
+			t.Fatalf("attempt %d: status %d, want %d", i+1, resp.StatusCode, want)
+		}
+	}
+	e.clock.Advance(31 * time.Second)
+	if got := b.login(e.url("/oauth2/authorize?")+q.Encode(), "bob", password, "allow"); got.Get("code") == "" {
+		t.Fatalf("after the lock period: %v", got)
+	}
+}

@@ -502,12 +502,19 @@ func (s *Server) authorizeLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := r.Context()
 	username := r.PostForm.Get("username")
+	if len(username) > 64 {
+		username = ""
+	}
+	if locked, _ := s.o.Throttle.Locked(username, s.now()); locked {
+		// No password is checked while locked, so guessing gains nothing.
+		s.log.WarnContext(ctx, "login refused: too many failures", "client_id", c.ID)
+		s.showLogin(w, r, req, c, http.StatusTooManyRequests, username, "Too many failed attempts. Wait a moment and try again.")
+		return
+	}
 	u, err := s.o.Users.Authenticate(ctx, username, r.PostForm.Get("password"))
 	if errors.Is(err, identity.ErrBadCredentials) {
 		s.log.InfoContext(ctx, "login failed", "client_id", c.ID)
-		if len(username) > 64 {
-			username = ""
-		}
+		s.o.Throttle.Fail(username, s.now())
 		s.showLogin(w, r, req, c, http.StatusUnauthorized, username, "Wrong username or password.")
 		return
 	} else if err != nil {
@@ -515,6 +522,7 @@ func (s *Server) authorizeLogin(w http.ResponseWriter, r *http.Request) {
 		s.errorPage(w, http.StatusInternalServerError, "Something went wrong", "Please try again later.")
 		return
 	}
+	s.o.Throttle.Succeed(username)
 	authTime := time.Unix(s.now().Unix(), 0)
 	if _, err := s.o.Sessions.Start(ctx, w, u.ID, authTime); err != nil {
 		s.log.ErrorContext(ctx, "start session", "err", err)
@@ -552,8 +560,17 @@ func (s *Server) authorizeConsent(w http.ResponseWriter, r *http.Request) {
 		s.redirectError(w, r, req, badRequest(errInvalidScope, "none of the requested scopes may be granted"))
 		return
 	}
+	// Consent accumulates: what the user allowed before stays allowed.
+	consented := slices.Clone(granted)
+	if prev, err := s.o.Store.GetConsent(ctx, u.ID, c.ID); err == nil {
+		for _, sc := range prev.Scopes {
+			if !slices.Contains(consented, sc) {
+				consented = append(consented, sc)
+			}
+		}
+	}
 	if err := s.o.Store.SaveConsent(ctx, store.Consent{
-		Subject: u.ID, ClientID: c.ID, Scopes: granted, GrantedAt: s.now(),
+		Subject: u.ID, ClientID: c.ID, Scopes: consented, GrantedAt: s.now(),
 	}); err != nil {
 		s.redirectError(w, r, req, serverError(s, ctx, "save consent", err))
 		return

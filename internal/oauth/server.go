@@ -72,6 +72,9 @@ type Options struct {
 	Sessions *identity.Sessions
 	CSRF     *identity.CSRF
 	Pages    *identity.Pages
+	// Throttle limits password guessing per username; nil means the
+	// identity package's defaults.
+	Throttle *identity.Throttle
 	Policy   *policy.Issuance
 	// Sealer protects the pending authorization request carried through
 	// the login and consent forms.
@@ -126,6 +129,9 @@ func New(o Options) (*Server, error) {
 	}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	if s.o.Throttle == nil {
+		s.o.Throttle = &identity.Throttle{}
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
