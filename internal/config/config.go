@@ -34,6 +34,8 @@ type Config struct {
 	// PurgeInterval is how often expired tokens, codes and sessions are
 	// deleted. Zero means 1m.
 	PurgeInterval Duration `yaml:"purge_interval"`
+	// Gateway declares the APIs the gateway protects.
+	Gateway Gateway `yaml:"gateway"`
 
 	// src locates fields in the file the config came from; nil for a
 	// config built in code.
@@ -52,6 +54,9 @@ type Listen struct {
 	// Admin serves /healthz, /readyz and /metrics. Empty means
 	// 127.0.0.1:8081.
 	Admin string `yaml:"admin"`
+	// Gateway serves the APIs of the gateway section. Empty means
+	// 127.0.0.1:8000.
+	Gateway string `yaml:"gateway"`
 }
 
 // Store selects the database.
