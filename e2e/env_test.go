@@ -48,17 +48,22 @@ func (c *clock) Advance(d time.Duration) {
 
 // env is one running server with its store opened beside it for seeding.
 type env struct {
-	t         testing.TB
-	issuer    string
-	db        *store.DB
-	secretKey []byte
-	clock     *clock
-	users     *identity.Users
+	t          testing.TB
+	master     []byte
+	gatewayURL string
+	issuer     string
+	db         *store.DB
+	secretKey  []byte
+	clock      *clock
+	users      *identity.Users
 }
 
 const warehouseCondition = `user.roles.exists(r, r == "warehouse_admin") && user.attrs.office == "head" && ip.in(request.ip, ["127.0.0.0/8", "::1/128", "10.0.0.0/8"])`
 
-func start(t testing.TB) *env {
+// startOpt adjusts the configuration and environment of a test server.
+type startOpt func(cfg *config.Config, environ map[string]string)
+
+func start(t testing.TB, opts ...startOpt) *env {
 	t.Helper()
 	dir := t.TempDir()
 	cfg := config.Default()
@@ -79,6 +84,11 @@ func start(t testing.TB) *env {
 	}
 	cfg.Policy.ClaimAttributes = []string{"office"}
 	cfg.Log.Level = "error"
+	cfg.Listen.Gateway = "127.0.0.1:0"
+	environ := map[string]string{}
+	for _, o := range opts {
+		o(cfg, environ)
+	}
 	// The issuer follows the bound address of the :0 listener.
 	cfg.ApplyDefaults()
 	if err := cfg.Validate(); err != nil {
@@ -92,7 +102,7 @@ func start(t testing.TB) *env {
 		if k == keys.MasterKeyEnv {
 			return base64.StdEncoding.EncodeToString(master)
 		}
-		return ""
+		return environ[k]
 	}
 	clk := &clock{}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -114,12 +124,14 @@ func start(t testing.TB) *env {
 		_ = run.Close(cctx)
 	})
 	e := &env{
-		t:         t,
-		issuer:    run.Issuer,
-		db:        db,
-		secretKey: keys.DeriveKey(master, "client-secrets"),
-		clock:     clk,
-		users:     identity.NewUsers(db, identity.NewHasher(2), clk.Now),
+		t:          t,
+		master:     master,
+		gatewayURL: run.GatewayURL,
+		issuer:     run.Issuer,
+		db:         db,
+		secretKey:  keys.DeriveKey(master, "client-secrets"),
+		clock:      clk,
+		users:      identity.NewUsers(db, identity.NewHasher(2), clk.Now),
 	}
 	return e
 }

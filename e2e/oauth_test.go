@@ -25,8 +25,8 @@ const (
 
 // warehouse seeds the warehouse example: a web app, a service client per
 // token format, an introspecting gateway, alice and bob.
-func warehouse(t testing.TB) (*env, map[string]string) {
-	e := start(t)
+func warehouse(t testing.TB, opts ...startOpt) (*env, map[string]string) {
+	e := start(t, opts...)
 	secrets := map[string]string{}
 	for _, f := range []string{store.FormatOpaque, store.FormatJWT, store.FormatSplit} {
 		id := "service-" + f

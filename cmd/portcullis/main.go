@@ -1,6 +1,7 @@
 // Command portcullis is the Portcullis binary: the authorization server
-// (serve, demo) and its management commands (migrate, clients, users,
-// keys). It only parses the command line; internal/app does the work.
+// and the API gateway (serve, demo) and the management commands (migrate,
+// clients, users, keys, apis). It only parses the command line;
+// internal/app does the work.
 package main
 
 import (

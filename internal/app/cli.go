@@ -65,6 +65,7 @@ type CLI struct {
 	Clients ClientsCmd `cmd:"" help:"Manage OAuth clients."`
 	Users   UsersCmd   `cmd:"" help:"Manage end users."`
 	Keys    KeysCmd    `cmd:"" help:"List and rotate signing keys."`
+	APIs    APIsCmd    `cmd:"" name:"apis" help:"Work with API definitions (OpenAPI import)."`
 }
 
 // KongOptions configures the parser of CLI: program name and help, the
@@ -121,7 +122,7 @@ func Execute(ctx context.Context, args []string, rt *Runtime) (err error) {
 // ServeCmd runs the server.
 type ServeCmd struct {
 	Config string   `help:"Configuration file." type:"existingfile" required:"" placeholder:"FILE"`
-	Roles  []string `help:"Listeners to run: authz, admin (comma-separated; default all)." placeholder:"ROLES"`
+	Roles  []string `help:"Listeners to run: authz, gateway, admin (comma-separated; default all)." placeholder:"ROLES"`
 }
 
 // Run starts the server and blocks until ctx is cancelled (SIGINT/SIGTERM)
@@ -143,6 +144,9 @@ func (c *ServeCmd) Run(ctx context.Context, rt *Runtime) error {
 	if err != nil {
 		return err
 	}
+	if r.GatewayURL != "" {
+		go reloadGatewayOnSignal(ctx, r, c.Config, cfg.Gateway.Watch, logger.With("component", "reload"))
+	}
 	return r.Wait()
 }
 
@@ -161,20 +165,24 @@ func (c *MigrateCmd) Run(ctx context.Context, rt *Runtime) error {
 
 // DemoCmd runs the warehouse demo.
 type DemoCmd struct {
-	Data      string `help:"Data directory, reused across runs (default ${default})." default:"${demo_dir}" type:"path" placeholder:"DIR"`
-	AuthzAddr string `help:"Listen address of the authorization server (default ${default})." default:"127.0.0.1:8080" placeholder:"ADDR"`
-	AdminAddr string `help:"Listen address of /healthz, /readyz and /metrics (default ${default})." default:"127.0.0.1:8081" placeholder:"ADDR"`
-	Issuer    string `help:"Issuer URL (default http://AUTHZ-ADDR)." placeholder:"URL"`
+	Data        string `help:"Data directory, reused across runs (default ${default})." default:"${demo_dir}" type:"path" placeholder:"DIR"`
+	AuthzAddr   string `help:"Listen address of the authorization server (default ${default})." default:"127.0.0.1:8080" placeholder:"ADDR"`
+	AdminAddr   string `help:"Listen address of /healthz, /readyz and /metrics (default ${default})." default:"127.0.0.1:8081" placeholder:"ADDR"`
+	GatewayAddr string `help:"Listen address of the API gateway (default ${default})." default:"127.0.0.1:8000" placeholder:"ADDR"`
+	BackendAddr string `help:"Listen address of the demo's warehouse backend, loopback (default ${default})." default:"127.0.0.1:9000" placeholder:"ADDR"`
+	Issuer      string `help:"Issuer URL (default http://AUTHZ-ADDR)." placeholder:"URL"`
 }
 
 // Run starts the demo, prints the quick-start and blocks until ctx is
 // cancelled.
 func (c *DemoCmd) Run(ctx context.Context, rt *Runtime) error {
 	r, _, err := StartDemo(ctx, DemoOptions{
-		Dir:       c.Data,
-		AuthzAddr: c.AuthzAddr,
-		AdminAddr: c.AdminAddr,
-		Issuer:    c.Issuer,
+		Dir:         c.Data,
+		AuthzAddr:   c.AuthzAddr,
+		AdminAddr:   c.AdminAddr,
+		GatewayAddr: c.GatewayAddr,
+		BackendAddr: c.BackendAddr,
+		Issuer:      c.Issuer,
 	}, rt)
 	if err != nil {
 		return err

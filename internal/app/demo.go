@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/portcullis/portcullis/internal/clientauth"
 	"github.com/portcullis/portcullis/internal/config"
@@ -22,7 +23,18 @@ const (
 	demoDBFile    = "portcullis.db"
 	demoKeyFile   = "master.key"
 	demoStateFile = "demo.json"
+	// demoGatewaySecret holds the gateway client's secret for the gateway
+	// role (mode 0600), so the configuration names a file, not a secret.
+	demoGatewaySecret = "gateway.secret"
 )
+
+// demoAudience is the warehouse API's audience: the authorization server
+// puts it in every token by default and the gateway requires it.
+const demoAudience = "urn:portcullis:api:warehouse"
+
+// demoCacheTTL bounds how long the demo gateway caches a resolved opaque
+// or split token, so a revocation shows within it.
+const demoCacheTTL = 30 * time.Second
 
 // demoPasswordBytes is the entropy of generated demo passwords (144 bits).
 const demoPasswordBytes = 18
@@ -34,6 +46,10 @@ type DemoOptions struct {
 	// AuthzAddr defaults to 127.0.0.1:8080, AdminAddr to 127.0.0.1:8081.
 	AuthzAddr string
 	AdminAddr string
+	// GatewayAddr defaults to 127.0.0.1:8000, BackendAddr (the warehouse
+	// backend, loopback) to 127.0.0.1:9000.
+	GatewayAddr string
+	BackendAddr string
 	// Issuer defaults to "http://" + AuthzAddr (with port 0, the bound
 	// address).
 	Issuer string
@@ -48,6 +64,12 @@ func (o DemoOptions) withDefaults() DemoOptions {
 	}
 	if o.AdminAddr == "" {
 		o.AdminAddr = "127.0.0.1:8081"
+	}
+	if o.GatewayAddr == "" {
+		o.GatewayAddr = "127.0.0.1:8000"
+	}
+	if o.BackendAddr == "" {
+		o.BackendAddr = "127.0.0.1:9000"
 	}
 	if o.Issuer == "" {
 		o.Issuer = "http://" + o.AuthzAddr
@@ -145,7 +167,30 @@ func DemoConfig(o DemoOptions) *config.Config {
 	cfg.Issuer = o.Issuer
 	cfg.Listen.Authz = o.AuthzAddr
 	cfg.Listen.Admin = o.AdminAddr
+	cfg.Listen.Gateway = o.GatewayAddr
 	cfg.Log.Format = "text"
+	cfg.Tokens.DefaultAudience = demoAudience
+	cfg.Gateway = config.Gateway{
+		Issuers: []config.Issuer{{
+			Issuer:           o.Issuer,
+			ClientID:         "gateway",
+			ClientSecretFile: filepath.Join(o.Dir, demoGatewaySecret),
+			CacheTTL:         config.Duration(demoCacheTTL),
+		}},
+		APIs: []config.API{{
+			Name:      "warehouse",
+			Version:   "v1",
+			BasePath:  "/warehouse",
+			Upstream:  "http://" + o.BackendAddr,
+			Audiences: []string{demoAudience},
+			Operations: []config.Operation{
+				{Method: "GET", Path: "/items", Scopes: []string{"list_items"}},
+				{Method: "POST", Path: "/orders", Scopes: []string{"order_item"}},
+				{Method: "GET", Path: "/health", Public: true},
+			},
+			CORS: &config.CORS{AllowedOrigins: []string{"http://127.0.0.1:5173", "http://localhost:5173"}},
+		}},
+	}
 	cfg.Policy = config.Policy{
 		Roles: map[string][]string{
 			"warehouse_admin": {"list_items", "order_item"},
@@ -231,22 +276,53 @@ func StartDemo(ctx context.Context, o DemoOptions, rt *Runtime) (*Running, *Demo
 		file           *DemoFile
 		previousIssuer string
 	)
+	var backendURL string
 	seed := func(ctx context.Context, w *wiring) error {
 		var err error
 		file, previousIssuer, err = seedDemo(ctx, w, o.Dir)
-		return err
+		if err != nil {
+			return err
+		}
+		if err := writeSecretFile(filepath.Join(o.Dir, demoGatewaySecret), file.Client("gateway").ClientSecret); err != nil {
+			return err
+		}
+		// The backend verifies what the gateway forwards against the
+		// issuer as it is bound in this run.
+		backendURL, err = startWarehouseBackend(ctx, o.BackendAddr, w.issuer, demoAudience, logger.With("component", "backend"))
+		if err != nil {
+			return err
+		}
+		for i := range w.cfg.Gateway.APIs {
+			w.cfg.Gateway.APIs[i].Upstream = backendURL
+		}
+		return nil
 	}
 	r, err := Start(ctx, cfg, logger, WithGetenv(noEnv), WithClock(rt.now), withBeforeServe(seed))
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := writeQuickStart(rt.Stdout, quickStartData(r, o.Dir, file, previousIssuer)); err != nil {
+	if err := writeQuickStart(rt.Stdout, quickStartData(r, o.Dir, file, previousIssuer, backendURL)); err != nil {
 		return r, file, err
 	}
 	return r, file, nil
 }
 
 func noEnv(string) string { return "" }
+
+// writeSecretFile writes secret to path with mode 0600, replacing it.
+func writeSecretFile(path, secret string) error {
+	if secret == "" {
+		return fmt.Errorf("demo: no secret for %s", filepath.Base(path))
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(secret+"\n"), 0o600); err != nil {
+		return fmt.Errorf("demo: write %s: %w", filepath.Base(path), err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("demo: write %s: %w", filepath.Base(path), err)
+	}
+	return nil
+}
 
 // seedDemo makes the store hold the demo's clients and users with the
 // credentials of DIR/demo.json, generating that file on the first run. The

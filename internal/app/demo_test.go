@@ -69,7 +69,7 @@ func clientCredentialsToken(t *testing.T, f *DemoFile) {
 
 func TestDemoSeedsAndReusesDemoJSON(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "demo")
-	opts := DemoOptions{Dir: dir, AuthzAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0"}
+	opts := DemoOptions{Dir: dir, AuthzAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0", GatewayAddr: "127.0.0.1:0", BackendAddr: "127.0.0.1:0"}
 	rt, stdout, _ := testRuntime("", map[string]string{"PORTCULLIS_MASTER_KEY": "ignored by the demo"})
 
 	r, file, err := StartDemo(t.Context(), opts, rt)
@@ -199,7 +199,7 @@ func TestDemoRejectsCorruptDemoJSON(t *testing.T) {
 		t.Fatal(err)
 	}
 	rt, _, _ := testRuntime("", nil)
-	_, _, err := StartDemo(t.Context(), DemoOptions{Dir: dir, AuthzAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0"}, rt)
+	_, _, err := StartDemo(t.Context(), DemoOptions{Dir: dir, AuthzAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0", GatewayAddr: "127.0.0.1:0", BackendAddr: "127.0.0.1:0"}, rt)
 	if err == nil || !strings.Contains(err.Error(), "demo.json is not valid JSON") {
 		t.Fatalf("StartDemo error = %v, want a demo.json error", err)
 	}
@@ -218,7 +218,7 @@ func TestQuickStartTemplate(t *testing.T) {
 	}
 	r := &Running{Issuer: "http://127.0.0.1:8080", AdminURL: "http://127.0.0.1:8081"}
 	var buf bytes.Buffer
-	if err := writeQuickStart(&buf, quickStartData(r, "/tmp/d", f, "http://127.0.0.1:9090")); err != nil {
+	if err := writeQuickStart(&buf, quickStartData(r, "/tmp/d", f, "http://127.0.0.1:9090", "")); err != nil {
 		t.Fatalf("writeQuickStart: %v", err)
 	}
 	out := buf.String()

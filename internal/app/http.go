@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -59,6 +60,20 @@ func (w *wiring) authzHandler() http.Handler {
 	return mux
 }
 
+// gatewayHandler serves the gateway's APIs and a liveness probe.
+// No ServeMux here: it would clean or redirect paths before the gateway
+// sees them, and the gateway must judge every path itself.
+func (w *wiring) gatewayHandler() http.Handler {
+	g := w.gateway
+	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/healthz" && r.Method == http.MethodGet {
+			healthz(rw, r)
+			return
+		}
+		g.ServeHTTP(rw, r)
+	})
+}
+
 // adminHandler serves the operational endpoints. It belongs on an internal
 // address: /metrics tells an attacker a lot about the process.
 func (w *wiring) adminHandler() http.Handler {
@@ -83,8 +98,16 @@ func healthz(rw http.ResponseWriter, _ *http.Request) {
 // the signing keys are loaded), else 503 with a short reason. The cause of
 // a failure goes to the log, never to the probe's caller.
 func (w *wiring) readyz(rw http.ResponseWriter, r *http.Request) {
-	if !w.keysReady.Load() {
+	if slices.Contains(w.roles, RoleAuthz) && !w.keysReady.Load() {
 		plain(rw, http.StatusServiceUnavailable, "signing keys not loaded")
+		return
+	}
+	if slices.Contains(w.roles, RoleGateway) && (w.gateway == nil || !w.gateway.Ready()) {
+		plain(rw, http.StatusServiceUnavailable, "gateway: issuer keys not loaded")
+		return
+	}
+	if w.db == nil {
+		plain(rw, http.StatusOK, "ok")
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), readyzPingTimeout)

@@ -24,6 +24,9 @@ Portcullis demo is running.
   The issuer changed (it was {{.PreviousIssuer}}): tokens issued before
   no longer validate. demo.json now lists the new endpoints.
 {{- end}}
+{{- if .GatewayURL}}
+  Gateway     {{.GatewayURL}}/warehouse  (backend {{.BackendURL}})
+{{- end}}
 {{with .Service}}
 1. Get an access token with client credentials (RFC 6749 §4.4), as the
    warehouse service; the opaque token goes into $TOKEN:
@@ -33,15 +36,41 @@ Portcullis demo is running.
     {{$.Endpoints.Token}} \
     | sed -n 's/.*"access_token": *"\([^"]*\)".*/\1/p'); echo "$TOKEN"
 {{end}}
+{{- if .GatewayURL}}
+2. Call the warehouse API through the gateway. It swaps the opaque token
+   for a phantom JWT that only the backend sees:
+
+  curl -s -H "Authorization: Bearer $TOKEN" {{.GatewayURL}}/warehouse/items
+
+   Ordering needs order_item, which only head-office admins receive, so
+   the service gets 403 insufficient_scope:
+
+  curl -si -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+    -d '{"item":"crate-01"}' {{.GatewayURL}}/warehouse/orders
+{{with .JWTService}}
+   The same call with a JWT access token, and with a split token (the
+   client holds only the JWT's signature):
+
+  JWT=$(curl -s -u '{{.ClientID}}:{{.ClientSecret}}' -d grant_type=client_credentials \
+    {{$.Endpoints.Token}} | sed -n 's/.*"access_token": *"\([^"]*\)".*/\1/p')
+  curl -s -H "Authorization: Bearer $JWT" {{$.GatewayURL}}/warehouse/items
+{{- end}}
+{{- with .SplitService}}
+  SPLIT=$(curl -s -u '{{.ClientID}}:{{.ClientSecret}}' -d grant_type=client_credentials \
+    {{$.Endpoints.Token}} | sed -n 's/.*"access_token": *"\([^"]*\)".*/\1/p')
+  curl -s -H "Authorization: Bearer $SPLIT" {{$.GatewayURL}}/warehouse/items
+{{- end}}
+{{end}}
 {{- with .Gateway}}
-2. Introspect it as the gateway (RFC 7662), as plain JSON and as the
-   phantom token (a signed JWT in the RFC 9068 shape, for backends):
+3. Introspect the opaque token as the gateway does (RFC 7662), as plain
+   JSON and as the phantom token (a signed JWT in the RFC 9068 shape):
 
   curl -s -u '{{.ClientID}}:{{.ClientSecret}}' -d "token=$TOKEN" {{$.Endpoints.Introspection}}
   curl -s -u '{{.ClientID}}:{{.ClientSecret}}' -H 'Accept: application/jwt' -d "token=$TOKEN" {{$.Endpoints.Introspection}}
 {{end}}
 {{- with .Service}}
-3. Revoke it (RFC 7009); introspecting again then answers {"active":false}:
+4. Revoke it (RFC 7009); introspecting again answers {"active":false}, and
+   the gateway refuses it once its cache entry ends ({{$.CacheTTL}} at most):
 
   curl -s -u '{{.ClientID}}:{{.ClientSecret}}' -d "token=$TOKEN" {{$.Endpoints.Revocation}}
 {{end}}
@@ -66,10 +95,15 @@ type quickStartView struct {
 	Endpoints      DemoEndpoints
 	Service        *DemoClient
 	Gateway        *DemoClient
+	JWTService     *DemoClient
+	SplitService   *DemoClient
 	Users          []DemoUser
+	GatewayURL     string
+	BackendURL     string
+	CacheTTL       string
 }
 
-func quickStartData(r *Running, dir string, f *DemoFile, previousIssuer string) quickStartView {
+func quickStartData(r *Running, dir string, f *DemoFile, previousIssuer, backendURL string) quickStartView {
 	return quickStartView{
 		Issuer:         r.Issuer,
 		PreviousIssuer: previousIssuer,
@@ -79,7 +113,12 @@ func quickStartData(r *Running, dir string, f *DemoFile, previousIssuer string) 
 		Endpoints:      demoEndpoints(r.Issuer),
 		Service:        f.Client("warehouse-service-opaque"),
 		Gateway:        f.Client("gateway"),
+		JWTService:     f.Client("warehouse-service"),
+		SplitService:   f.Client("warehouse-service-split"),
 		Users:          f.Users,
+		GatewayURL:     r.GatewayURL,
+		BackendURL:     backendURL,
+		CacheTTL:       demoCacheTTL.String(),
 	}
 }
 

@@ -24,14 +24,16 @@ type Role string
 const (
 	// RoleAuthz serves the authorization server (the issuer).
 	RoleAuthz Role = "authz"
+	// RoleGateway serves the APIs of the gateway section.
+	RoleGateway Role = "gateway"
 	// RoleAdmin serves /healthz, /readyz and /metrics.
 	RoleAdmin Role = "admin"
 )
 
 // AllRoles returns every role, in start-up order.
-func AllRoles() []Role { return []Role{RoleAuthz, RoleAdmin} }
+func AllRoles() []Role { return []Role{RoleAuthz, RoleGateway, RoleAdmin} }
 
-// ParseRoles checks role names ("authz", "admin"); each item may itself be
+// ParseRoles checks role names ("authz", "gateway", "admin"); each item may itself be
 // comma-separated. No names means every role.
 func ParseRoles(names []string) ([]Role, error) {
 	var roles []Role
@@ -43,7 +45,7 @@ func ParseRoles(names []string) ([]Role, error) {
 			}
 			r := Role(name)
 			if !slices.Contains(AllRoles(), r) {
-				return nil, fmt.Errorf("unknown role %q: want one of authz, admin", name)
+				return nil, fmt.Errorf("unknown role %q: want one of authz, gateway, admin", name)
 			}
 			if !slices.Contains(roles, r) {
 				roles = append(roles, r)
@@ -111,6 +113,11 @@ type Running struct {
 	// AdminURL is the base URL of the admin listener; empty when the admin
 	// role does not run.
 	AdminURL string
+	// GatewayURL is the base URL of the gateway listener; empty when the
+	// gateway role does not run.
+	GatewayURL string
+
+	wiring *wiring
 
 	stop    context.CancelFunc
 	servers []*http.Server
@@ -166,7 +173,10 @@ func Start(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ..
 	// not the caller's.
 	c := *cfg
 	c.ApplyDefaults()
+	c.Gateway.Issuers = slices.Clone(c.Gateway.Issuers)
+	c.Gateway.APIs = slices.Clone(c.Gateway.APIs)
 	deriveIssuer := c.Issuer == "" || c.Issuer == "http://"+c.Listen.Authz
+	configuredIssuer := strings.TrimSuffix(c.Issuer, "/")
 
 	listeners := map[Role]net.Listener{}
 	closeListeners := func() {
@@ -176,8 +186,11 @@ func Start(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ..
 	}
 	for _, role := range roles {
 		addr := c.Listen.Authz
-		if role == RoleAdmin {
+		switch role {
+		case RoleAdmin:
 			addr = c.Listen.Admin
+		case RoleGateway:
+			addr = c.Listen.Gateway
 		}
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
@@ -203,6 +216,12 @@ func Start(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ..
 			c.Listen.Admin = ln.Addr().String()
 		}
 	}
+	if ln, ok := listeners[RoleGateway]; ok {
+		r.GatewayURL = baseURL(ln.Addr())
+		if hasPortZero(c.Listen.Gateway) {
+			c.Listen.Gateway = ln.Addr().String()
+		}
+	}
 	if deriveIssuer && c.Issuer == "" {
 		c.Issuer = "http://" + c.Listen.Authz
 	}
@@ -211,8 +230,15 @@ func Start(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ..
 		return nil, fmt.Errorf("invalid configuration: %w", err)
 	}
 	r.Issuer = strings.TrimSuffix(c.Issuer, "/")
+	// A gateway trusting this node's own issuer follows it to the bound
+	// address.
+	for i := range c.Gateway.Issuers {
+		if deriveIssuer && strings.TrimSuffix(c.Gateway.Issuers[i].Issuer, "/") == configuredIssuer {
+			c.Gateway.Issuers[i].Issuer = r.Issuer
+		}
+	}
 
-	w, err := wire(ctx, &c, r.Issuer, logger, o)
+	w, err := wire(ctx, &c, r.Issuer, logger, o, roles)
 	if err != nil {
 		closeListeners()
 		return nil, err
@@ -229,12 +255,9 @@ func Start(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ..
 	r.stop = stop
 	errCh := make(chan error, len(listeners))
 	var servers sync.WaitGroup
-	for _, role := range roles {
+	r.wiring = w
+	serve := func(role Role, h http.Handler) {
 		ln := listeners[role]
-		h := w.adminHandler()
-		if role == RoleAuthz {
-			h = w.authzHandler()
-		}
 		srv := newHTTPServer(h, logger.With("component", "http", "role", string(role)))
 		r.servers = append(r.servers, srv)
 		logger.Info("listening", "role", role, "addr", ln.Addr().String())
@@ -243,6 +266,27 @@ func Start(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ..
 				errCh <- fmt.Errorf("%s listener: %w", role, err)
 			}
 		})
+	}
+	for _, role := range roles {
+		switch role {
+		case RoleAuthz:
+			serve(role, w.authzHandler())
+		case RoleAdmin:
+			serve(role, w.adminHandler())
+		}
+	}
+	// The gateway comes last: on one node it fetches the issuer's keys
+	// from the authorization server started just above.
+	if slices.Contains(roles, RoleGateway) {
+		if err := w.startGateway(runCtx); err != nil {
+			stop()
+			_ = shutdownAll(context.WithoutCancel(ctx), r.servers, o.shutdownTimeout)
+			servers.Wait()
+			_ = listeners[RoleGateway].Close()
+			_ = w.close()
+			return nil, err
+		}
+		serve(RoleGateway, w.gatewayHandler())
 	}
 	var loops sync.WaitGroup
 	w.startLoops(runCtx, &loops)
@@ -269,6 +313,15 @@ func Start(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ..
 		close(r.done)
 	}()
 	return r, nil
+}
+
+// ReloadGateway swaps the gateway's route table for one built from gw; on
+// error the current table keeps serving.
+func (r *Running) ReloadGateway(ctx context.Context, gw config.Gateway) error {
+	if r.wiring == nil || r.wiring.gateway == nil {
+		return errNoGateway
+	}
+	return r.wiring.gateway.Reload(ctx, gw)
 }
 
 // shutdownAll shuts the servers down in parallel, closing what is still

@@ -15,7 +15,7 @@ func TestParseRoles(t *testing.T) {
 		want    []Role
 		wantErr string
 	}{
-		{name: "none means all", in: nil, want: []Role{RoleAuthz, RoleAdmin}},
+		{name: "none means all", in: nil, want: []Role{RoleAuthz, RoleGateway, RoleAdmin}},
 		{name: "comma list", in: []string{"admin,authz"}, want: []Role{RoleAdmin, RoleAuthz}},
 		{name: "repeated and spaced", in: []string{"admin", " admin ", ""}, want: []Role{RoleAdmin}},
 		{name: "unknown", in: []string{"authz,portal"}, wantErr: `unknown role "portal"`},

@@ -32,6 +32,7 @@ func testConfig(t *testing.T) *config.Config {
 	cfg.Issuer = ""
 	cfg.Listen.Authz = "127.0.0.1:0"
 	cfg.Listen.Admin = "127.0.0.1:0"
+	cfg.Listen.Gateway = "127.0.0.1:0"
 	return cfg
 }
 
@@ -170,14 +171,14 @@ func TestStartPortConflict(t *testing.T) {
 }
 
 func TestStartRefusesUnknownRole(t *testing.T) {
-	_, err := Start(t.Context(), testConfig(t), nil, WithRoles("gateway"))
-	if err == nil || !strings.Contains(err.Error(), `unknown role "gateway"`) {
+	_, err := Start(t.Context(), testConfig(t), nil, WithRoles("portal"))
+	if err == nil || !strings.Contains(err.Error(), `unknown role "portal"`) {
 		t.Fatalf("Start error = %v, want an unknown role error", err)
 	}
 }
 
 func TestReadyzBeforeKeysLoad(t *testing.T) {
-	w := &wiring{logger: slog.New(slog.DiscardHandler)}
+	w := &wiring{logger: slog.New(slog.DiscardHandler), roles: AllRoles()}
 	rec := httptest.NewRecorder()
 	w.readyz(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
 	if rec.Code != http.StatusServiceUnavailable {

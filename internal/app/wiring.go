@@ -1,9 +1,14 @@
 package app
 
 import (
+	"maps"
+	"slices"
+
 	"context"
 	"errors"
 	"fmt"
+	"github.com/portcullis/portcullis/internal/gateway"
+	"github.com/portcullis/portcullis/internal/phantom"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -49,18 +54,39 @@ type wiring struct {
 	// oauthHandler serves every endpoint of the authorization server.
 	oauthHandler http.Handler
 	registry     *prometheus.Registry
+	// roles are the listeners this process runs; the authorization server
+	// and its keys are wired only when RoleAuthz is among them, so a
+	// gateway-only node never holds a master key or a private key.
+	roles   []Role
+	getenv  func(string) string
+	gateway *gateway.Gateway
 }
 
 // wire builds everything Start serves. On error it releases what it opened.
-func wire(ctx context.Context, cfg *config.Config, issuer string, logger *slog.Logger, o options) (_ *wiring, err error) {
-	w := &wiring{cfg: cfg, issuer: issuer, logger: logger, now: o.now}
+func wire(ctx context.Context, cfg *config.Config, issuer string, logger *slog.Logger, o options, roles []Role) (_ *wiring, err error) {
+	w := &wiring{cfg: cfg, issuer: issuer, logger: logger, now: o.now, roles: roles, getenv: o.getenv}
 
-	master, err := loadMasterKey(cfg, o.getenv, logger, true)
-	if err != nil {
-		return nil, err
+	w.registry = prometheus.NewRegistry()
+	for _, c := range []prometheus.Collector{
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	} {
+		if err := w.registry.Register(c); err != nil {
+			return nil, fmt.Errorf("metrics: %w", err)
+		}
 	}
-	w.secretKey = keys.DeriveKey(master, purposeClientSecrets)
-
+	authz := slices.Contains(roles, RoleAuthz)
+	if !authz && !slices.Contains(roles, RoleGateway) {
+		return w, nil
+	}
+	var master []byte
+	if authz {
+		if master, err = loadMasterKey(cfg, o.getenv, logger, true); err != nil {
+			return nil, err
+		}
+		w.secretKey = keys.DeriveKey(master, purposeClientSecrets)
+	}
+	// The gateway reads split tokens from the same store on one node.
 	w.db, err = openStore(ctx, cfg, logger)
 	if err != nil {
 		return nil, err
@@ -70,6 +96,9 @@ func wire(ctx context.Context, cfg *config.Config, issuer string, logger *slog.L
 			_ = w.db.Close() // the start-up error is the one to report
 		}
 	}()
+	if !authz {
+		return w, nil
+	}
 
 	// The keys package names its own component in its logger.
 	w.keys, err = keys.NewManager(w.db, master, keysConfig(cfg), logger, o.now)
@@ -108,16 +137,6 @@ func wire(ctx context.Context, cfg *config.Config, issuer string, logger *slog.L
 		return nil, errors.New("issuance policy is not compiled: the configuration was not validated")
 	}
 
-	w.registry = prometheus.NewRegistry()
-	for _, c := range []prometheus.Collector{
-		collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-	} {
-		if err := w.registry.Register(c); err != nil {
-			return nil, fmt.Errorf("metrics: %w", err)
-		}
-	}
-
 	w.oauth, err = oauth.New(oauth.Options{
 		Config:   oauthConfig(cfg, issuer),
 		Store:    w.db,
@@ -142,8 +161,30 @@ func wire(ctx context.Context, cfg *config.Config, issuer string, logger *slog.L
 	return w, nil
 }
 
+// startGateway builds the gateway; ctx bounds its background work (JWKS
+// refreshes).
+func (w *wiring) startGateway(ctx context.Context) error {
+	g, err := gateway.New(ctx, gateway.Options{
+		Config:      w.cfg.Gateway,
+		BaseDir:     w.cfg.BaseDir(),
+		SplitSource: phantom.NewStoreSource(w.db, w.now),
+		Getenv:      w.getenv,
+		Logger:      w.logger.With("component", "gateway"),
+		Metrics:     w.registry,
+		Now:         w.now,
+	})
+	if err != nil {
+		return fmt.Errorf("gateway: %w", err)
+	}
+	w.gateway = g
+	return nil
+}
+
 // close releases the store.
 func (w *wiring) close() error {
+	if w.db == nil {
+		return nil
+	}
 	if err := w.db.Close(); err != nil {
 		return fmt.Errorf("close store: %w", err)
 	}
@@ -166,6 +207,8 @@ func oauthConfig(cfg *config.Config, issuer string) oauth.Config {
 		RefreshReuseGrace: time.Duration(cfg.Tokens.RefreshReuseGrace),
 		ClaimAttributes:   cfg.Policy.ClaimAttributes,
 		ScopeDescriptions: desc,
+		DefaultAudience:   cfg.Tokens.DefaultAudience,
+		Scopes:            slices.Sorted(maps.Keys(cfg.Policy.Scopes)),
 	}
 }
 

@@ -45,6 +45,9 @@ type Config struct {
 	derivedIssuer string
 	// issuance is the policy Validate compiled.
 	issuance *policy.Issuance
+	// baseDir is the absolute directory of the file Load read; empty for
+	// a config built in code or given to Parse.
+	baseDir string
 }
 
 // Listen holds the listen addresses.
@@ -80,6 +83,10 @@ type Tokens struct {
 	// this window (concurrent requests of one client) without revoking its
 	// family. Zero means 0s: any reuse revokes.
 	RefreshReuseGrace Duration `yaml:"refresh_reuse_grace"`
+	// DefaultAudience is the aud of access tokens when neither the
+	// request (resource, RFC 8707) nor the client names one. Empty means
+	// the issuer URL.
+	DefaultAudience string `yaml:"default_audience"`
 }
 
 // Keys chooses signing algorithms.
@@ -131,6 +138,7 @@ type Log struct {
 const (
 	defaultAuthz          = "127.0.0.1:8080"
 	defaultAdmin          = "127.0.0.1:8081"
+	defaultGatewayAddr    = "127.0.0.1:8000"
 	defaultDataDir        = "./portcullis-data"
 	defaultAccessTTL      = 15 * time.Minute
 	defaultRefreshTTL     = 720 * time.Hour
@@ -159,6 +167,7 @@ func Default() *Config {
 func (c *Config) ApplyDefaults() {
 	setString(&c.Listen.Authz, defaultAuthz)
 	setString(&c.Listen.Admin, defaultAdmin)
+	setString(&c.Listen.Gateway, defaultGatewayAddr)
 	if c.Issuer == "" {
 		c.Issuer = "http://" + c.Listen.Authz
 		c.derivedIssuer = c.Issuer
@@ -178,6 +187,7 @@ func (c *Config) ApplyDefaults() {
 	setString(&c.Log.Format, defaultLogFormat)
 	setString(&c.Log.Level, defaultLogLevel)
 	setDuration(&c.PurgeInterval, defaultPurgeInterval)
+	c.Gateway.ApplyDefaults()
 }
 
 func setString(s *string, def string) {
@@ -191,6 +201,15 @@ func setDuration(d *Duration, def time.Duration) {
 		*d = Duration(def)
 	}
 }
+
+// BaseDir is the absolute directory of the file Load read. Relative paths
+// in the gateway section (openapi, client_secret_file, the tls files) are
+// relative to it, so a configuration means the same whatever directory
+// the server starts in. It is empty for a configuration built in code or
+// given to Parse, where those paths are relative to the working
+// directory. (data_dir, master_key_file and store.dsn stay relative to
+// the working directory, as they always were.)
+func (c *Config) BaseDir() string { return c.baseDir }
 
 // Issuance returns the compiled issuance policy (valid after Validate).
 // It is nil before a successful Validate.

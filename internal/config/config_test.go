@@ -112,6 +112,10 @@ func TestWarehouseExample(t *testing.T) {
 	if diff := cmp.Diff([]string{"office"}, c.Policy.ClaimAttributes); diff != "" {
 		t.Errorf("ClaimAttributes mismatch (-want +got):\n%s", diff)
 	}
+	if got, want := c.Tokens.DefaultAudience, "urn:portcullis:api:warehouse"; got != want {
+		t.Errorf("tokens.default_audience = %q, want %q", got, want)
+	}
+	warehouseGateway(t, c)
 	alice := &policy.User{ID: "alice", Roles: []string{"warehouse_admin"}, Attrs: map[string]string{"office": "head"}}
 	bob := &policy.User{ID: "bob", Roles: []string{"warehouse_staff"}, Attrs: map[string]string{"office": "regional"}}
 	client := []string{"openid", "list_items", "order_item"}
@@ -136,10 +140,74 @@ func TestWarehouseExample(t *testing.T) {
 	}
 }
 
+// warehouseGateway checks the example's gateway section: the routes of
+// DESIGN.md, and an order policy that lets loopback through at any time
+// and anyone else only in office hours.
+func warehouseGateway(t *testing.T, c *Config) {
+	t.Helper()
+	g := &c.Gateway
+	if len(g.APIs) != 1 {
+		t.Fatalf("gateway.apis has %d entries, want 1", len(g.APIs))
+	}
+	api := &g.APIs[0]
+	is := g.IssuerFor(api)
+	if is == nil || is.Issuer != "http://127.0.0.1:8080" || is.ClientID != "gateway" || is.ClientSecretEnv != "PORTCULLIS_GATEWAY_SECRET" {
+		t.Fatalf("IssuerFor(warehouse) = %+v", is)
+	}
+	type route struct {
+		Method, Path string
+		Scopes       []string
+		Public       bool
+	}
+	var got []route
+	for _, op := range api.Operations {
+		got = append(got, route{op.Method, op.Path, op.Scopes, op.Public})
+	}
+	want := []route{
+		{"GET", "/items", []string{"list_items"}, false},
+		{"POST", "/orders", []string{"order_item"}, false},
+		{"GET", "/health", nil, true},
+	}
+	if diff := cmp.Diff(want, got, cmpopts.EquateEmpty()); diff != "" {
+		t.Errorf("operations mismatch (-want +got):\n%s", diff)
+	}
+	if api.Name != "warehouse" || api.Version != "v1" || api.BasePath != "/warehouse" || api.Upstream != "http://127.0.0.1:9000" {
+		t.Errorf("api = %s %s %s %s", api.Name, api.Version, api.BasePath, api.Upstream)
+	}
+	if diff := cmp.Diff([]string{"urn:portcullis:api:warehouse"}, api.Audiences); diff != "" {
+		t.Errorf("audiences mismatch (-want +got):\n%s", diff)
+	}
+	if api.CORS == nil || !cmp.Equal(api.CORS.AllowedOrigins, []string{"http://127.0.0.1:5173", "http://localhost:5173"}) {
+		t.Errorf("cors = %+v", api.CORS)
+	}
+	rule, err := policy.CompileRequestRule(api.Operations[1].Policy, g.Location())
+	if err != nil {
+		t.Fatalf("order policy: %v", err)
+	}
+	sunday3am := time.Date(2026, 11, 22, 3, 0, 0, 0, time.UTC)
+	monday10am := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name string
+		ip   string
+		at   time.Time
+		want bool
+	}{
+		{"loopback at night", "127.0.0.1", sunday3am, true},
+		{"ipv6 loopback at night", "::1", sunday3am, true},
+		{"office network at night", "10.1.2.3", sunday3am, false},
+		{"office network in office hours", "10.1.2.3", monday10am, true},
+	} {
+		in := &policy.RequestInput{IP: netip.MustParseAddr(tc.ip), Method: "POST", Path: "/warehouse/orders", Time: tc.at}
+		if got := rule.Allow(in); got != tc.want {
+			t.Errorf("order policy, %s: Allow() = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
 func TestDefault(t *testing.T) {
 	want := &Config{
 		Issuer:        "http://127.0.0.1:8080",
-		Listen:        Listen{Authz: "127.0.0.1:8080", Admin: "127.0.0.1:8081"},
+		Listen:        Listen{Authz: "127.0.0.1:8080", Admin: "127.0.0.1:8081", Gateway: "127.0.0.1:8000"},
 		DataDir:       "./portcullis-data",
 		Store:         Store{DSN: "portcullis-data/portcullis.db"},
 		MasterKeyFile: "portcullis-data/master.key",
@@ -153,6 +221,7 @@ func TestDefault(t *testing.T) {
 		Sessions:      Sessions{TTL: Duration(8 * time.Hour)},
 		Log:           Log{Format: "json", Level: "info"},
 		PurgeInterval: Duration(time.Minute),
+		Gateway:       Gateway{StripHeaderPrefixes: []string{"X-Portcullis-"}},
 	}
 	got := Default()
 	if diff := cmp.Diff(want, got, cmpopts.IgnoreUnexported(Config{})); diff != "" {

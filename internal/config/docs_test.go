@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/portcullis/portcullis/internal/policy"
 )
@@ -27,17 +28,22 @@ func TestDocsCoverEveryField(t *testing.T) {
 }
 
 // fieldPaths lists the YAML paths of t's fields; a map's entries are
-// written NAME.
+// written NAME and a list's items [] (gateway.apis[].name).
 func fieldPaths(t reflect.Type, prefix string) []string {
 	var paths []string
 	for name, ft := range yamlFields(t) {
 		path := joinPath(prefix, name)
 		paths = append(paths, path)
+		if ft.Kind() == reflect.Pointer {
+			ft = ft.Elem()
+		}
 		switch {
 		case ft.Kind() == reflect.Struct:
 			paths = append(paths, fieldPaths(ft, path)...)
 		case ft.Kind() == reflect.Map && ft.Elem().Kind() == reflect.Struct:
 			paths = append(paths, fieldPaths(ft.Elem(), path+".NAME")...)
+		case ft.Kind() == reflect.Slice && ft.Elem().Kind() == reflect.Struct:
+			paths = append(paths, fieldPaths(ft.Elem(), path+"[]")...)
 		}
 	}
 	return paths
@@ -68,6 +74,32 @@ func TestDocsExamplesCompile(t *testing.T) {
 	}
 	if n < 5 {
 		t.Errorf("found %d examples, want at least 5", n)
+	}
+}
+
+// TestDocsRequestRulesCompile compiles every expression in the
+// ```cel-request blocks of the docs (gateway request rules, separated by
+// blank lines).
+func TestDocsRequestRulesCompile(t *testing.T) {
+	docs, err := os.ReadFile(docsPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := regexp.MustCompile("(?s)```cel-request\n(.*?)```").FindAllStringSubmatch(string(docs), -1)
+	n := 0
+	for _, b := range blocks {
+		for expr := range strings.SplitSeq(b[1], "\n\n") {
+			if strings.TrimSpace(expr) == "" {
+				continue
+			}
+			n++
+			if err := compileRequestRule(expr, time.UTC); err != nil {
+				t.Errorf("example does not compile: %v\n%s", err, expr)
+			}
+		}
+	}
+	if n < 5 {
+		t.Errorf("found %d request rule examples, want at least 5", n)
 	}
 }
 

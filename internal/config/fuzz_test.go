@@ -20,6 +20,9 @@ func FuzzParse(f *testing.F) {
 		"testdata/valid/full.yaml",
 		"testdata/invalid/wrong_kind.yaml",
 		"testdata/invalid/bad_condition_block.yaml",
+		"testdata/valid/gateway.yaml",
+		"testdata/invalid/gateway_operations.yaml",
+		"testdata/invalid/gateway_cors.yaml",
 	} {
 		data, err := os.ReadFile(path)
 		if err != nil {

@@ -1,5 +1,12 @@
 package config
 
+import (
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+)
+
 // Gateway is the gateway role's configuration. Editing it and sending
 // SIGHUP swaps the route table atomically; an invalid file is refused and
 // the old table keeps serving.
@@ -160,4 +167,166 @@ type UpstreamTLS struct {
 	KeyFile  string `yaml:"key_file"`
 	// ServerName overrides the name checked in the upstream certificate.
 	ServerName string `yaml:"server_name"`
+}
+
+// The token kinds an API may accept (API.Tokens).
+const (
+	// TokenJWT is a JWT access token (RFC 9068) presented as is.
+	TokenJWT = "jwt"
+	// TokenOpaque is an opaque token the gateway introspects into a
+	// phantom JWT (RFC 7662 with Accept: application/jwt).
+	TokenOpaque = "opaque"
+	// TokenSplit is the signature half of a split token, looked up and
+	// reassembled into its JWT.
+	TokenSplit = "split"
+)
+
+// The gateway defaults, as the field comments state them.
+const (
+	defaultAPIVersion       = "v1"
+	defaultUpstreamTimeout  = 30 * time.Second
+	defaultDialTimeout      = 5 * time.Second
+	defaultMaxBodyBytes     = 1 << 20
+	defaultCORSMaxAge       = 10 * time.Minute
+	defaultCacheTTL         = 60 * time.Second
+	defaultNegativeCacheTTL = 10 * time.Second
+	defaultLeeway           = 30 * time.Second
+)
+
+// Default lists, copied on use so that no two configs share a backing
+// array.
+var (
+	defaultTokenKinds          = []string{TokenJWT, TokenOpaque, TokenSplit}
+	defaultIssuerAlgs          = []string{"ES256", "RS256", "PS256", "EdDSA"}
+	defaultStripHeaderPrefixes = []string{"X-Portcullis-"}
+	defaultCORSMethods         = []string{"GET", "POST", "PUT", "PATCH", "DELETE"}
+	defaultCORSHeaders         = []string{"Authorization", "Content-Type"}
+)
+
+// ApplyDefaults fills every zero field of the gateway section with its
+// default; Config.ApplyDefaults calls it. TimeZone stays empty, which
+// means UTC (see Location).
+func (g *Gateway) ApplyDefaults() {
+	setList(&g.StripHeaderPrefixes, defaultStripHeaderPrefixes)
+	for i := range g.Issuers {
+		is := &g.Issuers[i]
+		setList(&is.Algorithms, defaultIssuerAlgs)
+		setDuration(&is.CacheTTL, defaultCacheTTL)
+		setDuration(&is.NegativeCacheTTL, defaultNegativeCacheTTL)
+		setDuration(&is.Leeway, defaultLeeway)
+	}
+	for i := range g.APIs {
+		a := &g.APIs[i]
+		setString(&a.Version, defaultAPIVersion)
+		setList(&a.Tokens, defaultTokenKinds)
+		setDuration(&a.Timeouts.Upstream, defaultUpstreamTimeout)
+		setDuration(&a.Timeouts.Dial, defaultDialTimeout)
+		if a.MaxBodyBytes == 0 {
+			a.MaxBodyBytes = defaultMaxBodyBytes
+		}
+		if a.CORS != nil {
+			setList(&a.CORS.AllowedMethods, defaultCORSMethods)
+			setList(&a.CORS.AllowedHeaders, defaultCORSHeaders)
+			setDuration(&a.CORS.MaxAge, defaultCORSMaxAge)
+		}
+	}
+}
+
+func setList(l *[]string, def []string) {
+	if len(*l) == 0 {
+		*l = slices.Clone(def)
+	}
+}
+
+// Location is the zone policies read times in: TimeZone loaded, UTC when
+// it is empty. A zone Validate would refuse also gives UTC, so an
+// unvalidated config cannot make a policy read the host's local time.
+func (g *Gateway) Location() *time.Location {
+	if g.TimeZone == "" || g.TimeZone == "Local" {
+		return time.UTC
+	}
+	loc, err := time.LoadLocation(g.TimeZone)
+	if err != nil {
+		return time.UTC
+	}
+	return loc
+}
+
+// IssuerFor returns the issuer whose tokens api accepts: the one its
+// Issuer field names, or the only one when that is empty. It returns nil
+// when there is none (a public API on a gateway without issuers, or a
+// config Validate would refuse). The result points into g.Issuers.
+func (g *Gateway) IssuerFor(api *API) *Issuer {
+	if api.Issuer == "" {
+		if len(g.Issuers) == 1 {
+			return &g.Issuers[0]
+		}
+		return nil
+	}
+	for i := range g.Issuers {
+		if g.Issuers[i].Issuer == api.Issuer {
+			return &g.Issuers[i]
+		}
+	}
+	return nil
+}
+
+// TrustedProxyPrefixes returns TrustedProxies parsed; a single address
+// becomes a prefix holding just it. Entries Validate would refuse are
+// left out, so an unvalidated config trusts less, never more.
+func (g *Gateway) TrustedProxyPrefixes() []netip.Prefix {
+	out := make([]netip.Prefix, 0, len(g.TrustedProxies))
+	for _, s := range g.TrustedProxies {
+		if p, ok := parseProxy(s); ok {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// parseProxy reads a CIDR prefix or a single address; a prefix with bits
+// set beyond its length (10.1.2.3/16, most likely a typo) is refused.
+// Peers are compared unmapped, so IPv4-mapped IPv6 entries become IPv4
+// ones.
+func parseProxy(s string) (netip.Prefix, bool) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil || p.Addr().Zone() != "" || p != p.Masked() {
+			return netip.Prefix{}, false
+		}
+		if a := p.Addr(); a.Is4In6() {
+			// Masked, a mapped prefix has at least 96 bits: the ffff
+			// marker ends at bit 96.
+			return netip.PrefixFrom(a.Unmap(), p.Bits()-96), true
+		}
+		return p, true
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil || a.Zone() != "" {
+		return netip.Prefix{}, false
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), true
+}
+
+// Accepts reports whether the API accepts tokens of kind (TokenJWT,
+// TokenOpaque or TokenSplit).
+func (a *API) Accepts(kind string) bool { return slices.Contains(a.Tokens, kind) }
+
+// NeedsToken reports whether some call to the API needs a token: it is
+// not public, and it declares an OpenAPI document (whose operations are
+// not known here) or an operation that is not public.
+func (a *API) NeedsToken() bool {
+	if a.Public {
+		return false
+	}
+	if a.OpenAPI != "" || len(a.Operations) == 0 {
+		return true
+	}
+	for _, op := range a.Operations {
+		if !op.Public {
+			return true
+		}
+	}
+	return false
 }

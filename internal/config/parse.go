@@ -7,6 +7,7 @@ import (
 	"io"
 	"maps"
 	"os"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"slices"
@@ -33,7 +34,16 @@ func Load(path string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("config: read %s: %w", path, err)
 	}
-	return Parse(path, data)
+	c, err := Parse(path, data)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := filepath.Abs(filepath.Dir(path))
+	if err != nil {
+		return nil, fmt.Errorf("config: %s: %w", path, err)
+	}
+	c.baseDir = dir
+	return c, nil
 }
 
 // Parse is Load for a file already read; name is used in errors.
@@ -246,6 +256,8 @@ func (w *walker) walk(n *yaml.Node, t reflect.Type, path string) {
 		return
 	}
 	switch t.Kind() {
+	case reflect.Pointer:
+		w.walk(n, t.Elem(), path)
 	case reflect.Struct:
 		if n.Kind != yaml.MappingNode {
 			w.fail(n, path, "must be a mapping of fields")
@@ -272,6 +284,12 @@ func (w *walker) walk(n *yaml.Node, t reflect.Type, path string) {
 		}
 		for i, e := range n.Content {
 			p := fmt.Sprintf("%s[%d]", path, i)
+			if isNull(e) {
+				// yaml's decoder drops null items, which would shift the
+				// index of every item after it away from its line.
+				w.fail(e, p, "a list item must not be empty (null)")
+				continue
+			}
 			w.record(p, e, e)
 			w.walk(e, t.Elem(), p)
 		}

@@ -70,6 +70,7 @@ func (c *Config) Validate() error {
 	} {
 		v.duration(r)
 	}
+	v.defaultAudience()
 	v.oneOf("keys.access_alg", c.Keys.AccessAlg, accessAlgs)
 	v.oneOf("keys.id_alg", c.Keys.IDAlg, idAlgs)
 	v.duration(durationRule{"keys.reload_interval", c.Keys.ReloadInterval, time.Second, 24 * time.Hour, ""})
@@ -78,6 +79,7 @@ func (c *Config) Validate() error {
 	v.oneOf("log.format", c.Log.Format, logFormats)
 	v.oneOf("log.level", c.Log.Level, logLevels)
 	v.duration(durationRule{"purge_interval", c.PurgeInterval, time.Second, 24 * time.Hour, ""})
+	v.gateway()
 	if len(v.errs) > 0 {
 		// In file order, so the report reads top to bottom.
 		slices.SortStableFunc(v.errs, func(a, b error) int { return lineOf(a) - lineOf(b) })
@@ -101,16 +103,31 @@ type validator struct {
 }
 
 // add records a problem with field, placed at the field's line when the
-// config came from a file.
+// config came from a file. A field the file does not set (a required one
+// left out) is placed at the nearest enclosing one it does, such as the
+// list item of gateway.apis[1] for a missing gateway.apis[1].name.
 func (v *validator) add(field, msg string, err error) {
 	fe := &FieldError{Field: field, Msg: msg, Err: err}
 	if src := v.c.src; src != nil {
 		fe.File = src.name
-		if p, ok := src.at(field); ok {
-			fe.Line = p.line
+		for f := field; f != ""; f = parentField(f) {
+			if p, ok := src.at(f); ok {
+				fe.Line = p.line
+				break
+			}
 		}
 	}
 	v.errs = append(v.errs, fe)
+}
+
+// parentField strips the last step of a field path: "a.b[2]" → "a.b",
+// "a.b" → "a", "a" → "".
+func parentField(field string) string {
+	i := strings.LastIndexAny(field, ".[")
+	if i < 0 {
+		return ""
+	}
+	return field[:i]
 }
 
 func (v *validator) nonEmpty(field, value string) {
@@ -157,34 +174,38 @@ func (v *validator) issuer() {
 		bad("must not be empty")
 		return
 	}
-	// The URL itself is never echoed: it could carry user information.
-	u, err := url.Parse(c.Issuer)
+	if msg := issuerURLProblem(c.Issuer); msg != "" {
+		bad(msg)
+	}
+}
+
+// issuerURLProblem says what is wrong with an issuer URL, or "" when
+// nothing is. The URL itself is never echoed: it could carry user
+// information.
+func issuerURLProblem(raw string) string {
+	u, err := url.Parse(raw)
 	switch {
 	case err != nil:
-		bad("is not a valid URL")
-		return
+		return "is not a valid URL"
 	case !u.IsAbs() || u.Opaque != "":
-		bad("must be an absolute URL such as https://auth.example.com")
-		return
+		return "must be an absolute URL such as https://auth.example.com"
 	case u.User != nil:
-		bad("must not contain user information")
-		return
-	case strings.ContainsAny(c.Issuer, "?#"):
-		bad("must not have a query or fragment (RFC 8414 §2)")
-		return
+		return "must not contain user information"
+	case strings.ContainsAny(raw, "?#"):
+		return "must not have a query or fragment (RFC 8414 §2)"
 	case u.Hostname() == "":
-		bad("has no host")
-		return
+		return "has no host"
 	}
 	switch u.Scheme {
 	case "https":
 	case "http":
 		if !isLoopback(u.Hostname()) {
-			bad("must use https unless the host is a loopback address or localhost (RFC 6749 §3.1, §3.2 require TLS)")
+			return "must use https unless the host is a loopback address or localhost (RFC 6749 §3.1, §3.2 require TLS)"
 		}
 	default:
-		bad(fmt.Sprintf("scheme %q is not https", u.Scheme))
+		return fmt.Sprintf("scheme %q is not https", u.Scheme)
 	}
+	return ""
 }
 
 // isLoopback reports whether host never leaves the machine.
@@ -196,14 +217,43 @@ func isLoopback(host string) bool {
 	return err == nil && a.Unmap().IsLoopback()
 }
 
+// defaultAudience checks tokens.default_audience: empty, or an absolute
+// URI (RFC 7519 §4.1.3 makes aud a StringOrURI; RFC 8707 §2 asks for an
+// absolute URI without a fragment, and a URN such as
+// urn:portcullis:api:warehouse is one).
+func (v *validator) defaultAudience() {
+	aud := v.c.Tokens.DefaultAudience
+	if aud == "" {
+		return
+	}
+	const field = "tokens.default_audience"
+	u, err := url.Parse(aud)
+	switch {
+	case err != nil || !u.IsAbs():
+		v.add(field, "must be an absolute URI such as https://api.example.com or urn:example:api (RFC 8707 §2)", nil)
+	case strings.Contains(aud, "#"):
+		v.add(field, "must not have a fragment (RFC 8707 §2)", nil)
+	case strings.IndexFunc(aud, isSpaceOrControl) >= 0:
+		v.add(field, "must not contain spaces or control characters", nil)
+	}
+}
+
 // listen checks the listen addresses: host:port each, and not the same
 // one twice (the second listener could not bind).
 func (v *validator) listen() {
 	l := v.c.Listen
 	okAuthz := v.hostPort("listen.authz", l.Authz)
 	okAdmin := v.hostPort("listen.admin", l.Admin)
-	if okAuthz && okAdmin && l.Authz == l.Admin && !strings.HasSuffix(l.Admin, ":0") {
+	okGateway := v.hostPort("listen.gateway", l.Gateway)
+	same := func(a, b string) bool { return a == b && !strings.HasSuffix(a, ":0") }
+	if okAuthz && okAdmin && same(l.Authz, l.Admin) {
 		v.add("listen.admin", "is the same address as listen.authz", nil)
+	}
+	if okGateway && okAuthz && same(l.Gateway, l.Authz) {
+		v.add("listen.gateway", "is the same address as listen.authz", nil)
+	}
+	if okGateway && okAdmin && same(l.Gateway, l.Admin) {
+		v.add("listen.gateway", "is the same address as listen.admin", nil)
 	}
 }
 
@@ -299,11 +349,16 @@ func (v *validator) policy() *policy.Issuance {
 	return nil
 }
 
-// conditionError places a bad condition: at the file line of the
-// expression's line when the config came from a file (a block scalar's
-// text starts on the line after its key), with the column inside it.
+// conditionError places a bad scope condition (see exprError).
 func (v *validator) conditionError(scope string, ce *policy.CompileError) {
-	field := "policy.scopes." + scope + ".condition"
+	v.exprError("policy.scopes."+scope+".condition", ce)
+}
+
+// exprError places a CEL compile error of the expression in field: at the
+// file line of the expression's line when the config came from a file (a
+// block scalar's text starts on the line after its key), with the column
+// inside it.
+func (v *validator) exprError(field string, ce *policy.CompileError) {
 	fe := &FieldError{Field: field, Err: ce, Msg: fmt.Sprintf("line %d, column %d: %s", ce.Line, ce.Column, ce.Msg)}
 	if src := v.c.src; src != nil {
 		fe.File = src.name

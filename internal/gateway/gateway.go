@@ -6,12 +6,22 @@
 //
 // It never issues tokens and never imports the authorization server's
 // packages (oauth, keys): it trusts only what the issuer publishes.
+//
+// Each operation's chain is built once per configuration from small
+// http.Handler steps (cors, credentials, resolve, scope, policy, body,
+// headers, then the proxy); the table of APIs and operations is immutable
+// and swapped whole on reload. Upstream requests are never retried: a
+// failed exchange answers 502 or 504 and the client decides.
 package gateway
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -39,19 +49,146 @@ type Options struct {
 
 // Gateway serves every configured API. Safe for concurrent use; Reload
 // swaps the route table atomically.
-type Gateway struct{}
+type Gateway struct {
+	table   atomic.Pointer[table]
+	ids     *requestIDs
+	logger  *slog.Logger
+	access  *slog.Logger
+	now     func() time.Time
+	metrics *metrics
+
+	f       factory
+	baseDir string
+	getenv  func(string) string
+	split   phantom.SplitSource
+	// runKeys starts a key cache for the gateway's lifetime (the context
+	// New was given, captured here rather than stored) and returns what
+	// stops it early.
+	runKeys func(keySource) (context.CancelFunc, error)
+
+	// mu serializes reloads; issuers and transports are what the current
+	// table uses.
+	mu         sync.Mutex
+	issuers    map[string]*issuer
+	transports map[transportKey]*http.Transport
+	// sources is what Ready and the metrics read, swapped with the table.
+	sources atomic.Pointer[sources]
+	retired retiredCounts
+}
 
 // New builds the gateway: issuers (JWKS caches started with ctx, which
 // stops their refresh), resolvers and the route table. A bad
 // configuration is an error naming the API and operation.
-func New(ctx context.Context, o Options) (*Gateway, error) { panic("todo") }
+func New(ctx context.Context, o Options) (*Gateway, error) {
+	return newGateway(ctx, o, productionFactory())
+}
+
+func newGateway(ctx context.Context, o Options, f factory) (*Gateway, error) {
+	ids, err := newRequestIDs()
+	if err != nil {
+		return nil, fmt.Errorf("gateway: request ids: %w", err)
+	}
+	logger := o.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	g := &Gateway{
+		ids:     ids,
+		logger:  logger.With("component", "gateway"),
+		access:  logger.With("component", "gateway.access"),
+		now:     o.Now,
+		f:       f,
+		baseDir: o.BaseDir,
+		getenv:  o.Getenv,
+		split:   o.SplitSource,
+	}
+	if g.now == nil {
+		g.now = time.Now
+	}
+	if g.getenv == nil {
+		g.getenv = os.Getenv
+	}
+	g.runKeys = func(ks keySource) (context.CancelFunc, error) {
+		c, cancel := context.WithCancel(ctx)
+		return cancel, ks.Start(c)
+	}
+	g.sources.Store(&sources{})
+	if g.metrics, err = newMetrics(o.Metrics, g); err != nil {
+		return nil, err
+	}
+	if err := g.Reload(ctx, o.Config); err != nil {
+		return nil, err
+	}
+	return g, nil
+}
 
 // ServeHTTP routes a request through its operation's middleware chain.
-func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) { panic("todo") }
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	t := g.table.Load()
+	ex := getExchange(w, g.now())
+	defer g.finish(t, ex, r)
 
-// Reload builds a new route table from cfg and swaps it in; on error the
-// current table keeps serving and the error says why.
-func (g *Gateway) Reload(ctx context.Context, cfg config.Gateway) error { panic("todo") }
+	ex.peer, ex.peerText = peerAddr(r.RemoteAddr)
+	ex.client = ex.peer
+	ex.trusted = ex.peer.IsValid() && t.trusted.contains(ex.peer)
+	if ex.trusted {
+		ex.client = t.trusted.clientAddr(ex.peer, r.Header["X-Forwarded-For"])
+		// A trusted proxy's request id ties its logs to ours.
+		if ids := r.Header["X-Request-Id"]; len(ids) == 1 && validRequestID(ids[0]) {
+			ex.id = ids[0]
+		}
+	}
+	if ex.id == "" {
+		ex.id = g.ids.next()
+	}
+	ex.idHeader = []string{ex.id}
+
+	path := r.URL.Path
+	if !cleanPath(path, r.URL.RawPath) {
+		ex.reason = "unclean path"
+		ex.problem(problemBadRequest, decisionBadRequest)
+		return
+	}
+	api := t.matchAPI(path)
+	if api == nil {
+		ex.problem(problemNotFound, decisionNotFound)
+		return
+	}
+	ex.api = api
+	rest := path[len(api.base):]
+	method := r.Method
+	if api.cors != nil {
+		w.Header()["Vary"] = headerVaryOrigin
+		if isPreflight(r) {
+			// Route the preflight by the method it asks about; the
+			// operation's CORS step answers it.
+			ex.preflight = true
+			method = r.Header.Get("Access-Control-Request-Method")
+		}
+	}
+	op, pathOnly := api.router.match(method, rest, &ex.params)
+	if op == nil {
+		if pathOnly {
+			w.Header()["Allow"] = []string{api.router.allowed(rest)}
+			ex.problem(problemMethod, decisionMethodNotAllowed)
+			return
+		}
+		ex.problem(problemNotFound, decisionNotFound)
+		return
+	}
+	ex.op = op
+	op.handler.ServeHTTP(ex, r)
+}
 
 // Ready reports whether every issuer's keys are loaded (for /readyz).
-func (g *Gateway) Ready() bool { panic("todo") }
+func (g *Gateway) Ready() bool {
+	if g.table.Load() == nil {
+		return false
+	}
+	for _, k := range g.sources.Load().keys {
+		if !k.Ready() {
+			return false
+		}
+	}
+	return true
+}

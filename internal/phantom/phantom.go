@@ -6,14 +6,26 @@
 // are cached briefly so junk tokens cannot flood the authorization server.
 //
 // It never signs anything and never holds a private key: every JWT it
-// returns has been verified against the issuer's published keys.
+// returns has been verified against the issuer's published keys. It never
+// logs or echoes a token either; at most the first bytes of its SHA-256
+// digest appear in a log line.
+//
+// Revocation: a resolved token stays in the cache until the earlier of its
+// exp and MaxTTL, so revoking it takes effect at the gateway within MaxTTL
+// (60s by default). An "inactive" answer is remembered for NegativeTTL
+// (10s by default), so one junk token reaches the authorization server at
+// most once per NegativeTTL per gateway, however often it is presented.
 package phantom
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
+	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/portcullis/portcullis/internal/token"
@@ -26,6 +38,16 @@ var ErrInactive = errors.New("phantom: token inactive")
 // ErrUnavailable means the authorization server (or the split-token store)
 // could not be asked; the gateway fails closed with 503.
 var ErrUnavailable = errors.New("phantom: token service unavailable")
+
+// ErrInvalidConfig means an IntrospectorConfig cannot be used.
+var ErrInvalidConfig = errors.New("phantom: invalid config")
+
+// errTooLong answers a presented token longer than token.MaxLength. It is
+// decided locally, so nothing is asked and nothing is cached.
+var errTooLong = fmt.Errorf("%w: token longer than %d bytes", ErrInactive, token.MaxLength)
+
+// errEmpty answers an empty presented token.
+var errEmpty = fmt.Errorf("%w: empty token", ErrInactive)
 
 // JWTVerifier verifies the JWT a resolver obtained.
 type JWTVerifier interface {
@@ -54,52 +76,158 @@ type IntrospectorConfig struct {
 	Client *http.Client
 }
 
+// Defaults of IntrospectorConfig's zero values.
+const (
+	DefaultMaxTTL      = 60 * time.Second
+	DefaultNegativeTTL = 10 * time.Second
+	DefaultCacheSize   = 100000
+	DefaultTimeout     = 5 * time.Second
+)
+
+// withDefaults fills zero (and, for constructors that cannot fail,
+// negative) values with the defaults.
+func (c IntrospectorConfig) withDefaults() IntrospectorConfig {
+	if c.MaxTTL <= 0 {
+		c.MaxTTL = DefaultMaxTTL
+	}
+	if c.NegativeTTL <= 0 {
+		c.NegativeTTL = DefaultNegativeTTL
+	}
+	if c.CacheSize <= 0 {
+		c.CacheSize = DefaultCacheSize
+	}
+	if c.Timeout <= 0 {
+		c.Timeout = DefaultTimeout
+	}
+	return c
+}
+
 // Introspector resolves opaque tokens to verified phantom JWTs. Safe for
 // concurrent use.
-type Introspector struct{}
+type Introspector struct {
+	core   *core
+	url    string
+	client *http.Client
+	v      JWTVerifier
+	// basic is the whole Authorization header value, computed once.
+	basic string
+}
 
 // NewIntrospector returns a resolver; v verifies every phantom JWT.
 func NewIntrospector(cfg IntrospectorConfig, v JWTVerifier, logger *slog.Logger, now func() time.Time) (*Introspector, error) {
-	panic("todo")
+	if err := validate(cfg); err != nil {
+		return nil, err
+	}
+	if v == nil {
+		return nil, fmt.Errorf("%w: no JWT verifier", ErrInvalidConfig)
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	logger = logger.With("resolver", "introspection")
+	if u, _ := url.Parse(cfg.URL); u.Scheme == "http" && !isLoopback(u.Hostname()) {
+		logger.Warn("introspection endpoint is plain http: the gateway's credentials and tokens travel unencrypted",
+			"url", cfg.URL)
+	}
+	cfg = cfg.withDefaults()
+	client := cfg.Client
+	if client == nil {
+		client = newClient(cfg.Timeout)
+	}
+	// RFC 6749 §2.3.1: client_secret_basic form-urlencodes the id and the
+	// secret before base64, so ':' or non-ASCII in either survives.
+	cred := url.QueryEscape(cfg.ClientID) + ":" + url.QueryEscape(cfg.ClientSecret)
+	return &Introspector{
+		// The URL is part of every cache key: two issuers never share
+		// entries, even if a cache is one day shared between resolvers.
+		core:   newCore(cfg, cfg.URL, logger, now),
+		url:    cfg.URL,
+		client: client,
+		v:      v,
+		basic:  "Basic " + base64.StdEncoding.EncodeToString([]byte(cred)),
+	}, nil
+}
+
+func validate(cfg IntrospectorConfig) error {
+	u, err := url.Parse(cfg.URL)
+	switch {
+	case cfg.URL == "":
+		return fmt.Errorf("%w: introspection url is empty", ErrInvalidConfig)
+	case err != nil:
+		return fmt.Errorf("%w: introspection url: %w", ErrInvalidConfig, err)
+	case u.Scheme != "https" && u.Scheme != "http":
+		return fmt.Errorf("%w: introspection url must be http or https", ErrInvalidConfig)
+	case u.Host == "":
+		return fmt.Errorf("%w: introspection url has no host", ErrInvalidConfig)
+	case u.User != nil:
+		// Credentials go in the Authorization header, never in a URL
+		// that ends up in logs.
+		return fmt.Errorf("%w: introspection url must not carry credentials", ErrInvalidConfig)
+	case u.Fragment != "":
+		return fmt.Errorf("%w: introspection url must not have a fragment", ErrInvalidConfig)
+	case cfg.ClientID == "" || cfg.ClientSecret == "":
+		return fmt.Errorf("%w: introspection needs a client id and secret", ErrInvalidConfig)
+	case cfg.MaxTTL < 0, cfg.NegativeTTL < 0, cfg.Timeout < 0:
+		return fmt.Errorf("%w: durations must not be negative", ErrInvalidConfig)
+	case cfg.CacheSize < 0:
+		return fmt.Errorf("%w: cache size must not be negative", ErrInvalidConfig)
+	}
+	return nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // Resolve returns the verified phantom token for the opaque token raw:
 // from the cache (key: SHA-256(raw) and the introspection URL), else by one
 // coalesced introspection. Errors: ErrInactive (cached briefly),
 // ErrUnavailable, or a verification error.
+//
+// A verification error wraps both ErrInactive and the verifier's error, so
+// callers mapping ErrInactive to invalid_token need no other case. The
+// returned *token.Verified is shared between callers and must not be
+// modified.
 func (i *Introspector) Resolve(ctx context.Context, raw string) (*token.Verified, error) {
-	panic("todo")
+	if len(raw) > token.MaxLength {
+		return nil, errTooLong
+	}
+	if raw == "" {
+		return nil, errEmpty
+	}
+	k := cacheKey{digest: digest(raw), scope: i.url}
+	if v, err, ok := i.core.cached(k); ok {
+		return v, err
+	}
+	return i.miss(ctx, k, raw)
+}
+
+// miss is the slow path, kept apart so that only a miss pays for the
+// closure and the key it captures.
+func (i *Introspector) miss(ctx context.Context, k cacheKey, raw string) (*token.Verified, error) {
+	return i.core.load(ctx, k, func(ctx context.Context) (*token.Verified, error) {
+		return i.introspect(ctx, raw, &k.digest)
+	})
 }
 
 // Stats are cache counters for metrics.
+//
+// Hits and NegativeHits count lookups answered by a positive or negative
+// entry; Misses counts lookups that had to wait for a call (coalesced
+// waiters included); Introspections counts calls actually made (for a
+// SplitResolver, source lookups); Errors counts calls that ended with
+// ErrUnavailable, which are never cached.
 type Stats struct {
 	Hits, Misses, NegativeHits, Introspections, Errors uint64
 }
 
 // Stats returns the counters so far.
-func (i *Introspector) Stats() Stats { panic("todo") }
+func (i *Introspector) Stats() Stats { return i.core.stats() }
 
-// SplitSource finds the header.payload part stored for the SHA-256 digest
-// of a split token's signature. On one node it reads the authorization
-// server's store; a shared Redis cache can implement it for a cluster.
-type SplitSource interface {
-	// HeaderPayload returns the stored part, or ErrInactive when the
-	// digest is unknown, revoked or expired.
-	HeaderPayload(ctx context.Context, digest []byte) (string, error)
-}
-
-// SplitResolver reassembles and verifies split tokens. Safe for concurrent
-// use.
-type SplitResolver struct{}
-
-// NewSplitResolver returns a resolver reading src and verifying with v;
-// results are cached like the Introspector's (MaxTTL, NegativeTTL,
-// CacheSize from cfg; URL and credentials unused).
-func NewSplitResolver(src SplitSource, v JWTVerifier, cfg IntrospectorConfig, logger *slog.Logger, now func() time.Time) *SplitResolver {
-	panic("todo")
-}
-
-// Resolve reassembles the JWT whose signature part is sig and verifies it.
-func (s *SplitResolver) Resolve(ctx context.Context, sig string) (*token.Verified, error) {
-	panic("todo")
-}
+// Len returns the number of cache entries, expired ones not yet dropped
+// included (for metrics).
+func (i *Introspector) Len() int { return i.core.cache.len() }

@@ -87,14 +87,17 @@ func requestGetter(f func(*requestVal) ref.Val) func(any) (ref.Val, bool) {
 
 // provider adds the condition object types to CEL's default type provider,
 // so the checker knows their fields and the interpreter reads them without
-// reflection.
+// reflection. objects maps a type name to its fields: objectFields for
+// issuance conditions, requestRuleFields for gateway request rules, so
+// neither environment knows the other's types.
 type provider struct {
 	types.Provider
+	objects map[string]map[string]field
 }
 
 // FindStructType reports the condition object types by name.
 func (p provider) FindStructType(name string) (*types.Type, bool) {
-	if _, ok := objectFields[name]; ok {
+	if _, ok := p.objects[name]; ok {
 		return types.NewTypeTypeWithParam(types.NewObjectType(name)), true
 	}
 	return p.Provider.FindStructType(name)
@@ -103,7 +106,7 @@ func (p provider) FindStructType(name string) (*types.Type, bool) {
 // FindIdent resolves the condition object type names, so that
 // type(user) == portcullis.User evaluates.
 func (p provider) FindIdent(name string) (ref.Val, bool) {
-	if _, ok := objectFields[name]; ok {
+	if _, ok := p.objects[name]; ok {
 		return types.NewObjectType(name), true
 	}
 	return p.Provider.FindIdent(name)
@@ -111,7 +114,7 @@ func (p provider) FindIdent(name string) (ref.Val, bool) {
 
 // FindStructFieldNames lists a condition object's fields.
 func (p provider) FindStructFieldNames(name string) ([]string, bool) {
-	fields, ok := objectFields[name]
+	fields, ok := p.objects[name]
 	if !ok {
 		return p.Provider.FindStructFieldNames(name)
 	}
@@ -126,7 +129,7 @@ func (p provider) FindStructFieldNames(name string) ([]string, bool) {
 // field. Every field is always set: a missing user is an empty user, not an
 // absent one.
 func (p provider) FindStructFieldType(name, fieldName string) (*types.FieldType, bool) {
-	fields, ok := objectFields[name]
+	fields, ok := p.objects[name]
 	if !ok {
 		return p.Provider.FindStructFieldType(name, fieldName)
 	}
@@ -150,7 +153,7 @@ func (p provider) FindStructFieldType(name, fieldName string) (*types.FieldType,
 // NewValue refuses to build condition objects inside an expression: the
 // only user, client and request a condition sees are the real ones.
 func (p provider) NewValue(name string, fields map[string]ref.Val) ref.Val {
-	if _, ok := objectFields[name]; ok {
+	if _, ok := p.objects[name]; ok {
 		return types.NewErr("%s cannot be constructed", name)
 	}
 	return p.Provider.NewValue(name, fields)
@@ -162,7 +165,7 @@ func (p provider) NewValue(name string, fields map[string]ref.Val) ref.Val {
 func newEnv(prefixes map[string]netip.Prefix) (*cel.Env, error) {
 	return cel.NewEnv(
 		func(env *cel.Env) (*cel.Env, error) {
-			return cel.CustomTypeProvider(provider{Provider: env.CELTypeProvider()})(env)
+			return cel.CustomTypeProvider(provider{Provider: env.CELTypeProvider(), objects: objectFields})(env)
 		},
 		cel.Variable("user", userType),
 		cel.Variable("client", clientType),

@@ -1,11 +1,13 @@
 // Package policy decides which scopes a token may carry (issuance policy):
 // roles map to the scopes they may receive, and a scope may carry a CEL
-// condition over the user, the client, the source IP and the time.
-// Expressions are type-checked and compiled once; evaluation is bounded in
-// cost.
+// condition over the user, the client, the source IP and the time. It also
+// compiles the gateway's request rules (RequestRule): CEL over the request
+// and the verified token's claims, decided on every call. Expressions are
+// type-checked and compiled once; evaluation is bounded in cost.
 //
 // It must never widen a grant: the result is always a subset of what was
-// requested and what the client may have.
+// requested and what the client may have. A condition or rule that cannot
+// be evaluated denies.
 package policy
 
 import (
@@ -38,8 +40,9 @@ type Spec struct {
 	Conditions map[string]string
 }
 
-// CompileError is a bad condition; Line and Column are 1-based positions
-// inside the expression.
+// CompileError is a bad condition or request rule; Line and Column are
+// 1-based positions inside the expression. Scope is empty for a gateway
+// request rule (CompileRequestRule).
 type CompileError struct {
 	Scope  string
 	Line   int
@@ -47,8 +50,13 @@ type CompileError struct {
 	Msg    string
 }
 
-// Error reads "policy: scope S: condition LINE:COLUMN: message".
+// Error reads "policy: scope S: condition LINE:COLUMN: message", or
+// "policy: request rule LINE:COLUMN: message" for a gateway request rule
+// (which has no scope).
 func (e *CompileError) Error() string {
+	if e.Scope == "" {
+		return fmt.Sprintf("policy: request rule %d:%d: %s", e.Line, e.Column, e.Msg)
+	}
 	return fmt.Sprintf("policy: scope %q: condition %d:%d: %s", e.Scope, e.Line, e.Column, e.Msg)
 }
 
@@ -117,6 +125,24 @@ func Compile(spec Spec) (*Issuance, error) {
 // compileCondition parses, checks and plans one condition, adding its
 // constant CIDRs to prefixes.
 func compileCondition(env *cel.Env, scope, expr string, prefixes map[string]netip.Prefix) (cel.Program, error) {
+	checked, err := checkCondition(env, scope, expr, prefixes)
+	if err != nil {
+		return nil, err
+	}
+	prg, err := env.Program(checked,
+		cel.CostLimit(costLimit),
+		cel.EvalOptions(cel.OptOptimize),
+	)
+	if err != nil {
+		return nil, positioned(scope, common.NoLocation, fmt.Sprintf("plan: %v", err))
+	}
+	return prg, nil
+}
+
+// checkCondition parses and type-checks one condition, which must be a
+// bool, and adds its constant CIDRs to prefixes. Issuance conditions and
+// gateway request rules share it, so ip.in means the same in both.
+func checkCondition(env *cel.Env, scope, expr string, prefixes map[string]netip.Prefix) (*cel.Ast, error) {
 	checked, iss := env.Compile(rewriteIPIn(expr))
 	if iss != nil && iss.Err() != nil {
 		return nil, compileError(scope, iss.Errors())
@@ -136,14 +162,7 @@ func compileCondition(env *cel.Env, scope, expr string, prefixes map[string]neti
 		}
 		prefixes[lit.value] = p
 	}
-	prg, err := env.Program(checked,
-		cel.CostLimit(costLimit),
-		cel.EvalOptions(cel.OptOptimize),
-	)
-	if err != nil {
-		return nil, positioned(scope, common.NoLocation, fmt.Sprintf("plan: %v", err))
-	}
-	return prg, nil
+	return checked, nil
 }
 
 // exprStart is where the expression's first token is, for errors about

@@ -224,12 +224,19 @@ func (r *requestVal) Get(index ref.Val) ref.Val { return getField(r, requestType
 // IsSet implements traits.FieldTester.
 func (r *requestVal) IsSet(field ref.Val) ref.Val { return isSetField(r, requestType, field) }
 
+// getField reads the field index names from obj, whose type t has the
+// fields of objects[t].
 func getField(obj any, t *types.Type, index ref.Val) ref.Val {
+	return getObjectField(obj, objectFields[t.TypeName()], index)
+}
+
+// getObjectField reads the field index names from obj, which has fields.
+func getObjectField(obj any, fields map[string]field, index ref.Val) ref.Val {
 	name, ok := index.(types.String)
 	if !ok {
 		return types.NewErr("no such overload")
 	}
-	f, ok := objectFields[t.TypeName()][string(name)]
+	f, ok := fields[string(name)]
 	if !ok {
 		return types.NewErr("no such field: %s", string(name))
 	}

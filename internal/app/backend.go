@@ -1,0 +1,136 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/portcullis/portcullis/internal/token"
+)
+
+// warehouseBackend is the demo's upstream: a tiny warehouse API that, like
+// every backend behind Portcullis should, verifies the JWT the gateway
+// forwards instead of trusting the network ("verify again inside").
+type warehouseBackend struct {
+	verifier *token.Verifier
+	logger   *slog.Logger
+
+	mu     sync.Mutex
+	orders []order
+}
+
+type order struct {
+	ID      int    `json:"id"`
+	Item    string `json:"item"`
+	By      string `json:"by"`
+	Created string `json:"created"`
+}
+
+var warehouseItems = []map[string]any{
+	{"sku": "crate-01", "name": "Oak crate", "stock": 42},
+	{"sku": "pallet-02", "name": "Euro pallet", "stock": 7},
+	{"sku": "rope-03", "name": "Hemp rope, 20 m", "stock": 130},
+}
+
+// startWarehouseBackend listens on addr (loopback) and serves until ctx
+// ends. It verifies forwarded tokens against the issuer's JWKS with the
+// demo API's audience.
+func startWarehouseBackend(ctx context.Context, addr, issuer, audience string, logger *slog.Logger) (string, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", fmt.Errorf("warehouse backend: listen on %s: %w", addr, err)
+	}
+	jwks := token.NewJWKSCache(token.JWKSConfig{Issuer: issuer}, logger, nil)
+	go func() {
+		// The issuer is up by the time the first call arrives; until then
+		// the backend refuses calls it cannot verify.
+		_ = jwks.Start(ctx)
+	}()
+	v, err := token.NewVerifier(token.VerifierConfig{Issuer: issuer, Audiences: []string{audience}}, jwks, nil)
+	if err != nil {
+		ln.Close()
+		return "", fmt.Errorf("warehouse backend: %w", err)
+	}
+	b := &warehouseBackend{verifier: v, logger: logger}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /items", b.authed(b.items))
+	mux.HandleFunc("POST /orders", b.authed(b.order))
+	mux.HandleFunc("GET /health", func(w http.ResponseWriter, _ *http.Request) {
+		writeBackendJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	srv := newHTTPServer(mux, logger)
+	go func() { _ = srv.Serve(ln) }()
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}()
+	return "http://" + ln.Addr().String(), nil
+}
+
+// authed verifies the forwarded JWT and hands its claims on.
+func (b *warehouseBackend) authed(next func(http.ResponseWriter, *http.Request, *token.Claims)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		raw, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok {
+			writeBackendJSON(w, http.StatusUnauthorized, map[string]string{"error": "no forwarded token"})
+			return
+		}
+		vt, err := b.verifier.Verify(r.Context(), raw)
+		if err != nil {
+			b.logger.Warn("backend refused a forwarded token", "err", err)
+			writeBackendJSON(w, http.StatusUnauthorized, map[string]string{"error": "forwarded token does not verify"})
+			return
+		}
+		next(w, r, vt.Claims)
+	}
+}
+
+func (b *warehouseBackend) items(w http.ResponseWriter, r *http.Request, c *token.Claims) {
+	writeBackendJSON(w, http.StatusOK, map[string]any{
+		"items":  warehouseItems,
+		"caller": caller(r, c),
+	})
+}
+
+func (b *warehouseBackend) order(w http.ResponseWriter, r *http.Request, c *token.Claims) {
+	var in struct {
+		Item string `json:"item"`
+	}
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096)).Decode(&in); err != nil || in.Item == "" {
+		writeBackendJSON(w, http.StatusBadRequest, map[string]string{"error": `send {"item": "<sku>"}`})
+		return
+	}
+	b.mu.Lock()
+	o := order{ID: len(b.orders) + 1, Item: in.Item, By: c.Subject, Created: time.Now().UTC().Format(time.RFC3339)}
+	b.orders = append(b.orders, o)
+	b.mu.Unlock()
+	writeBackendJSON(w, http.StatusCreated, map[string]any{"order": o, "caller": caller(r, c)})
+}
+
+// caller shows what the backend learnt from the verified token and the
+// gateway, so the demo makes the phantom token visible.
+func caller(r *http.Request, c *token.Claims) map[string]any {
+	return map[string]any{
+		"sub":        c.Subject,
+		"client_id":  c.ClientID,
+		"scope":      strings.Join(c.Scopes, " "),
+		"request_id": r.Header.Get("X-Request-Id"),
+	}
+}
+
+func writeBackendJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+var errNoGateway = errors.New("the gateway role is not running")

@@ -1,0 +1,234 @@
+package gateway
+
+import (
+	"net/http"
+	"net/netip"
+	"net/textproto"
+	"strings"
+)
+
+// builtinStripHeaders never reach an upstream, whoever sent them: identity
+// headers a backend might believe (DESIGN: all authorization inputs come
+// from signed claims), and method and URL overrides some frameworks honour,
+// which would let a client run a different operation from the one whose
+// scopes the gateway checked.
+var builtinStripHeaders = []string{
+	"X-User", "X-User-Id", "X-Remote-User", "X-Forwarded-User",
+	"X-Authenticated-User", "X-Client-Id", "X-Scopes", "Remote-User",
+	"X-Http-Method-Override", "X-Http-Method", "X-Method-Override",
+	"X-Original-Url", "X-Rewrite-Url",
+}
+
+// builtinStripPrefixes always apply, on top of the configured ones.
+var builtinStripPrefixes = []string{"X-Auth-Request-", "X-Portcullis-"}
+
+// forwardingHeaders say where a request came from; only a trusted proxy
+// may send them, and the gateway sets its own.
+var (
+	forwardingHeaders  = []string{"Forwarded", "X-Real-Ip", "True-Client-Ip", "X-Client-Ip"}
+	forwardingPrefixes = []string{"X-Forwarded-"}
+)
+
+// stripSet decides in one pass over a request's header names which ones
+// go. Names are compared case-insensitively with "_" standing for "-",
+// since CGI-style servers map X_User and X-User to the same variable.
+type stripSet struct {
+	first      [256]bool // lower-cased first bytes of every name and prefix
+	always     map[string]bool
+	prefixes   []string
+	forwarding map[string]bool
+}
+
+func newStripSet(names, prefixes []string) *stripSet {
+	s := &stripSet{always: map[string]bool{}, forwarding: map[string]bool{}}
+	add := func(m map[string]bool, n string) {
+		n = normalizeHeaderName(n)
+		m[n] = true
+		s.first[lower(n[0])] = true
+	}
+	for _, n := range builtinStripHeaders {
+		add(s.always, n)
+	}
+	for _, n := range names {
+		if n != "" {
+			add(s.always, n)
+		}
+	}
+	for _, n := range forwardingHeaders {
+		add(s.forwarding, n)
+	}
+	for _, p := range append(append(append([]string(nil), builtinStripPrefixes...), prefixes...), forwardingPrefixes...) {
+		if p == "" || contains(s.prefixes, p) {
+			continue
+		}
+		s.prefixes = append(s.prefixes, p)
+		s.first[lower(p[0])] = true
+	}
+	return s
+}
+
+// normalizeHeaderName is the canonical form with "_" read as "-".
+func normalizeHeaderName(n string) string {
+	return textproto.CanonicalMIMEHeaderKey(strings.ReplaceAll(n, "_", "-"))
+}
+
+// drop reports whether header k must not reach the upstream.
+func (s *stripSet) drop(k string, trusted bool) bool {
+	if k == "" || !s.first[lower(k[0])] {
+		return false
+	}
+	if s.always[k] || !trusted && s.forwarding[k] {
+		return true
+	}
+	for _, p := range s.prefixes {
+		if hasHeaderPrefix(k, p) {
+			// X-Forwarded-* from a trusted proxy is its chain, kept and
+			// extended; X-Forwarded-User is in always and went above.
+			if trusted && p == "X-Forwarded-" {
+				continue
+			}
+			return true
+		}
+	}
+	if strings.IndexByte(k, '_') >= 0 || textproto.CanonicalMIMEHeaderKey(k) != k {
+		n := normalizeHeaderName(k)
+		return s.always[n] || !trusted && s.forwarding[n]
+	}
+	return false
+}
+
+// hasHeaderPrefix is a case-insensitive prefix test with "_" equal to "-".
+func hasHeaderPrefix(k, p string) bool {
+	if len(k) < len(p) {
+		return false
+	}
+	for i := 0; i < len(p); i++ {
+		a, b := lower(k[i]), lower(p[i])
+		if a == '_' {
+			a = '-'
+		}
+		if a != b {
+			return false
+		}
+	}
+	return true
+}
+
+// Shared header values.
+var (
+	headerProtoHTTP  = []string{"http"}
+	headerProtoHTTPS = []string{"https"}
+)
+
+// headerStep is the last word on what the upstream hears: the verified
+// JWT as the only credential, no forgeable identity, forwarding headers
+// from the connection, and the request id. It edits the inbound request's
+// header, which the proxy then copies; the proxy's Rewrite puts back what
+// httputil.ReverseProxy removes on principle (X-Forwarded-*, hop-by-hop
+// headers a client listed in Connection).
+type headerStep struct {
+	strip *stripSet
+	next  http.Handler
+}
+
+func newHeaders(c *stepConfig, next http.Handler) (http.Handler, error) {
+	return &headerStep{strip: c.strip, next: next}, nil
+}
+
+func (s *headerStep) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	ex := exchangeOf(w)
+	h := r.Header
+	for k := range h {
+		if s.strip.drop(k, ex.trusted) {
+			delete(h, k)
+		}
+	}
+	switch v := ex.verified; {
+	case v == nil:
+		delete(h, "Authorization")
+	case v.JWT == ex.raw && isCanonicalBearer(h["Authorization"], ex.raw):
+		// The client presented the JWT itself, spelled the canonical way:
+		// forward the header as it is rather than build the same string.
+	default:
+		h["Authorization"] = []string{"Bearer " + v.JWT}
+	}
+	peer := ex.peerText
+	if xff := h["X-Forwarded-For"]; ex.trusted && len(xff) > 0 {
+		h["X-Forwarded-For"] = []string{strings.Join(xff, ", ") + ", " + peer}
+	} else {
+		h["X-Forwarded-For"] = []string{peer}
+	}
+	if !ex.trusted || len(h["X-Forwarded-Proto"]) == 0 {
+		if r.TLS != nil {
+			h["X-Forwarded-Proto"] = headerProtoHTTPS
+		} else {
+			h["X-Forwarded-Proto"] = headerProtoHTTP
+		}
+	}
+	if !ex.trusted || len(h["X-Forwarded-Host"]) == 0 {
+		h["X-Forwarded-Host"] = []string{r.Host}
+	}
+	h["X-Request-Id"] = ex.idHeader
+	s.next.ServeHTTP(w, r)
+}
+
+// isCanonicalBearer reports whether vals is exactly "Bearer <raw>": raw
+// was extracted from the value's end, so the length settles it.
+func isCanonicalBearer(vals []string, raw string) bool {
+	return len(vals) == 1 && len(vals[0]) == bearerPrefixLen+len(raw) && vals[0][:bearerPrefixLen] == "Bearer "
+}
+
+// trustedProxies is the parsed trusted_proxies list.
+type trustedProxies []netip.Prefix
+
+func (t trustedProxies) contains(a netip.Addr) bool {
+	for _, p := range t {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// clientAddr is the address policies see: the peer, or, when the peer is
+// a trusted proxy, the right-most X-Forwarded-For entry that is not itself
+// a trusted proxy (entries left of it are the client's to write). An entry
+// that does not parse stops the walk at the last address known good.
+func (t trustedProxies) clientAddr(peer netip.Addr, xff []string) netip.Addr {
+	client := peer
+	for i := len(xff) - 1; i >= 0; i-- {
+		line := xff[i]
+		for line != "" {
+			j := strings.LastIndexByte(line, ',')
+			entry := strings.TrimSpace(line[j+1:])
+			if j < 0 {
+				line = ""
+			} else {
+				line = line[:j]
+			}
+			a, err := netip.ParseAddr(entry)
+			if err != nil {
+				return client
+			}
+			client = a.Unmap()
+			if !t.contains(client) {
+				return client
+			}
+		}
+	}
+	return client
+}
+
+// peerAddr parses r.RemoteAddr ("ip:port"), returning the address and its
+// text without the port, for X-Forwarded-For.
+func peerAddr(remote string) (netip.Addr, string) {
+	if ap, err := netip.ParseAddrPort(remote); err == nil {
+		host := remote[:strings.LastIndexByte(remote, ':')]
+		host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+		return ap.Addr().Unmap(), host
+	}
+	if a, err := netip.ParseAddr(remote); err == nil {
+		return a.Unmap(), remote
+	}
+	return netip.Addr{}, "unknown"
+}

@@ -1,0 +1,407 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/portcullis/portcullis/internal/config"
+	"github.com/portcullis/portcullis/internal/openapi"
+	"github.com/portcullis/portcullis/internal/phantom"
+	"github.com/portcullis/portcullis/internal/policy"
+	"github.com/portcullis/portcullis/internal/token"
+)
+
+// Defaults of an issuer's settings, for zero values.
+var defaultAlgorithms = []string{"ES256", "RS256", "PS256", "EdDSA"}
+
+const (
+	defaultCacheTTL    = 60 * time.Second
+	defaultNegativeTTL = 10 * time.Second
+	defaultLeeway      = 30 * time.Second
+	// discoveryRetry spaces attempts to discover an introspection
+	// endpoint after one failed, so requests do not hammer the issuer.
+	discoveryRetry = 30 * time.Second
+	// startWait bounds how long New waits for an issuer's first key
+	// fetch; the cache keeps trying in the background after it.
+	startWait = 15 * time.Second
+)
+
+// keySource is what the gateway needs of a JWKS cache (*token.JWKSCache).
+type keySource interface {
+	Start(ctx context.Context) error
+	Ready() bool
+	Refreshes() uint64
+}
+
+// tokenResolver turns a presented token into a verified JWT
+// (*phantom.Introspector, *phantom.SplitResolver).
+type tokenResolver interface {
+	Resolve(ctx context.Context, raw string) (*token.Verified, error)
+}
+
+// cacheStats is implemented by resolvers that cache.
+type cacheStats interface{ Stats() phantom.Stats }
+
+var (
+	_ keySource           = (*token.JWKSCache)(nil)
+	_ phantom.JWTVerifier = (*token.Verifier)(nil)
+	_ tokenResolver       = (*phantom.Introspector)(nil)
+	_ tokenResolver       = (*phantom.SplitResolver)(nil)
+	_ cacheStats          = (*phantom.Introspector)(nil)
+	_ cacheStats          = (*phantom.SplitResolver)(nil)
+)
+
+// factory makes the gateway's collaborators. Production uses the token,
+// phantom, policy and openapi packages; tests substitute fakes.
+type factory struct {
+	keys         func(cfg token.JWKSConfig, logger *slog.Logger, now func() time.Time) keySource
+	verifier     func(cfg token.VerifierConfig, keys keySource, now func() time.Time) (phantom.JWTVerifier, error)
+	introspector func(cfg phantom.IntrospectorConfig, v phantom.JWTVerifier, logger *slog.Logger, now func() time.Time) (tokenResolver, error)
+	split        func(src phantom.SplitSource, v phantom.JWTVerifier, cfg phantom.IntrospectorConfig, logger *slog.Logger, now func() time.Time) tokenResolver
+	rule         func(expr string, loc *time.Location) (requestRule, error)
+	openapi      func(data []byte) (*openapi.API, error)
+	// client fetches discovery documents.
+	client *http.Client
+}
+
+func productionFactory() factory {
+	return factory{
+		keys: func(cfg token.JWKSConfig, logger *slog.Logger, now func() time.Time) keySource {
+			return token.NewJWKSCache(cfg, logger, now)
+		},
+		verifier: func(cfg token.VerifierConfig, keys keySource, now func() time.Time) (phantom.JWTVerifier, error) {
+			c, ok := keys.(*token.JWKSCache)
+			if !ok {
+				return nil, errors.New("key source is not a JWKS cache")
+			}
+			return token.NewVerifier(cfg, c, now)
+		},
+		introspector: func(cfg phantom.IntrospectorConfig, v phantom.JWTVerifier, logger *slog.Logger, now func() time.Time) (tokenResolver, error) {
+			return phantom.NewIntrospector(cfg, v, logger, now)
+		},
+		split: func(src phantom.SplitSource, v phantom.JWTVerifier, cfg phantom.IntrospectorConfig, logger *slog.Logger, now func() time.Time) tokenResolver {
+			return phantom.NewSplitResolver(src, v, cfg, logger, now)
+		},
+		rule: func(expr string, loc *time.Location) (requestRule, error) {
+			return policy.CompileRequestRule(expr, loc)
+		},
+		openapi: openapi.Parse,
+		client:  &http.Client{Timeout: 10 * time.Second},
+	}
+}
+
+// issuer is one trusted authorization server: its key cache, and the
+// resolvers built over it for each audience set APIs ask for. Reloads keep
+// an issuer whose settings did not change, so its caches stay warm.
+type issuer struct {
+	cfg    config.Issuer // defaults applied
+	secret string        // the introspection client secret; never logged
+	keys   keySource
+	// stop ends the key cache's background refresh; nil until started.
+	stop     context.CancelFunc
+	endpoint *introspectionEndpoint
+	// combos maps an audience set to its resolvers. Written only while
+	// building a table (under Gateway.mu); requests never read it.
+	combos map[string]*resolvers
+}
+
+// resolvers turn tokens into verified JWTs for one issuer and audience
+// set.
+type resolvers struct {
+	keys   keySource
+	jwt    phantom.JWTVerifier
+	opaque tokenResolver // nil when the issuer has no client_id
+	split  tokenResolver // nil without a split source (fail closed)
+}
+
+func issuerDefaults(is config.Issuer) config.Issuer {
+	if len(is.Algorithms) == 0 {
+		is.Algorithms = defaultAlgorithms
+	}
+	if is.CacheTTL == 0 {
+		is.CacheTTL = config.Duration(defaultCacheTTL)
+	}
+	if is.NegativeCacheTTL == 0 {
+		is.NegativeCacheTTL = config.Duration(defaultNegativeTTL)
+	}
+	if is.Leeway == 0 {
+		is.Leeway = config.Duration(defaultLeeway)
+	}
+	return is
+}
+
+// sameIssuer reports whether two issuers can share caches.
+func sameIssuer(a, b *issuer) bool {
+	return a.cfg.Issuer == b.cfg.Issuer && a.cfg.JWKSURI == b.cfg.JWKSURI &&
+		slices.Equal(a.cfg.Algorithms, b.cfg.Algorithms) &&
+		a.cfg.IntrospectionURL == b.cfg.IntrospectionURL && a.cfg.ClientID == b.cfg.ClientID &&
+		a.cfg.CacheTTL == b.cfg.CacheTTL && a.cfg.NegativeCacheTTL == b.cfg.NegativeCacheTTL &&
+		a.cfg.Leeway == b.cfg.Leeway && a.secret == b.secret
+}
+
+// readSecret finds the introspection client secret: from a file that
+// only its owner can read, or from the environment. The secret never
+// appears in an error.
+func readSecret(is config.Issuer, baseDir string, getenv func(string) string) (string, error) {
+	if is.ClientID == "" {
+		if is.ClientSecretFile != "" || is.ClientSecretEnv != "" {
+			return "", errors.New("client_secret_file and client_secret_env need a client_id")
+		}
+		return "", nil
+	}
+	switch {
+	case is.ClientSecretFile != "" && is.ClientSecretEnv != "":
+		return "", errors.New("set client_secret_file or client_secret_env, not both")
+	case is.ClientSecretFile != "":
+		path := resolvePath(baseDir, is.ClientSecretFile)
+		fi, err := os.Stat(path)
+		if err != nil {
+			return "", fmt.Errorf("client_secret_file: %w", err)
+		}
+		if fi.Mode().Perm()&0o077 != 0 {
+			return "", fmt.Errorf("client_secret_file %s is readable by group or others (mode %04o); chmod 600 it",
+				is.ClientSecretFile, fi.Mode().Perm())
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return "", fmt.Errorf("client_secret_file: %w", err)
+		}
+		s := strings.TrimSpace(string(b))
+		if s == "" {
+			return "", fmt.Errorf("client_secret_file %s is empty", is.ClientSecretFile)
+		}
+		return s, nil
+	case is.ClientSecretEnv != "":
+		s := strings.TrimSpace(getenv(is.ClientSecretEnv))
+		if s == "" {
+			return "", fmt.Errorf("client_secret_env: environment variable %s is empty", is.ClientSecretEnv)
+		}
+		return s, nil
+	}
+	return "", errors.New("client_id needs client_secret_file or client_secret_env")
+}
+
+// resolversFor returns the resolvers for an audience set, reusing those of
+// prev (the issuer's previous combos) when there are some.
+func (is *issuer) resolversFor(ctx context.Context, b *builder, audiences []string, prev map[string]*resolvers) (*resolvers, error) {
+	aud := slices.Clone(audiences)
+	slices.Sort(aud)
+	aud = slices.Compact(aud)
+	key := strings.Join(aud, "\x00")
+	if r := is.combos[key]; r != nil {
+		return r, nil
+	}
+	if r := prev[key]; r != nil {
+		is.combos[key] = r
+		return r, nil
+	}
+	v, err := b.f.verifier(token.VerifierConfig{
+		Issuer:     is.cfg.Issuer,
+		Audiences:  aud,
+		Algorithms: is.cfg.Algorithms,
+		Type:       token.TypeAccessJWT,
+		Leeway:     is.cfg.Leeway.Duration(),
+		MaxSize:    token.MaxLength,
+	}, is.keys, b.now)
+	if err != nil {
+		return nil, fmt.Errorf("issuer %s: verifier: %w", is.cfg.Issuer, err)
+	}
+	r := &resolvers{keys: is.keys, jwt: v}
+	cacheCfg := phantom.IntrospectorConfig{
+		ClientID:     is.cfg.ClientID,
+		ClientSecret: is.secret,
+		MaxTTL:       is.cfg.CacheTTL.Duration(),
+		NegativeTTL:  is.cfg.NegativeCacheTTL.Duration(),
+	}
+	if is.cfg.ClientID != "" {
+		li := &lazyIntrospector{endpoint: is.endpoint, now: b.now}
+		li.build = func(u string) (tokenResolver, error) {
+			c := cacheCfg
+			c.URL = u
+			return b.f.introspector(c, v, b.logger, b.now)
+		}
+		// Build now when possible, so a bad endpoint is a config error
+		// and the first request does not pay for discovery.
+		if _, err := li.init(ctx); err != nil && is.cfg.IntrospectionURL != "" {
+			return nil, fmt.Errorf("issuer %s: introspection: %w", is.cfg.Issuer, err)
+		}
+		r.opaque = li
+	}
+	if b.split != nil {
+		r.split = b.f.split(b.split, v, cacheCfg, b.logger, b.now)
+	}
+	is.combos[key] = r
+	return r, nil
+}
+
+// introspectionEndpoint is an issuer's introspection URL: configured, or
+// read from its discovery document on first need (and again, at most once
+// per discoveryRetry, while that fails).
+type introspectionEndpoint struct {
+	issuer string
+	client *http.Client
+	mu     sync.Mutex
+	url    string
+	next   time.Time
+}
+
+func (e *introspectionEndpoint) get(ctx context.Context, now time.Time) (string, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.url != "" {
+		return e.url, nil
+	}
+	if now.Before(e.next) {
+		return "", errors.New("discovery failed recently")
+	}
+	u, err := discoverIntrospection(ctx, e.client, e.issuer)
+	if err != nil {
+		e.next = now.Add(discoveryRetry)
+		return "", err
+	}
+	e.url = u
+	return u, nil
+}
+
+// maxDiscoveryBytes bounds a discovery document.
+const maxDiscoveryBytes = 1 << 20
+
+// discoverIntrospection reads introspection_endpoint from the issuer's
+// OpenID Connect discovery document, falling back to RFC 8414 metadata.
+// The document must name the same issuer (RFC 8414 §3.3), so a
+// compromised or mistaken URL cannot point the gateway elsewhere.
+func discoverIntrospection(ctx context.Context, client *http.Client, issuer string) (string, error) {
+	base, err := url.Parse(issuer)
+	if err != nil || base.Host == "" {
+		return "", errors.New("issuer is not an absolute url")
+	}
+	trimmed := strings.TrimSuffix(issuer, "/")
+	// RFC 8414 §3.1 inserts the well-known segment before the path.
+	rfc8414 := base.Scheme + "://" + base.Host + "/.well-known/oauth-authorization-server" + strings.TrimSuffix(base.Path, "/")
+	var errs []error
+	for _, u := range []string{trimmed + "/.well-known/openid-configuration", rfc8414} {
+		ep, err := fetchIntrospectionEndpoint(ctx, client, u, issuer)
+		if err == nil {
+			return ep, nil
+		}
+		errs = append(errs, err)
+	}
+	return "", fmt.Errorf("discover introspection endpoint: %w", errors.Join(errs...))
+}
+
+func fetchIntrospectionEndpoint(ctx context.Context, client *http.Client, docURL, issuer string) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, docURL, nil)
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Accept", "application/json")
+	res, err := client.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("%s: status %d", docURL, res.StatusCode)
+	}
+	var doc struct {
+		Issuer                string `json:"issuer"`
+		IntrospectionEndpoint string `json:"introspection_endpoint"`
+	}
+	if err := json.NewDecoder(io.LimitReader(res.Body, maxDiscoveryBytes)).Decode(&doc); err != nil {
+		return "", fmt.Errorf("%s: %w", docURL, err)
+	}
+	if doc.Issuer != issuer {
+		return "", fmt.Errorf("%s: names another issuer", docURL)
+	}
+	ep, err := url.Parse(doc.IntrospectionEndpoint)
+	if err != nil || ep.Host == "" || (ep.Scheme != "https" && ep.Scheme != "http") {
+		return "", fmt.Errorf("%s: no usable introspection_endpoint", docURL)
+	}
+	if iu, _ := url.Parse(issuer); iu.Scheme == "https" && ep.Scheme != "https" {
+		return "", fmt.Errorf("%s: introspection_endpoint downgrades to http", docURL)
+	}
+	return doc.IntrospectionEndpoint, nil
+}
+
+// lazyIntrospector builds its phantom.Introspector once the endpoint is
+// known. Until then, opaque tokens get 503 (fail closed), never a pass.
+type lazyIntrospector struct {
+	cur      atomic.Pointer[resolverBox]
+	mu       sync.Mutex
+	endpoint *introspectionEndpoint
+	build    func(url string) (tokenResolver, error)
+	now      func() time.Time
+}
+
+type resolverBox struct{ r tokenResolver }
+
+func (l *lazyIntrospector) init(ctx context.Context) (tokenResolver, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if b := l.cur.Load(); b != nil {
+		return b.r, nil
+	}
+	u, err := l.endpoint.get(ctx, l.now())
+	if err != nil {
+		return nil, err
+	}
+	r, err := l.build(u)
+	if err != nil {
+		return nil, err
+	}
+	l.cur.Store(&resolverBox{r: r})
+	return r, nil
+}
+
+// Resolve introspects raw, building the introspector first if needed.
+func (l *lazyIntrospector) Resolve(ctx context.Context, raw string) (*token.Verified, error) {
+	if b := l.cur.Load(); b != nil {
+		return b.r.Resolve(ctx, raw)
+	}
+	r, err := l.init(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", phantom.ErrUnavailable, err)
+	}
+	return r.Resolve(ctx, raw)
+}
+
+// Stats are the built introspector's, zero before.
+func (l *lazyIntrospector) Stats() phantom.Stats {
+	if b := l.cur.Load(); b != nil {
+		if s, ok := b.r.(cacheStats); ok {
+			return s.Stats()
+		}
+	}
+	return phantom.Stats{}
+}
+
+// startKeys starts the key caches of new issuers concurrently and waits
+// for their first fetch (token.JWKSCache.Start returns after it, bounded
+// by its client timeout). An issuer that is down does not stop the
+// gateway: its APIs answer 503 until the keys load, and Ready says so.
+func startKeys(issuers []*issuer, run func(keySource) (context.CancelFunc, error), logger *slog.Logger) {
+	var wg sync.WaitGroup
+	for _, is := range issuers {
+		wg.Go(func() {
+			stop, err := run(is.keys)
+			is.stop = stop
+			if err != nil {
+				logger.Warn("issuer keys not loaded yet; its APIs answer 503 until they are",
+					"issuer", is.cfg.Issuer, "err", err)
+			}
+		})
+	}
+	wg.Wait()
+}

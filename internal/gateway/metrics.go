@@ -1,0 +1,131 @@
+package gateway
+
+import (
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are the gateway's Prometheus collectors.
+type metrics struct {
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+}
+
+// latencyBuckets resolve the sub-millisecond range a gateway lives in.
+var latencyBuckets = []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}
+
+// newMetrics registers the gateway's collectors on reg; nil registers
+// nothing. Token cache and key refresh counters are read from the current
+// issuers (and those reloads retired) at scrape time.
+func newMetrics(reg prometheus.Registerer, g *Gateway) (*metrics, error) {
+	if reg == nil {
+		return nil, nil
+	}
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "portcullis_gateway_requests_total",
+			Help: "Requests through the gateway by API, operation, status code and decision.",
+		}, []string{"api", "operation", "code", "decision"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "portcullis_gateway_request_duration_seconds",
+			Help:    "Time from receiving a request to finishing its response, by API and operation.",
+			Buckets: latencyBuckets,
+		}, []string{"api", "operation"}),
+	}
+	cs := []prometheus.Collector{m.requests, m.duration}
+	for _, kind := range []string{"opaque", "split"} {
+		cs = append(cs,
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name:        "portcullis_gateway_token_cache_hits_total",
+				Help:        "Resolved-token cache hits (positive and negative), by token kind.",
+				ConstLabels: prometheus.Labels{"kind": kind},
+			}, func() float64 { h, _ := g.tokenCacheCounts(kind); return float64(h) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name:        "portcullis_gateway_token_cache_misses_total",
+				Help:        "Resolved-token cache misses, by token kind.",
+				ConstLabels: prometheus.Labels{"kind": kind},
+			}, func() float64 { _, mi := g.tokenCacheCounts(kind); return float64(mi) }))
+	}
+	cs = append(cs, prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "portcullis_gateway_jwks_refreshes_total",
+		Help: "Successful fetches of issuers' key sets.",
+	}, func() float64 { return float64(g.keyRefreshes()) }))
+	for i, c := range cs {
+		if err := reg.Register(c); err != nil {
+			for _, done := range cs[:i] {
+				reg.Unregister(done)
+			}
+			return nil, fmt.Errorf("gateway: register metrics: %w", err)
+		}
+	}
+	return m, nil
+}
+
+// opMetrics are one operation's children, resolved when the table is
+// built so a request does no label lookup: the duration observer, and the
+// counters by (code, decision), added copy-on-write as new pairs appear.
+type opMetrics struct {
+	api, op  string
+	vec      *prometheus.CounterVec
+	duration prometheus.Observer
+	counters atomic.Pointer[map[uint32]prometheus.Counter]
+	mu       sync.Mutex
+}
+
+// forOp returns the children for an operation ("" for requests that
+// matched none); nil when metrics are off.
+func (m *metrics) forOp(api, op string) *opMetrics {
+	if m == nil {
+		return nil
+	}
+	o := &opMetrics{api: api, op: op, vec: m.requests, duration: m.duration.WithLabelValues(api, op)}
+	counters := map[uint32]prometheus.Counter{}
+	// The pairs nearly every operation sees, resolved up front.
+	for _, p := range []struct {
+		code int
+		d    decision
+	}{
+		{200, decisionAllow}, {401, decisionDenyToken}, {403, decisionDenyScope}, {404, decisionNotFound},
+	} {
+		counters[counterKey(p.code, p.d)] = m.requests.WithLabelValues(api, op, strconv.Itoa(p.code), p.d.String())
+	}
+	o.counters.Store(&counters)
+	return o
+}
+
+func counterKey(code int, d decision) uint32 { return uint32(d)<<16 | uint32(code)&0xffff }
+
+// observe counts one finished request.
+func (o *opMetrics) observe(code int, d decision, seconds float64) {
+	if o == nil {
+		return
+	}
+	c, ok := (*o.counters.Load())[counterKey(code, d)]
+	if !ok {
+		c = o.add(code, d)
+	}
+	c.Inc()
+	o.duration.Observe(seconds)
+}
+
+func (o *opMetrics) add(code int, d decision) prometheus.Counter {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	old := *o.counters.Load()
+	k := counterKey(code, d)
+	if c, ok := old[k]; ok {
+		return c
+	}
+	c := o.vec.WithLabelValues(o.api, o.op, strconv.Itoa(code), d.String())
+	next := make(map[uint32]prometheus.Counter, len(old)+1)
+	for k, v := range old {
+		next[k] = v
+	}
+	next[k] = c
+	o.counters.Store(&next)
+	return c
+}

@@ -1,0 +1,315 @@
+package gateway
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/portcullis/portcullis/internal/config"
+)
+
+// Defaults of the upstream settings, for zero values.
+const (
+	defaultUpstreamTimeout = 30 * time.Second
+	defaultDialTimeout     = 5 * time.Second
+)
+
+// transportKey identifies a tuned transport: upstreams with equal keys
+// share one, and so its idle connections. File contents are part of the
+// key, so a reload after a certificate rotation gets a fresh transport.
+type transportKey struct {
+	https      bool
+	dial       time.Duration
+	header     time.Duration
+	serverName string
+	ca, cert   [sha256.Size]byte
+}
+
+// NewUpstreamTransport returns the tuned transport the gateway proxies
+// with: connections kept warm for many concurrent clients, every timeout
+// set, HTTP/2 attempted toward https upstreams, and never an environment
+// proxy. tlsConfig may be nil. Exported so load harnesses can compare
+// against a plain httputil.ReverseProxy over the same settings.
+func NewUpstreamTransport(dial, responseHeader time.Duration, tlsConfig *tls.Config) *http.Transport {
+	if dial <= 0 {
+		dial = defaultDialTimeout
+	}
+	if responseHeader <= 0 {
+		responseHeader = defaultUpstreamTimeout
+	}
+	d := &net.Dialer{Timeout: dial, KeepAlive: 30 * time.Second}
+	return &http.Transport{
+		DialContext:           d.DialContext,
+		MaxIdleConns:          4096,
+		MaxIdleConnsPerHost:   512,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ResponseHeaderTimeout: responseHeader,
+		ExpectContinueTimeout: time.Second,
+		ForceAttemptHTTP2:     tlsConfig != nil,
+		TLSClientConfig:       tlsConfig,
+	}
+}
+
+// transportFor builds the TLS settings of an API's upstream and returns
+// the key and a constructor; the caller reuses an existing transport with
+// the same key.
+func transportFor(api *config.API, target *url.URL, baseDir string) (transportKey, func() *http.Transport, error) {
+	k := transportKey{
+		https:  target.Scheme == "https",
+		dial:   api.Timeouts.Dial.Duration(),
+		header: api.Timeouts.Upstream.Duration(),
+	}
+	if k.dial == 0 {
+		k.dial = defaultDialTimeout
+	}
+	if k.header == 0 {
+		k.header = defaultUpstreamTimeout
+	}
+	t := api.TLS
+	if !k.https {
+		if t != (config.UpstreamTLS{}) {
+			return k, nil, errors.New("tls settings need an https upstream")
+		}
+		return k, func() *http.Transport { return NewUpstreamTransport(k.dial, k.header, nil) }, nil
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: t.ServerName}
+	k.serverName = t.ServerName
+	if t.CAFile != "" {
+		pem, err := os.ReadFile(resolvePath(baseDir, t.CAFile))
+		if err != nil {
+			return k, nil, fmt.Errorf("tls.ca_file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return k, nil, errors.New("tls.ca_file: no PEM certificate in it")
+		}
+		cfg.RootCAs = pool
+		k.ca = sha256.Sum256(pem)
+	}
+	if (t.CertFile == "") != (t.KeyFile == "") {
+		return k, nil, errors.New("tls.cert_file and tls.key_file go together")
+	}
+	if t.CertFile != "" {
+		certPEM, err := os.ReadFile(resolvePath(baseDir, t.CertFile))
+		if err != nil {
+			return k, nil, fmt.Errorf("tls.cert_file: %w", err)
+		}
+		keyPEM, err := os.ReadFile(resolvePath(baseDir, t.KeyFile))
+		if err != nil {
+			return k, nil, fmt.Errorf("tls.key_file: %w", err)
+		}
+		cert, err := tls.X509KeyPair(certPEM, keyPEM)
+		if err != nil {
+			// The parse error never quotes key material.
+			return k, nil, fmt.Errorf("tls.cert_file/key_file: %w", err)
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+		h := sha256.New()
+		h.Write(certPEM)
+		h.Write(keyPEM)
+		copy(k.cert[:], h.Sum(nil))
+	}
+	return k, func() *http.Transport { return NewUpstreamTransport(k.dial, k.header, cfg) }, nil
+}
+
+// upstream proxies one API to its backend.
+type upstream struct {
+	api    string
+	base   string
+	target *url.URL
+	// path and rawPath are the target's path without a trailing slash.
+	path, rawPath string
+	cors          bool
+	logger        *slog.Logger
+	rp            *httputil.ReverseProxy
+}
+
+func newUpstream(name, base string, target *url.URL, rt http.RoundTripper, cors bool, logger *slog.Logger) *upstream {
+	u := &upstream{
+		api:     name,
+		base:    base,
+		target:  target,
+		path:    strings.TrimSuffix(target.Path, "/"),
+		rawPath: strings.TrimSuffix(target.EscapedPath(), "/"),
+		cors:    cors,
+		logger:  logger,
+	}
+	u.rp = &httputil.ReverseProxy{
+		Rewrite:      u.rewrite,
+		Transport:    rt,
+		ErrorHandler: u.fail,
+		ErrorLog:     slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		BufferPool:   proxyBuffers,
+	}
+	if cors {
+		u.rp.ModifyResponse = stripUpstreamCORS
+	}
+	return u
+}
+
+// ServeHTTP makes upstream the chain's last step.
+func (u *upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	exchangeOf(w).decision = decisionAllow
+	u.rp.ServeHTTP(w, r)
+}
+
+// rewrite points the outbound request at the upstream: its path is the
+// upstream's path followed by exactly what was matched after the base
+// path, escaping preserved, and the headers the header step decided on
+// are put back where ReverseProxy removed them.
+func (u *upstream) rewrite(pr *httputil.ProxyRequest) {
+	in, out := pr.In, pr.Out
+	out.URL.Scheme = u.target.Scheme
+	out.URL.Host = u.target.Host
+	rest := in.URL.Path[len(u.base):]
+	switch {
+	case u.path == "" && rest == "":
+		out.URL.Path = "/"
+	case u.path == "":
+		out.URL.Path = rest
+	default:
+		out.URL.Path = u.path + rest
+	}
+	out.URL.RawPath = ""
+	if raw := in.URL.RawPath; raw != "" && strings.HasPrefix(raw, u.base) {
+		out.URL.RawPath = u.rawPath + raw[len(u.base):]
+	}
+	if q := u.target.RawQuery; q != "" {
+		if out.URL.RawQuery == "" {
+			out.URL.RawQuery = q
+		} else {
+			out.URL.RawQuery = q + "&" + out.URL.RawQuery
+		}
+	}
+	out.Host = ""
+	// ReverseProxy drops the forwarding headers before Rewrite, and a
+	// client may have listed any header in Connection to have it dropped
+	// as hop-by-hop: restore the ones the header step set.
+	for _, k := range restoredHeaders {
+		if v, ok := in.Header[k]; ok {
+			out.Header[k] = v
+		} else {
+			delete(out.Header, k)
+		}
+	}
+}
+
+var restoredHeaders = []string{
+	"Authorization", "X-Request-Id", "X-Forwarded-For", "X-Forwarded-Proto",
+	"X-Forwarded-Host", "Forwarded",
+}
+
+// stripUpstreamCORS drops an upstream's own CORS headers when the gateway
+// answers CORS for the API: two Access-Control-Allow-Origin values make
+// browsers refuse the response, and the gateway's policy is the one
+// configured.
+func stripUpstreamCORS(res *http.Response) error {
+	for k := range res.Header {
+		if hasHeaderPrefix(k, "Access-Control-") {
+			delete(res.Header, k)
+		}
+	}
+	return nil
+}
+
+// fail answers a failed upstream exchange: 504 when it timed out, 413 when
+// the body passed the limit, 502 otherwise. The body never names the
+// upstream; the log does, with the request id.
+func (u *upstream) fail(w http.ResponseWriter, r *http.Request, err error) {
+	ex := exchangeOf(w)
+	var tooLarge *http.MaxBytesError
+	level := slog.LevelWarn
+	switch {
+	case errors.As(err, &tooLarge):
+		ex.problem(problemTooLarge, decisionTooLarge)
+		level = slog.LevelInfo
+	case r.Context().Err() != nil && !errors.Is(err, context.DeadlineExceeded):
+		// The client went away; nobody reads this answer.
+		ex.problem(problemBadGateway, decisionClientClosed)
+		level = slog.LevelDebug
+	case isTimeout(err):
+		ex.problem(problemTimeout, decisionTimeout)
+	default:
+		ex.problem(problemBadGateway, decisionBadGateway)
+	}
+	u.logger.LogAttrs(r.Context(), level, "upstream request failed",
+		slog.String("api", u.api),
+		slog.String("request_id", ex.id),
+		slog.String("error", redactURLError(err)))
+}
+
+func isTimeout(err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// redactURLError renders err without the request URL a *url.Error quotes:
+// its query string is the client's and may hold anything, tokens
+// included.
+func redactURLError(err error) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Op + ": " + ue.Err.Error()
+	}
+	return err.Error()
+}
+
+// bufferPool recycles ReverseProxy's copy buffers (32 KiB each) without
+// allocating on Put: the slices travel in boxes that are pooled too.
+type bufferPool struct {
+	bufs, boxes sync.Pool
+}
+
+const proxyBufferSize = 32 << 10
+
+var proxyBuffers = &bufferPool{}
+
+// Get returns a copy buffer.
+func (p *bufferPool) Get() []byte {
+	if box, ok := p.bufs.Get().(*[]byte); ok {
+		b := *box
+		*box = nil
+		p.boxes.Put(box)
+		return b
+	}
+	return make([]byte, proxyBufferSize)
+}
+
+// Put recycles b.
+func (p *bufferPool) Put(b []byte) {
+	if cap(b) < proxyBufferSize {
+		return
+	}
+	box, ok := p.boxes.Get().(*[]byte)
+	if !ok {
+		box = new([]byte)
+	}
+	*box = b[:proxyBufferSize]
+	p.bufs.Put(box)
+}
+
+var _ httputil.BufferPool = (*bufferPool)(nil)
+
+// resolvePath reads p relative to the configuration's directory.
+func resolvePath(baseDir, p string) string {
+	if baseDir == "" || p == "" || strings.HasPrefix(p, "/") {
+		return p
+	}
+	return baseDir + string(os.PathSeparator) + p
+}

@@ -1,0 +1,193 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/portcullis/portcullis/internal/phantom"
+	"github.com/portcullis/portcullis/internal/token"
+)
+
+// resolveStep turns the presented token into a verified JWT by the kinds
+// the API accepts: a JWT is verified as is; an opaque token is
+// introspected into its phantom JWT; anything else is taken as the
+// signature half of a split token. Every path ends in a JWT verified
+// against the issuer's keys.
+type resolveStep struct {
+	api                *apiRoute
+	res                *resolvers
+	jwt, opaque, split bool
+	next               http.Handler
+}
+
+func newResolve(c *stepConfig, next http.Handler) (http.Handler, error) {
+	if c.op.public {
+		return next, nil
+	}
+	return &resolveStep{
+		api:    c.api,
+		res:    c.api.resolvers,
+		jwt:    c.api.accepts&acceptJWT != 0,
+		opaque: c.api.accepts&acceptOpaque != 0,
+		split:  c.api.accepts&acceptSplit != 0,
+		next:   next,
+	}, nil
+}
+
+func (s *resolveStep) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	ex := exchangeOf(w)
+	raw := ex.raw
+	// Fail closed: without the issuer's keys nothing can be verified, and
+	// a client should retry rather than throw its token away.
+	if !s.res.keys.Ready() {
+		ex.reason = "keys not loaded"
+		ex.problem(problemUnavailable, decisionUnavailable)
+		return
+	}
+	var (
+		v   *token.Verified
+		err error
+	)
+	ctx := r.Context()
+	switch {
+	case looksLikeJWT(raw):
+		if !s.jwt {
+			err = errKindRefused
+			break
+		}
+		v, err = s.res.jwt.Verify(ctx, raw)
+	case s.opaque && (strings.HasPrefix(raw, token.PrefixAccess) || !s.split):
+		v, err = s.res.opaque.Resolve(ctx, raw)
+	case s.split:
+		if s.res.split == nil {
+			err = errNoSplitSource
+			break
+		}
+		v, err = s.res.split.Resolve(ctx, raw)
+	default:
+		err = errKindRefused
+	}
+	if err == nil && (v == nil || v.Claims == nil) {
+		err = errNoClaims // a resolver bug must not let a request through
+	}
+	if err != nil {
+		s.deny(ex, ctx, err)
+		return
+	}
+	ex.verified = v
+	s.next.ServeHTTP(w, r)
+}
+
+// Resolution failures of the gateway's own making.
+var (
+	errKindRefused   = errors.New("token kind not accepted by this api")
+	errNoSplitSource = errors.New("split tokens cannot be resolved on this node")
+	errNoClaims      = errors.New("resolver returned no claims")
+)
+
+func (s *resolveStep) deny(ex *exchange, ctx context.Context, err error) {
+	switch {
+	case ctx.Err() != nil:
+		ex.reason = "client went away"
+		ex.problem(problemUnavailable, decisionClientClosed)
+	case errors.Is(err, phantom.ErrUnavailable):
+		// Fail closed with a hint to retry (RFC 9110 §10.2.3).
+		ex.reason = "token service unavailable"
+		ex.problem(problemUnavailable, decisionUnavailable)
+	default:
+		ex.reason = denyReason(err)
+		ex.rw.Header()["Www-Authenticate"] = s.api.challengeInvalid
+		ex.problem(problemInvalidToken, decisionDenyToken)
+	}
+}
+
+// denyReason names why a token was refused, for the access log: a fixed
+// string, never the error text (which might quote the token).
+func denyReason(err error) string {
+	for _, c := range []struct {
+		err    error
+		reason string
+	}{
+		{token.ErrExpired, "expired"},
+		{token.ErrNotYetValid, "not yet valid"},
+		{token.ErrIssuer, "wrong issuer"},
+		{token.ErrAudience, "wrong audience"},
+		{token.ErrAlgorithm, "algorithm not allowed"},
+		{token.ErrUnknownKey, "unknown key"},
+		{token.ErrTooLarge, "too large"},
+		{token.ErrSignature, "bad signature"},
+		{token.ErrMalformed, "malformed"},
+		{phantom.ErrInactive, "inactive"},
+		{errKindRefused, "kind not accepted"},
+		{errNoSplitSource, "split tokens unavailable"},
+		{errNoClaims, "no claims"},
+	} {
+		if errors.Is(err, c.err) {
+			return c.reason
+		}
+	}
+	return "invalid"
+}
+
+// looksLikeJWT reports whether s has the shape of a compact JWS: three
+// non-empty base64url parts. Unlike token.LooksLikeJWT it allocates
+// nothing, which matters on every request.
+func looksLikeJWT(s string) bool {
+	dots, partLen := 0, 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '.':
+			if partLen == 0 {
+				return false
+			}
+			dots++
+			partLen = 0
+		case c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_':
+			partLen++
+		default:
+			return false
+		}
+	}
+	return dots == 2 && partLen > 0
+}
+
+// scopeStep is RFC 6750 §3.1 insufficient_scope: every scope the
+// operation names must be granted.
+type scopeStep struct {
+	scopes    []string
+	challenge []string
+	next      http.Handler
+}
+
+func newScope(c *stepConfig, next http.Handler) (http.Handler, error) {
+	if c.op.public || len(c.op.scopes) == 0 {
+		return next, nil
+	}
+	return &scopeStep{scopes: c.op.scopes, challenge: c.op.scopeChallenge, next: next}, nil
+}
+
+func (s *scopeStep) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	ex := exchangeOf(w)
+	granted := ex.verified.Claims.Scopes
+	for _, want := range s.scopes {
+		if !contains(granted, want) {
+			ex.reason = "missing scope"
+			ex.rw.Header()["Www-Authenticate"] = s.challenge
+			ex.problem(problemInsufficientScope, decisionDenyScope)
+			return
+		}
+	}
+	s.next.ServeHTTP(w, r)
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}

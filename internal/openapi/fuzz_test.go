@@ -1,0 +1,66 @@
+package openapi
+
+import (
+	"errors"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// FuzzParse feeds arbitrary documents to Parse: it must return either an
+// *Error on one line or an API whose operations are well formed, never
+// panic, and never call an operation public and scoped at once.
+func FuzzParse(f *testing.F) {
+	for _, name := range []string{"warehouse.yaml", "petstore-3.0.json", "path-items-3.1.yaml", "bad-template.yaml"} {
+		data, err := os.ReadFile("testdata/" + name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	f.Add([]byte(doc("  /a:\n    get: {security: &s [{oauth: [read]}]}\n    put: {security: *s}\n", "")))
+	f.Add([]byte(`{"openapi": "3.0.0", "paths": {"/a": {"$ref": "#/paths/~1b"}, "/b": {"get": {"security": [{}]}}}}`))
+	valid := slices.Collect(func(yield func(string) bool) {
+		for _, m := range methods {
+			if !yield(m) {
+				return
+			}
+		}
+	})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		api, err := Parse(data)
+		if err != nil {
+			var e *Error
+			if !errors.As(err, &e) {
+				t.Fatalf("Parse() error = %v (%T), want an *Error", err, err)
+			}
+			if api != nil {
+				t.Fatalf("Parse() = %+v and an error", api)
+			}
+			if msg := err.Error(); strings.ContainsAny(msg, "\r\n") || !strings.HasPrefix(msg, "openapi: ") {
+				t.Fatalf("Error() = %q, want one line starting with openapi:", msg)
+			}
+			return
+		}
+		if strings.HasSuffix(api.BasePath, "/") {
+			t.Fatalf("BasePath = %q ends in a slash", api.BasePath)
+		}
+		for _, op := range api.Operations {
+			if !slices.Contains(valid, op.Method) {
+				t.Fatalf("operation method %q", op.Method)
+			}
+			if !strings.HasPrefix(op.Path, "/") {
+				t.Fatalf("operation path %q does not start with /", op.Path)
+			}
+			if op.Public && len(op.Scopes) > 0 {
+				t.Fatalf("operation %s %s is public and requires %v", op.Method, op.Path, op.Scopes)
+			}
+			for i, s := range op.Scopes {
+				if !isScopeToken(s) || slices.Contains(op.Scopes[:i], s) {
+					t.Fatalf("operation %s %s scopes %q", op.Method, op.Path, op.Scopes)
+				}
+			}
+		}
+	})
+}

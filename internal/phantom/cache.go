@@ -1,0 +1,299 @@
+package phantom
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"log/slog"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/portcullis/portcullis/internal/token"
+)
+
+// maxShards is the shard count of a large cache: enough that two cores
+// rarely meet on one lock, few enough that a small cache still gets a
+// useful number of entries per shard.
+const maxShards = 64
+
+// minPerShard keeps small caches from being cut into shards of one entry.
+const minPerShard = 16
+
+// cacheKey is SHA-256 of what the client presented plus the resolver's
+// scope (the introspection URL), so two issuers never share entries.
+type cacheKey struct {
+	digest [sha256.Size]byte
+	scope  string
+}
+
+// entry is one cached answer: a verified token, or (err non-nil) a
+// negative answer. expires is in Unix nanoseconds.
+type entry struct {
+	v       *token.Verified
+	err     error
+	expires int64
+}
+
+// call is one resolution in flight; waiters block on done.
+type call struct {
+	done chan struct{}
+	v    *token.Verified
+	err  error
+}
+
+type shard struct {
+	mu       sync.RWMutex
+	entries  map[cacheKey]entry
+	inflight map[cacheKey]*call
+	// Hit counters live in the shard, beside the lock every hit touches
+	// anyway, so the hot path shares no counter between cores.
+	hits, negHits atomic.Uint64
+	_             [64]byte // keep neighbouring shards off one cache line
+}
+
+// cache is a bounded, sharded map from token digests to answers.
+type cache struct {
+	shards   []shard
+	perShard int
+	// seed keys the shard choice so that nobody can aim a flood of
+	// chosen junk tokens at a single shard and evict its neighbours.
+	seed maphash.Seed
+}
+
+func newCache(size int) *cache {
+	n := maxShards
+	for n > 1 && size/n < minPerShard {
+		n /= 2
+	}
+	c := &cache{
+		shards:   make([]shard, n),
+		perShard: (size + n - 1) / n,
+		seed:     maphash.MakeSeed(),
+	}
+	for i := range c.shards {
+		c.shards[i].entries = make(map[cacheKey]entry)
+		c.shards[i].inflight = make(map[cacheKey]*call)
+	}
+	return c
+}
+
+func (c *cache) shard(k *cacheKey) *shard {
+	if len(c.shards) == 1 {
+		return &c.shards[0]
+	}
+	return &c.shards[maphash.Bytes(c.seed, k.digest[:])%uint64(len(c.shards))]
+}
+
+// put stores e; the caller holds s.mu.
+func (c *cache) put(s *shard, k cacheKey, e entry, now int64) {
+	if _, ok := s.entries[k]; !ok && len(s.entries) >= c.perShard {
+		c.makeRoom(s, now)
+	}
+	s.entries[k] = e
+}
+
+// makeRoom drops expired entries and, if the shard is still full, an
+// eighth of it at random, so the next inserts do not each pay for a full
+// scan. Go randomises where map iteration starts, which is all the
+// randomness eviction needs: it only has to be unpredictable enough that
+// a flood cannot keep chosen entries alive. The caller holds s.mu.
+func (c *cache) makeRoom(s *shard, now int64) {
+	for k, e := range s.entries {
+		if e.expires <= now {
+			delete(s.entries, k)
+		}
+	}
+	drop := len(s.entries) - c.perShard + 1
+	if drop <= 0 {
+		return
+	}
+	drop = max(drop, c.perShard/8)
+	for k := range s.entries {
+		if drop == 0 {
+			break
+		}
+		delete(s.entries, k)
+		drop--
+	}
+}
+
+func (c *cache) len() int {
+	n := 0
+	for i := range c.shards {
+		s := &c.shards[i]
+		s.mu.RLock()
+		n += len(s.entries)
+		s.mu.RUnlock()
+	}
+	return n
+}
+
+// core is what the two resolvers share: the cache, the coalescing of
+// misses and the counters.
+type core struct {
+	cache   *cache
+	scope   string
+	maxTTL  time.Duration
+	negTTL  time.Duration
+	timeout time.Duration
+	now     func() time.Time
+	log     *slog.Logger
+
+	misses, calls, errs atomic.Uint64
+}
+
+func newCore(cfg IntrospectorConfig, scope string, logger *slog.Logger, now func() time.Time) *core {
+	cfg = cfg.withDefaults()
+	if now == nil {
+		now = time.Now
+	}
+	return &core{
+		cache:   newCache(cfg.CacheSize),
+		scope:   scope,
+		maxTTL:  cfg.MaxTTL,
+		negTTL:  cfg.NegativeTTL,
+		timeout: cfg.Timeout,
+		now:     now,
+		log:     logger,
+	}
+}
+
+// cached answers from the cache; ok is false on a miss. It allocates
+// nothing: this is the path nearly every gateway request takes.
+func (c *core) cached(k cacheKey) (v *token.Verified, err error, ok bool) {
+	now := c.now().UnixNano()
+	s := c.cache.shard(&k)
+	s.mu.RLock()
+	e, found := s.entries[k]
+	s.mu.RUnlock()
+	if !found || now >= e.expires {
+		return nil, nil, false
+	}
+	if e.err != nil {
+		s.negHits.Add(1)
+		return nil, e.err, true
+	}
+	s.hits.Add(1)
+	return e.v, nil, true
+}
+
+// fetchFunc resolves one token for real. Its error must wrap ErrInactive
+// (the answer is cached for NegativeTTL) or ErrUnavailable (not cached).
+type fetchFunc func(ctx context.Context) (*token.Verified, error)
+
+// load resolves a missed key: it joins the call in flight for k, or starts
+// one. The call runs in its own goroutine under a context detached from
+// any one caller, bounded by the configured timeout, so a client hanging
+// up does not fail the other waiters or waste the answer.
+func (c *core) load(ctx context.Context, k cacheKey, fetch fetchFunc) (*token.Verified, error) {
+	c.misses.Add(1)
+	s := c.cache.shard(&k)
+	s.mu.Lock()
+	// Another caller may have filled the entry since cached looked.
+	if e, ok := s.entries[k]; ok && c.now().UnixNano() < e.expires {
+		s.mu.Unlock()
+		return e.v, e.err
+	}
+	cl, ok := s.inflight[k]
+	if !ok {
+		cl = &call{done: make(chan struct{})}
+		s.inflight[k] = cl
+		c.calls.Add(1)
+		go c.run(context.WithoutCancel(ctx), k, s, cl, fetch)
+	}
+	s.mu.Unlock()
+	select {
+	case <-cl.done:
+		return cl.v, cl.err
+	case <-ctx.Done():
+		return nil, fmt.Errorf("%w: caller gave up: %w", ErrUnavailable, context.Cause(ctx))
+	}
+}
+
+// run makes the shared call and publishes its result to the cache and to
+// every waiter.
+func (c *core) run(ctx context.Context, k cacheKey, s *shard, cl *call, fetch fetchFunc) {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	v, err := c.safeFetch(ctx, &k, fetch)
+	if err == nil && (v == nil || v.Claims == nil) {
+		// A verifier answering nil, nil is a bug; never let it through.
+		v, err = nil, fmt.Errorf("%w: verifier returned no claims", ErrUnavailable)
+	}
+	cl.v, cl.err = v, err
+
+	now := c.now()
+	s.mu.Lock()
+	delete(s.inflight, k)
+	switch {
+	case err == nil:
+		exp := now.Add(c.maxTTL)
+		if e := v.Claims.ExpiresAt; !e.IsZero() && e.Before(exp) {
+			exp = e
+		}
+		// A token the verifier accepted within its clock leeway may
+		// already be past exp: answer this once, cache nothing.
+		if exp.After(now) {
+			c.cache.put(s, k, entry{v: v, expires: exp.UnixNano()}, now.UnixNano())
+		}
+	case errors.Is(err, ErrInactive):
+		c.cache.put(s, k, entry{err: err, expires: now.Add(c.negTTL).UnixNano()}, now.UnixNano())
+	default:
+		c.errs.Add(1)
+	}
+	s.mu.Unlock()
+	close(cl.done)
+}
+
+// safeFetch runs fetch and turns a panic into ErrUnavailable: the call
+// runs on a goroutine of its own, where a panic would end the whole
+// process rather than one request.
+func (c *core) safeFetch(ctx context.Context, k *cacheKey, fetch fetchFunc) (v *token.Verified, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			// The panic value could quote its input, a token; the type
+			// and the stack (which shows no string contents) cannot.
+			c.log.ErrorContext(ctx, "token resolution panicked", "token_digest", digestPrefix(&k.digest),
+				"panic_type", fmt.Sprintf("%T", p), "stack", string(debug.Stack()))
+			v, err = nil, fmt.Errorf("%w: internal error", ErrUnavailable)
+		}
+	}()
+	return fetch(ctx)
+}
+
+func (c *core) stats() Stats {
+	st := Stats{
+		Misses:         c.misses.Load(),
+		Introspections: c.calls.Load(),
+		Errors:         c.errs.Load(),
+	}
+	for i := range c.cache.shards {
+		st.Hits += c.cache.shards[i].hits.Load()
+		st.NegativeHits += c.cache.shards[i].negHits.Load()
+	}
+	return st
+}
+
+// digest is sha256.Sum256 of s (the value token.Digest returns) without
+// the heap copy a []byte(s) conversion of a token makes: tokens that fit
+// (opaque ones, split signatures of every allowed algorithm) are copied
+// into a buffer on the stack instead.
+func digest(s string) [sha256.Size]byte {
+	var buf [512]byte
+	if len(s) <= len(buf) {
+		n := copy(buf[:], s)
+		return sha256.Sum256(buf[:n])
+	}
+	return sha256.Sum256([]byte(s))
+}
+
+// digestPrefix names a token in logs: the first 4 bytes of its SHA-256
+// digest say which token without revealing anything usable.
+func digestPrefix(d *[sha256.Size]byte) string {
+	return hex.EncodeToString(d[:4])
+}
