@@ -341,7 +341,13 @@ func checkPair(a, b *operation) error {
 // order. It allocates nothing. pathOnly reports that some pattern matched
 // the path but none the method (405 rather than 404).
 func (rt *router) match(method, path string, vals *[maxParams]string) (op *operation, pathOnly bool) {
-	if len(path) <= 1 {
+	if path == "" {
+		path = "/"
+	}
+	if path[0] != '/' {
+		return nil, false
+	}
+	if path == "/" {
 		// "/" is both no segment at all (pattern "/") and one empty
 		// segment ("/{p...}" with p empty); the first is more specific.
 		if op = rt.root.end.forMethod(method); op != nil {

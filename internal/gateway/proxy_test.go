@@ -1,16 +1,17 @@
 package gateway
 
 import (
+	"encoding/pem"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/portcullis/portcullis/internal/config"
-	"github.com/portcullis/portcullis/internal/gateway/gatewaytest"
 )
 
 func TestBodyLimit(t *testing.T) {
@@ -187,7 +188,6 @@ func TestUpstreamTLS(t *testing.T) {
 		_, _ = io.WriteString(w, r.URL.Path)
 	}))
 	defer up.Close()
-	is := gatewaytest.NewIssuer(t)
 	dir := t.TempDir()
 	writeCA(t, dir+"/ca.pem", up)
 	cfg := config.Gateway{APIs: []config.API{{
@@ -195,7 +195,6 @@ func TestUpstreamTLS(t *testing.T) {
 		Operations: []config.Operation{{Path: "/{p...}"}},
 		TLS:        config.UpstreamTLS{CAFile: "ca.pem", ServerName: "example.com"},
 	}}}
-	_ = is
 	gw, err := New(t.Context(), Options{Config: cfg, BaseDir: dir})
 	if err != nil {
 		t.Fatal(err)
@@ -211,5 +210,14 @@ func TestUpstreamTLS(t *testing.T) {
 	}
 	if w := httptestServe(gw, request("GET", "/tls/y", "")); w.Code != http.StatusBadGateway {
 		t.Errorf("untrusted upstream: status %d, want 502", w.Code)
+	}
+}
+
+// writeCA saves the test server's certificate as a PEM CA bundle.
+func writeCA(t testing.TB, path string, srv *httptest.Server) {
+	t.Helper()
+	b := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
 	}
 }

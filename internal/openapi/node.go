@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"unicode"
@@ -28,9 +29,11 @@ const maxRefHops = 32
 // valid JSON (escaped surrogate pairs such as "\ud83d\ude00", which
 // Python's json module writes for every emoji).
 func decode(data []byte) (*yaml.Node, error) {
-	trimmed := bytes.TrimLeft(bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")), " \t\r\n")
-	if len(trimmed) > 0 && trimmed[0] == '{' && json.Valid(trimmed) {
-		return decodeJSON(data)
+	body := bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
+	trimmed := bytes.TrimLeft(body, " \t\r\n")
+	looksJSON := len(trimmed) > 0 && trimmed[0] == '{'
+	if looksJSON && json.Valid(body) {
+		return decodeJSON(body)
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
@@ -38,7 +41,12 @@ func decode(data []byte) (*yaml.Node, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, &Error{Msg: "empty document", Err: ErrInvalid}
 		}
-		return nil, &Error{Msg: oneLine(strings.TrimPrefix(err.Error(), "yaml: ")), Err: ErrInvalid}
+		if looksJSON {
+			// Neither valid JSON nor YAML; the JSON decoder's complaint
+			// is the one a JSON author can act on.
+			return nil, jsonError(body)
+		}
+		return nil, yamlError(err)
 	}
 	var next yaml.Node
 	if err := dec.Decode(&next); !errors.Is(err, io.EOF) {
@@ -50,6 +58,36 @@ func decode(data []byte) (*yaml.Node, error) {
 		return nil, &Error{Msg: "empty document", Err: ErrInvalid}
 	}
 	return doc.Content[0], nil
+}
+
+// yamlLineRE splits the line number off a YAML syntax error.
+var yamlLineRE = regexp.MustCompile(`^(?:yaml: )?line ([0-9]+): (.*)$`)
+
+// yamlError turns the YAML decoder's error into an *Error with its line.
+func yamlError(err error) *Error {
+	msg := oneLine(err.Error())
+	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
+		if line, err := strconv.Atoi(m[1]); err == nil {
+			return &Error{Line: line, Msg: "yaml: " + m[2], Err: ErrInvalid}
+		}
+	}
+	return &Error{Msg: msg, Err: ErrInvalid}
+}
+
+// jsonError describes why body is not JSON, with the line of the fault.
+func jsonError(body []byte) *Error {
+	var v any
+	err := json.Unmarshal(body, &v)
+	if err == nil {
+		return &Error{Msg: "invalid document", Err: ErrInvalid}
+	}
+	e := &Error{Msg: oneLine(err.Error()), Err: ErrInvalid}
+	var se *json.SyntaxError
+	if errors.As(err, &se) && se.Offset <= int64(len(body)) {
+		e.Line = 1 + bytes.Count(body[:se.Offset], []byte("\n"))
+	}
+	e.Msg = "json: " + strings.TrimPrefix(e.Msg, "json: ")
+	return e
 }
 
 // decodeJSON builds the node tree of a JSON document, keeping key order

@@ -255,7 +255,9 @@ func TestParseErrors(t *testing.T) {
 		{"empty", "", "", 0, ErrInvalid, "empty document"},
 		{"comments only", "# nothing\n", "", 0, ErrInvalid, "empty document"},
 		{"not an object", "- openapi\n", "", 1, ErrInvalid, "must be an object, not a list"},
-		{"yaml syntax", "openapi: 3.1.0\npaths: {\n", "", 0, ErrInvalid, "did not find expected"},
+		{"yaml syntax", "openapi: 3.1.0\npaths: {\n", "", 2, ErrInvalid, "yaml: did not find expected"},
+		{"yaml syntax on a line", "openapi: 3.1.0\ninfo:\n  title: a\n  b: c: d\n", "", 4, ErrInvalid, "yaml: mapping values are not allowed in this context"},
+		{"json syntax", "{\"openapi\": \"3.0.0\",\n\"paths\": {\"/a\" {}}}", "", 2, ErrInvalid, "json: invalid character '{' after object key"},
 		{"two documents", "openapi: 3.1.0\n---\nopenapi: 3.1.0\n", "", 2, ErrInvalid, "more than one yaml document"},
 		{"duplicate key", doc("  /a:\n    get: {}\n    get: {security: []}\n", ""), "paths./a.get", 11, ErrInvalid, "duplicate key"},
 		{"duplicate json key", `{"openapi": "3.0.0", "paths": {"/a": {"get": {"security": []}, "get": {}}}}`, "paths./a.get", 1, ErrInvalid, "duplicate key"},
@@ -354,6 +356,16 @@ func TestParseAliasBomb(t *testing.T) {
 	var e *Error
 	if !errors.As(err, &e) || !strings.Contains(e.Msg, "too complex") {
 		t.Fatalf("Parse() error = %v, want a document too complex", err)
+	}
+}
+
+func TestParseJSONWithBOM(t *testing.T) {
+	api, err := Parse([]byte("\xef\xbb\xbf{\"openapi\": \"3.0.0\", \"info\": {\"title\": \"\\ud83d\\udce6 crates\"}}"))
+	if err != nil {
+		t.Fatalf("Parse() error = %v", err)
+	}
+	if got, want := api.Title, "\U0001F4E6 crates"; got != want {
+		t.Errorf("Title = %q, want %q", got, want)
 	}
 }
 

@@ -65,7 +65,7 @@ var (
 // rule. Each field is converted on first read and kept for the rest of the
 // evaluation.
 type httpRequestVal struct {
-	in                                     *RequestInput
+	in                                    *RequestInput
 	ip, method, path, params, headers, ts ref.Val
 }
 

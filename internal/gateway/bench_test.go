@@ -1,0 +1,166 @@
+package gateway
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/portcullis/portcullis/internal/gateway/gatewaytest"
+)
+
+// discardWriter is the cheapest possible client side: benchmarks measure
+// the gateway and the upstream round trip, not a recorder's buffers.
+type discardWriter struct {
+	h    http.Header
+	code int
+}
+
+func (w *discardWriter) Header() http.Header         { return w.h }
+func (w *discardWriter) WriteHeader(code int)        { w.code = code }
+func (w *discardWriter) Write(b []byte) (int, error) { return len(b), nil }
+
+// benchEnv is a gateway with metrics on and logs off, in front of a
+// non-recording upstream.
+func benchEnv(b *testing.B, logger *slog.Logger) (*gatewaytest.Issuer, *gatewaytest.Upstream, *Gateway) {
+	b.Helper()
+	is := gatewaytest.NewIssuer(b)
+	up := gatewaytest.NewBenchUpstream(b)
+	cfg := warehouseConfig(is, gatewaytest.NewUpstream(b))
+	cfg.APIs[0].Upstream = up.URL() + "/backend"
+	cfg.APIs[0].CORS = nil
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	b.Cleanup(cancel)
+	gw, err := New(ctx, Options{
+		Config:      cfg,
+		SplitSource: is.SplitSource(),
+		Getenv:      func(string) string { return is.ClientSecret },
+		Logger:      logger,
+		Metrics:     prometheus.NewRegistry(),
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return is, up, gw
+}
+
+// runParallel sends GET target with tok through h from every P, checking
+// the status.
+func runParallel(b *testing.B, h http.Handler, target, tok string) {
+	b.Helper()
+	u, err := url.Parse("http://gateway.test" + target)
+	if err != nil {
+		b.Fatal(err)
+	}
+	auth := "Bearer " + tok
+	// Warm the caches (and the connection pool) before timing.
+	for range 10 {
+		w := &discardWriter{h: http.Header{}}
+		h.ServeHTTP(w, benchRequest(u, auth, tok != ""))
+		if w.code != http.StatusOK {
+			b.Fatalf("warm-up status %d", w.code)
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		w := &discardWriter{h: http.Header{}}
+		for pb.Next() {
+			clear(w.h)
+			w.code = 0
+			h.ServeHTTP(w, benchRequest(u, auth, tok != ""))
+			if w.code != http.StatusOK {
+				b.Errorf("status %d", w.code)
+				return
+			}
+		}
+	})
+}
+
+// benchRequest is what the server would hand a handler for a small GET
+// from a browser-like client.
+func benchRequest(u *url.URL, auth string, withAuth bool) *http.Request {
+	h := http.Header{
+		"Accept":          {"application/json"},
+		"User-Agent":      {"bench/1.0"},
+		"Accept-Encoding": {"gzip"},
+	}
+	if withAuth {
+		h["Authorization"] = []string{auth}
+	}
+	r := &http.Request{
+		Method:     "GET",
+		URL:        u,
+		Proto:      "HTTP/1.1",
+		ProtoMajor: 1,
+		ProtoMinor: 1,
+		Header:     h,
+		Body:       http.NoBody,
+		Host:       u.Host,
+		RemoteAddr: "192.0.2.10:40000",
+		RequestURI: u.RequestURI(),
+	}
+	return r.WithContext(context.Background())
+}
+
+// BenchmarkGateway is the full chain per token kind, with warm caches:
+// route, credentials, resolution (verified-token cache hit for a JWT,
+// phantom and split caches for the others), scope, header sanitation,
+// the proxy round trip to a loopback upstream, metrics.
+func BenchmarkGateway(b *testing.B) {
+	is, _, gw := benchEnv(b, nil)
+	claims := gatewaytest.Claims{Subject: "alice", ClientID: "spa", Scope: "list_items", Audience: []string{"warehouse"}}
+	b.Run("jwt", func(b *testing.B) { runParallel(b, gw, "/warehouse/items/42", is.JWT(b, claims)) })
+	b.Run("phantom", func(b *testing.B) { runParallel(b, gw, "/warehouse/items/42", is.Opaque(b, claims)) })
+	b.Run("split", func(b *testing.B) { runParallel(b, gw, "/warehouse/items/42", is.Split(b, claims)) })
+	b.Run("public", func(b *testing.B) { runParallel(b, gw, "/warehouse/health", "") })
+}
+
+// BenchmarkGatewayAccessLog is the JWT path with the JSON access log on
+// (to io.Discard), for its cost.
+func BenchmarkGatewayAccessLog(b *testing.B) {
+	is, _, gw := benchEnv(b, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	tok := is.JWT(b, gatewaytest.Claims{Subject: "alice", ClientID: "spa", Scope: "list_items", Audience: []string{"warehouse"}})
+	runParallel(b, gw, "/warehouse/items/42", tok)
+}
+
+// BenchmarkPlainProxy is the baseline: httputil.ReverseProxy over the same
+// transport settings, no checks at all.
+func BenchmarkPlainProxy(b *testing.B) {
+	up := gatewaytest.NewBenchUpstream(b)
+	target, _ := url.Parse(up.URL() + "/backend")
+	rp := &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(target)
+			pr.SetXForwarded()
+		},
+		Transport: NewUpstreamTransport(0, 0, nil),
+	}
+	runParallel(b, rp, "/items/42", "")
+}
+
+func BenchmarkMatch(b *testing.B) {
+	rt := testRouter(b, fuzzRoutes...)
+	var vals [maxParams]string
+	b.ReportAllocs()
+	for b.Loop() {
+		rt.match("GET", "/orgs/acme/items/42", &vals)
+	}
+}
+
+func BenchmarkExtractBearer(b *testing.B) {
+	h := http.Header{"Authorization": {"Bearer eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJl"}}
+	b.ReportAllocs()
+	for b.Loop() {
+		_, _ = extractBearer(h)
+	}
+}
+
