@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -218,6 +219,9 @@ func Start(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ..
 	}
 	if ln, ok := listeners[RoleGateway]; ok {
 		r.GatewayURL = baseURL(ln.Addr())
+		if c.Listen.GatewayTLS.CertFile != "" {
+			r.GatewayURL = "https" + strings.TrimPrefix(r.GatewayURL, "http")
+		}
 		if hasPortZero(c.Listen.Gateway) {
 			c.Listen.Gateway = ln.Addr().String()
 		}
@@ -256,13 +260,20 @@ func Start(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ..
 	errCh := make(chan error, len(listeners))
 	var servers sync.WaitGroup
 	r.wiring = w
-	serve := func(role Role, h http.Handler) {
+	serve := func(role Role, h http.Handler, tls config.ListenTLS) {
 		ln := listeners[role]
 		srv := newHTTPServer(h, logger.With("component", "http", "role", string(role)))
 		r.servers = append(r.servers, srv)
-		logger.Info("listening", "role", role, "addr", ln.Addr().String())
+		logger.Info("listening", "role", role, "addr", ln.Addr().String(), "tls", tls.CertFile != "")
 		servers.Go(func() {
-			if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			var err error
+			if tls.CertFile != "" {
+				// ServeTLS offers HTTP/2 through ALPN.
+				err = srv.ServeTLS(ln, relTo(c.BaseDir(), tls.CertFile), relTo(c.BaseDir(), tls.KeyFile))
+			} else {
+				err = srv.Serve(ln)
+			}
+			if !errors.Is(err, http.ErrServerClosed) {
 				errCh <- fmt.Errorf("%s listener: %w", role, err)
 			}
 		})
@@ -270,9 +281,9 @@ func Start(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ..
 	for _, role := range roles {
 		switch role {
 		case RoleAuthz:
-			serve(role, w.authzHandler())
+			serve(role, w.authzHandler(), config.ListenTLS{})
 		case RoleAdmin:
-			serve(role, w.adminHandler())
+			serve(role, w.adminHandler(), config.ListenTLS{})
 		}
 	}
 	// The gateway comes last: on one node it fetches the issuer's keys
@@ -286,7 +297,7 @@ func Start(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ..
 			_ = w.close()
 			return nil, err
 		}
-		serve(RoleGateway, w.gatewayHandler())
+		serve(RoleGateway, w.gatewayHandler(), c.Listen.GatewayTLS)
 	}
 	var loops sync.WaitGroup
 	w.startLoops(runCtx, &loops)
@@ -322,6 +333,15 @@ func (r *Running) ReloadGateway(ctx context.Context, gw config.Gateway) error {
 		return errNoGateway
 	}
 	return r.wiring.gateway.Reload(ctx, gw)
+}
+
+// relTo resolves a relative path against dir (the configuration file's
+// directory; empty for configurations built in code).
+func relTo(dir, path string) string {
+	if dir == "" || filepath.IsAbs(path) {
+		return path
+	}
+	return filepath.Join(dir, path)
 }
 
 // shutdownAll shuts the servers down in parallel, closing what is still

@@ -60,6 +60,19 @@ type Listen struct {
 	// Gateway serves the APIs of the gateway section. Empty means
 	// 127.0.0.1:8000.
 	Gateway string `yaml:"gateway"`
+	// GatewayTLS serves the gateway over TLS (HTTP/2 is then offered to
+	// clients through ALPN). Empty means plain HTTP, for a gateway behind
+	// a TLS-terminating load balancer or on loopback.
+	GatewayTLS ListenTLS `yaml:"gateway_tls"`
+}
+
+// ListenTLS names a listener's certificate and key (PEM files; relative
+// paths are relative to the configuration file).
+type ListenTLS struct {
+	// CertFile is the certificate chain. Empty means no TLS.
+	CertFile string `yaml:"cert_file"`
+	// KeyFile is the private key; required with CertFile.
+	KeyFile string `yaml:"key_file"`
 }
 
 // Store selects the database.

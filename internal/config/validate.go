@@ -255,6 +255,9 @@ func (v *validator) listen() {
 	if okGateway && okAdmin && same(l.Gateway, l.Admin) {
 		v.add("listen.gateway", "is the same address as listen.admin", nil)
 	}
+	if (l.GatewayTLS.CertFile == "") != (l.GatewayTLS.KeyFile == "") {
+		v.add("listen.gateway_tls", "cert_file and key_file go together", nil)
+	}
 }
 
 func (v *validator) hostPort(field, addr string) bool {
