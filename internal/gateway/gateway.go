@@ -117,6 +117,7 @@ func newGateway(ctx context.Context, o Options, f factory) (*Gateway, error) {
 		return nil, err
 	}
 	if err := g.Reload(ctx, o.Config); err != nil {
+		g.metrics.unregister()
 		return nil, err
 	}
 	return g, nil

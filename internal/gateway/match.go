@@ -362,19 +362,19 @@ func (rt *router) match(method, path string, vals *[maxParams]string) (op *opera
 func (n *node) lookup(method, s string, vals *[maxParams]string, nv int, pathOnly bool) (*operation, bool) {
 	seg, tail, more := strings.Cut(s, "/")
 	if next := n.child(seg); next != nil {
-		if op, po := next.descend(method, tail, more, vals, nv); op != nil {
+		op, po := next.descend(method, tail, more, vals, nv)
+		if op != nil {
 			return op, true
-		} else {
-			pathOnly = pathOnly || po
 		}
+		pathOnly = pathOnly || po
 	}
 	if n.wild != nil && seg != "" {
 		vals[nv] = seg
-		if op, po := n.wild.descend(method, tail, more, vals, nv+1); op != nil {
+		op, po := n.wild.descend(method, tail, more, vals, nv+1)
+		if op != nil {
 			return op, true
-		} else {
-			pathOnly = pathOnly || po
 		}
+		pathOnly = pathOnly || po
 	}
 	if n.rest != nil {
 		if op := n.rest.forMethod(method); op != nil {
@@ -446,9 +446,6 @@ func cleanPath(path, rawPath string) bool {
 			return false
 		}
 		segStart = i + 1
-	}
-	if c := path[0]; c < 0x20 {
-		return false
 	}
 	for i := 0; i+2 < len(rawPath); i++ {
 		if rawPath[i] != '%' {

@@ -13,6 +13,9 @@ import (
 type metrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+	// reg and all are for unregister.
+	reg prometheus.Registerer
+	all []prometheus.Collector
 }
 
 // latencyBuckets resolve the sub-millisecond range a gateway lives in.
@@ -62,7 +65,19 @@ func newMetrics(reg prometheus.Registerer, g *Gateway) (*metrics, error) {
 			return nil, fmt.Errorf("gateway: register metrics: %w", err)
 		}
 	}
+	m.reg, m.all = reg, cs
 	return m, nil
+}
+
+// unregister removes the collectors again (a gateway that failed to
+// build must not hold the names).
+func (m *metrics) unregister() {
+	if m == nil {
+		return
+	}
+	for _, c := range m.all {
+		m.reg.Unregister(c)
+	}
 }
 
 // opMetrics are one operation's children, resolved when the table is

@@ -13,6 +13,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -308,8 +309,8 @@ var _ httputil.BufferPool = (*bufferPool)(nil)
 
 // resolvePath reads p relative to the configuration's directory.
 func resolvePath(baseDir, p string) string {
-	if baseDir == "" || p == "" || strings.HasPrefix(p, "/") {
+	if baseDir == "" || p == "" || filepath.IsAbs(p) {
 		return p
 	}
-	return baseDir + string(os.PathSeparator) + p
+	return filepath.Join(baseDir, p)
 }

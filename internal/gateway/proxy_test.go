@@ -1,13 +1,23 @@
 package gateway
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/pem"
 	"io"
+	"log"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -184,9 +194,12 @@ func TestRedactURLError(t *testing.T) {
 }
 
 func TestUpstreamTLS(t *testing.T) {
-	up := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	up := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, r.URL.Path)
 	}))
+	// The refused handshake below would otherwise be logged to stderr.
+	up.Config.ErrorLog = log.New(io.Discard, "", 0)
+	up.StartTLS()
 	defer up.Close()
 	dir := t.TempDir()
 	writeCA(t, dir+"/ca.pem", up)
@@ -218,6 +231,98 @@ func writeCA(t testing.TB, path string, srv *httptest.Server) {
 	t.Helper()
 	b := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
 	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestStreamingFlushes(t *testing.T) {
+	e := newEnv(t, nil)
+	release := make(chan struct{})
+	defer close(release)
+	e.up.SetHandler(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		_, _ = io.WriteString(w, "data: first\n\n")
+		_ = http.NewResponseController(w).Flush()
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	})
+	srv := httptest.NewServer(e.gw)
+	defer srv.Close()
+	req, _ := http.NewRequestWithContext(t.Context(), "GET", srv.URL+"/warehouse/items", nil)
+	req.Header.Set("Authorization", "Bearer "+e.token(t, "jwt", "list_items"))
+	res, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	// The first event arrives while the upstream is still streaming: the
+	// exchange's writer flushes through to the client.
+	buf := make([]byte, len("data: first\n\n"))
+	if _, err := io.ReadFull(res.Body, buf); err != nil || string(buf) != "data: first\n\n" {
+		t.Fatalf("read %q, %v", buf, err)
+	}
+}
+
+func TestUpstreamMutualTLS(t *testing.T) {
+	var seen atomic.Int32
+	up := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if len(r.TLS.PeerCertificates) == 1 && r.TLS.PeerCertificates[0].Subject.CommonName == "gateway" {
+			seen.Add(1)
+		}
+	}))
+	up.Config.ErrorLog = log.New(io.Discard, "", 0)
+	up.TLS = &tls.Config{ClientAuth: tls.RequireAnyClientCert}
+	up.StartTLS()
+	defer up.Close()
+	dir := t.TempDir()
+	writeCA(t, filepath.Join(dir, "ca.pem"), up)
+	writeClientCert(t, filepath.Join(dir, "client.pem"), filepath.Join(dir, "client.key"))
+	cfg := config.Gateway{APIs: []config.API{{
+		Name: "mtls", BasePath: "/mtls", Upstream: up.URL, Public: true,
+		Operations: []config.Operation{{Path: "/{p...}"}},
+		TLS:        config.UpstreamTLS{CAFile: "ca.pem", CertFile: "client.pem", KeyFile: "client.key"},
+	}}}
+	gw, err := New(t.Context(), Options{Config: cfg, BaseDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := httptestServe(gw, request("GET", "/mtls/x", "")); w.Code != 200 || seen.Load() != 1 {
+		t.Errorf("status %d, client certificate seen %d times", w.Code, seen.Load())
+	}
+	cfg.APIs[0].TLS.KeyFile = ""
+	if err := gw.Reload(t.Context(), cfg); err == nil || !strings.Contains(err.Error(), "go together") {
+		t.Errorf("Reload without key_file = %v", err)
+	}
+}
+
+// writeClientCert makes a self-signed client certificate for "gateway".
+func writeClientCert(t testing.TB, certPath, keyPath string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "gateway"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyPath, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kb}), 0o600); err != nil {
 		t.Fatal(err)
 	}
 }

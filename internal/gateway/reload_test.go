@@ -145,6 +145,7 @@ func TestConfigErrors(t *testing.T) {
 		{"opaque without client", func(c *config.Gateway) { c.Issuers[0].ClientID = ""; c.Issuers[0].ClientSecretEnv = "" }, "no client_id", "warehouse", ""},
 		{"empty secret", func(c *config.Gateway) { c.Issuers[0].ClientSecretEnv = "UNSET_FOR_TEST" }, "is empty", "", ""},
 		{"two secrets", func(c *config.Gateway) { c.Issuers[0].ClientSecretFile = "x" }, "not both", "", ""},
+		{"bad introspection url", func(c *config.Gateway) { c.Issuers[0].IntrospectionURL = "ftp://x/introspect" }, "introspection", "warehouse", ""},
 		{"duplicate issuer", func(c *config.Gateway) { c.Issuers = append(c.Issuers, c.Issuers[0]) }, "listed twice", "", ""},
 		{"bad trusted proxy", func(c *config.Gateway) { c.TrustedProxies = []string{"10.1.2.3/8"} }, "trusted_proxies", "", ""},
 		{"bad zone", func(c *config.Gateway) { c.TimeZone = "Mars/Olympus" }, "time_zone", "", ""},
@@ -275,5 +276,17 @@ func TestOpenAPIOperations(t *testing.T) {
 				t.Errorf("status = %d, want %d", w.Code, tc.want)
 			}
 		})
+	}
+}
+
+func TestConfiguredIntrospectionURL(t *testing.T) {
+	e := newEnv(t, nil)
+	cfg := cloneConfig(e.cfg)
+	cfg.Issuers[0].IntrospectionURL = e.is.IntrospectionURL()
+	if err := e.gw.Reload(t.Context(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	if w := e.serve(request("GET", "/warehouse/items", e.token(t, "opaque", "list_items"))); w.Code != 200 {
+		t.Errorf("status %d, want 200", w.Code)
 	}
 }

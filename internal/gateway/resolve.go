@@ -73,7 +73,7 @@ func (s *resolveStep) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		err = errNoClaims // a resolver bug must not let a request through
 	}
 	if err != nil {
-		s.deny(ex, ctx, err)
+		s.deny(ctx, ex, err)
 		return
 	}
 	ex.verified = v
@@ -87,7 +87,7 @@ var (
 	errNoClaims      = errors.New("resolver returned no claims")
 )
 
-func (s *resolveStep) deny(ex *exchange, ctx context.Context, err error) {
+func (s *resolveStep) deny(ctx context.Context, ex *exchange, err error) {
 	switch {
 	case ctx.Err() != nil:
 		ex.reason = "client went away"
