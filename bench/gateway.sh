@@ -14,6 +14,7 @@ CONNS=${CONNS:-64}
 THREADS=${THREADS:-2}
 UP=127.0.0.1:18090
 PLAIN=127.0.0.1:18091
+POOLED=127.0.0.1:18092
 GW=127.0.0.1:18100
 AUTHZ=127.0.0.1:18180
 ADMIN=127.0.0.1:18181
@@ -68,6 +69,7 @@ done
 
 "$work/upstream" -addr "$UP" & pids+=($!)
 "$work/plainproxy" -addr "$PLAIN" -upstream "http://$UP" & pids+=($!)
+"$work/plainproxy" -addr "$POOLED" -upstream "http://$UP" -pool & pids+=($!)
 "$p" serve "${c[@]}" 2>"$work/serve.log" & pids+=($!)
 for _ in $(seq 150); do curl -fs "http://$ADMIN/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
 curl -fs "http://$ADMIN/readyz" >/dev/null || { echo "portcullis did not become ready:" >&2; tail -20 "$work/serve.log" >&2; exit 1; }
@@ -91,14 +93,17 @@ run() {
   p99=$(awk '$1=="99%" {print $2}' <<<"$out")
   non2xx=$(awk '/Non-2xx/ {print $5}' <<<"$out")
   P99=$(python3 -c "v='$p99'; print(float(v[:-2])/1000 if v.endswith('us') else float(v[:-2]) if v.endswith('ms') else float(v[:-1])*1000)")
-  printf '%-30s %10s req/s  p50 %-9s p99 %-9s non-2xx %s' "$1" "$RPS" "$p50" "$p99" "${non2xx:-0}"
+  printf '%-34s %10s req/s  p50 %-9s p99 %-9s non-2xx %s' "$1" "$RPS" "$p50" "$p99" "${non2xx:-0}"
 }
 cmp() { python3 -c "print(f'  ratio {float($1)/float($2):.2f}  added p99 {float($3)-float($4):+.2f} ms')"; }
 
 echo "# $(date -u +%FT%TZ) $(nproc) cores, wrk -t$THREADS -c$CONNS -d$DURATION, loopback; gateway log level ${LOG_LEVEL:-info}"
 run "upstream direct" "http://$UP/bench/items"; echo
-run "plain ReverseProxy" "http://$PLAIN/bench/items"; echo; plain=$RPS; plain99=$P99
+run "plain ReverseProxy (default)" "http://$PLAIN/bench/items"; echo
+# The yardstick: a plain proxy with the same transport and, like the
+# gateway, pooled copy buffers. Ratios are against it.
+run "plain ReverseProxy (pooled)" "http://$POOLED/bench/items"; echo; plain=$RPS; plain99=$P99
 run "gateway, JWT" "http://$GW/bench/items" "${tok[jwt]}"; cmp "$RPS" "$plain" "$P99" "$plain99"
 run "gateway, phantom (warm)" "http://$GW/bench/items" "${tok[opaque]}"; cmp "$RPS" "$plain" "$P99" "$plain99"
 run "gateway, split (warm)" "http://$GW/bench/items" "${tok[split]}"; cmp "$RPS" "$plain" "$P99" "$plain99"
-run "plain ReverseProxy again" "http://$PLAIN/bench/items"; echo
+run "plain ReverseProxy (pooled) again" "http://$POOLED/bench/items"; echo

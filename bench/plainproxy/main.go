@@ -10,12 +10,14 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"sync"
 	"time"
 )
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:18091", "listen address (loopback)")
 	upstream := flag.String("upstream", "http://127.0.0.1:18090", "upstream base URL")
+	pool := flag.Bool("pool", false, "reuse copy buffers (httputil.BufferPool), as the gateway does")
 	flag.Parse()
 	host, _, err := net.SplitHostPort(*addr)
 	if err != nil || net.ParseIP(host) == nil || !net.ParseIP(host).IsLoopback() {
@@ -40,6 +42,9 @@ func main() {
 		},
 		Transport: transport,
 	}
+	if *pool {
+		rp.BufferPool = &bufferPool{}
+	}
 	srv := &http.Server{
 		Addr:              *addr,
 		Handler:           rp,
@@ -48,3 +53,16 @@ func main() {
 	}
 	log.Fatal(srv.ListenAndServe())
 }
+
+// bufferPool hands the proxy 32 KiB copy buffers from a sync.Pool instead
+// of allocating one per request.
+type bufferPool struct{ p sync.Pool }
+
+func (b *bufferPool) Get() []byte {
+	if v, ok := b.p.Get().(*[]byte); ok {
+		return *v
+	}
+	return make([]byte, 32<<10)
+}
+
+func (b *bufferPool) Put(buf []byte) { b.p.Put(&buf) }
