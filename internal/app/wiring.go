@@ -169,9 +169,10 @@ func (w *wiring) startGateway(ctx context.Context) error {
 		BaseDir:     w.cfg.BaseDir(),
 		SplitSource: phantom.NewStoreSource(w.db, w.now),
 		Getenv:      w.getenv,
-		Logger:      w.logger.With("component", "gateway"),
-		Metrics:     w.registry,
-		Now:         w.now,
+		// The gateway names its own components (gateway, gateway.access).
+		Logger:  w.logger,
+		Metrics: w.registry,
+		Now:     w.now,
 	})
 	if err != nil {
 		return fmt.Errorf("gateway: %w", err)
