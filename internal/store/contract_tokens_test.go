@@ -104,6 +104,36 @@ func tokenTests() []contractTest {
 				t.Errorf("RevokeGrant unknown changed %d tokens, want 0", n)
 			}
 		}},
+		{"RevokeTokensOf", func(t *testing.T, db *DB) {
+			toks := []Token{
+				fullToken("a1", KindAccess, "spa", "u-alice", "g1"),
+				fullToken("a2", KindRefresh, "spa", "u-alice", "g1"),
+				fullToken("b1", KindAccess, "spa", "u-bob", "g2"),
+				fullToken("c1", KindAccess, "svc", "svc", ""),
+			}
+			for _, tok := range toks {
+				mustNil(t, "CreateToken", db.CreateToken(ctx, tok))
+			}
+			n, err := db.RevokeTokensOf(ctx, "spa", "u-alice")
+			mustNil(t, "RevokeTokensOf subject", err)
+			if n != 2 {
+				t.Errorf("RevokeTokensOf(spa, u-alice) changed %d, want 2", n)
+			}
+			if got, _ := db.GetToken(ctx, toks[2].Digest); got.Revoked {
+				t.Error("bob's token revoked with alice's")
+			}
+			n, err = db.RevokeTokensOf(ctx, "spa", "")
+			mustNil(t, "RevokeTokensOf client", err)
+			if n != 1 {
+				t.Errorf("RevokeTokensOf(spa) changed %d, want 1 (bob's)", n)
+			}
+			if got, _ := db.GetToken(ctx, toks[3].Digest); got.Revoked {
+				t.Error("another client's token revoked")
+			}
+			if _, err := db.RevokeTokensOf(ctx, "", ""); !errors.Is(err, ErrInvalid) {
+				t.Errorf("empty client id: err = %v, want ErrInvalid", err)
+			}
+		}},
 		{"UseRefreshToken", func(t *testing.T, db *DB) {
 			tok := fullToken("r", KindRefresh, "spa", "u-alice", "g1")
 			mustNil(t, "CreateToken", db.CreateToken(ctx, tok))

@@ -15,8 +15,10 @@ var (
 	qGetToken = newQuery(`SELECT ` + tokenCols + ` FROM tokens WHERE digest = ?`)
 	// Matching rows count as changed even when already revoked, so only a
 	// missing token reports zero rows.
-	qRevokeToken = newQuery(`UPDATE tokens SET revoked = TRUE WHERE digest = ?`)
-	qRevokeGrant = newQuery(`UPDATE tokens SET revoked = TRUE WHERE grant_id = ? AND revoked = FALSE`)
+	qRevokeToken   = newQuery(`UPDATE tokens SET revoked = TRUE WHERE digest = ?`)
+	qRevokeGrant   = newQuery(`UPDATE tokens SET revoked = TRUE WHERE grant_id = ? AND revoked = FALSE`)
+	qRevokeClient  = newQuery(`UPDATE tokens SET revoked = TRUE WHERE client_id = ? AND revoked = FALSE`)
+	qRevokeSubject = newQuery(`UPDATE tokens SET revoked = TRUE WHERE client_id = ? AND subject = ? AND revoked = FALSE`)
 	// The single statement is the atomic step: of two concurrent callers
 	// the database lets exactly one match "used_at IS NULL" (SQLite runs
 	// one writer at a time; PostgreSQL re-checks the WHERE clause on the
@@ -133,6 +135,32 @@ func (db *DB) RevokeGrant(ctx context.Context, grantID string) (int64, error) {
 		return 0, nil
 	}
 	n, err := db.write1(ctx, qRevokeGrant, grantID)
+	if err != nil {
+		return 0, opErr(op, err)
+	}
+	return n, nil
+}
+
+// RevokeTokensOf marks revoked every token (access and refresh) issued to
+// clientID, or only those of subject when it is non-empty, and returns how
+// many changed. The holder must authenticate again.
+func (db *DB) RevokeTokensOf(ctx context.Context, clientID, subject string) (int64, error) {
+	const op = "revoke tokens of"
+	if clientID == "" {
+		return 0, opErr(op, invalid("client id is empty"))
+	}
+	if !validKey(clientID) || (subject != "" && !validKey(subject)) {
+		return 0, nil
+	}
+	var (
+		n   int64
+		err error
+	)
+	if subject == "" {
+		n, err = db.write1(ctx, qRevokeClient, clientID)
+	} else {
+		n, err = db.write1(ctx, qRevokeSubject, clientID, subject)
+	}
 	if err != nil {
 		return 0, opErr(op, err)
 	}
