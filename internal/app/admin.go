@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
@@ -111,4 +112,46 @@ func adminJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// lazyBlocks reaches the block list once the gateway role has built it.
+type lazyBlocks struct{ w *wiring }
+
+func (l lazyBlocks) get() (ratelimit.Blocks, error) {
+	if l.w.limiter == nil || l.w.limiter.blocks == nil {
+		return nil, errNoGateway
+	}
+	return l.w.limiter.blocks, nil
+}
+
+func (l lazyBlocks) Block(ctx context.Context, b ratelimit.Block) error {
+	bl, err := l.get()
+	if err != nil {
+		return err
+	}
+	return bl.Block(ctx, b)
+}
+
+func (l lazyBlocks) Blocked(key string, now time.Time) (ratelimit.Block, bool) {
+	bl, err := l.get()
+	if err != nil {
+		return ratelimit.Block{}, false
+	}
+	return bl.Blocked(key, now)
+}
+
+func (l lazyBlocks) List(ctx context.Context, now time.Time) ([]ratelimit.Block, error) {
+	bl, err := l.get()
+	if err != nil {
+		return nil, nil
+	}
+	return bl.List(ctx, now)
+}
+
+func (l lazyBlocks) Lift(ctx context.Context, key string) error {
+	bl, err := l.get()
+	if err != nil {
+		return err
+	}
+	return bl.Lift(ctx, key)
 }

@@ -170,6 +170,16 @@ func DemoConfig(o DemoOptions) *config.Config {
 	cfg.Listen.Gateway = o.GatewayAddr
 	cfg.Log.Format = "text"
 	cfg.Tokens.DefaultAudience = demoAudience
+	// An app tier: 2000 requests a day with bursts of at most 100 a second.
+	cfg.RateLimit = config.RateLimit{
+		Plans: map[string][]config.Limit{"gold": {
+			{Name: "gold-daily", Quota: "2000/day", Key: []string{"client_id"}},
+			{Name: "gold-burst", Rate: "100/s", Burst: 100, Key: []string{"client_id"}},
+		}},
+		ClientPlans: map[string]string{
+			"warehouse-service": "gold", "warehouse-service-opaque": "gold", "warehouse-service-split": "gold",
+		},
+	}
 	cfg.Gateway = config.Gateway{
 		Issuers: []config.Issuer{{
 			Issuer:           o.Issuer,
@@ -185,7 +195,12 @@ func DemoConfig(o DemoOptions) *config.Config {
 			Audiences: []string{demoAudience},
 			Operations: []config.Operation{
 				{Method: "GET", Path: "/items", Scopes: []string{"list_items"}},
-				{Method: "POST", Path: "/orders", Scopes: []string{"order_item"}},
+				{Method: "POST", Path: "/orders", Scopes: []string{"order_item"},
+					// Regional-office users may place at most 10 orders an hour.
+					Limits: []config.Limit{{
+						Name: "regional-orders", Quota: "10/hour", Key: []string{"sub"},
+						Condition: `claims.office == "regional"`, Strict: true,
+					}}},
 				{Method: "GET", Path: "/health", Public: true},
 			},
 			CORS: &config.CORS{AllowedOrigins: []string{"http://127.0.0.1:5173", "http://localhost:5173"}},

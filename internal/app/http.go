@@ -80,6 +80,19 @@ func (w *wiring) adminHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", healthz)
 	mux.HandleFunc("GET /readyz", w.readyz)
+	// The gateway is built after this handler, so the admin API reaches
+	// it (and its blocks) lazily.
+	admin := newAdminAPI(w.getenv(AdminTokenEnv), lazyBlocks{w}, func(r *http.Request, clientID string) (any, error) {
+		if w.gateway == nil {
+			return nil, errNoGateway
+		}
+		q, err := w.gateway.Quotas(r.Context(), clientID)
+		if err != nil {
+			return nil, err
+		}
+		return map[string]any{"client_id": clientID, "limits": q}, nil
+	}, w.now)
+	admin.register(mux)
 	mux.Handle("GET /metrics", promhttp.InstrumentMetricHandler(w.registry,
 		promhttp.HandlerFor(w.registry, promhttp.HandlerOpts{
 			ErrorLog: slog.NewLogLogger(w.logger.With("component", "metrics").Handler(), slog.LevelWarn),

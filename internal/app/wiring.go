@@ -60,6 +60,7 @@ type wiring struct {
 	roles   []Role
 	getenv  func(string) string
 	gateway *gateway.Gateway
+	limiter *limiter
 }
 
 // wire builds everything Start serves. On error it releases what it opened.
@@ -164,7 +165,15 @@ func wire(ctx context.Context, cfg *config.Config, issuer string, logger *slog.L
 // startGateway builds the gateway; ctx bounds its background work (JWKS
 // refreshes).
 func (w *wiring) startGateway(ctx context.Context) error {
+	lim, err := newLimiter(ctx, w.cfg.RateLimit, w.getenv, w.logger)
+	if err != nil {
+		return fmt.Errorf("rate limits: %w", err)
+	}
+	w.limiter = lim
 	g, err := gateway.New(ctx, gateway.Options{
+		RateLimiter: lim.backend,
+		Blocks:      lim.blocks,
+		Revoker:     storeRevoker{db: w.db},
 		Config:      w.cfg.Gateway,
 		BaseDir:     w.cfg.BaseDir(),
 		SplitSource: phantom.NewStoreSource(w.db, w.now),
@@ -183,6 +192,9 @@ func (w *wiring) startGateway(ctx context.Context) error {
 
 // close releases the store.
 func (w *wiring) close() error {
+	if err := w.limiter.close(); err != nil {
+		return err
+	}
 	if w.db == nil {
 		return nil
 	}

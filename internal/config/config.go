@@ -36,6 +36,9 @@ type Config struct {
 	PurgeInterval Duration `yaml:"purge_interval"`
 	// Gateway declares the APIs the gateway protects.
 	Gateway Gateway `yaml:"gateway"`
+	// RateLimit holds the rate-limit backend, plans and abuse rules
+	// (limits of one API or operation are declared with it).
+	RateLimit RateLimit `yaml:"ratelimit"`
 
 	// src locates fields in the file the config came from; nil for a
 	// config built in code.
@@ -200,6 +203,8 @@ func (c *Config) ApplyDefaults() {
 	setString(&c.Log.Format, defaultLogFormat)
 	setString(&c.Log.Level, defaultLogLevel)
 	setDuration(&c.PurgeInterval, defaultPurgeInterval)
+	c.RateLimit.ApplyDefaults()
+	c.Gateway.RateLimit = c.RateLimit
 	c.Gateway.ApplyDefaults()
 }
 

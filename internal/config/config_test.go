@@ -221,8 +221,13 @@ func TestDefault(t *testing.T) {
 		Sessions:      Sessions{TTL: Duration(8 * time.Hour)},
 		Log:           Log{Format: "json", Level: "info"},
 		PurgeInterval: Duration(time.Minute),
-		Gateway:       Gateway{StripHeaderPrefixes: []string{"X-Portcullis-"}},
+		RateLimit: RateLimit{
+			Backend: "memory",
+			Redis:   RateLimitRedis{Addr: "127.0.0.1:6379", Prefix: "pc:", Timeout: Duration(50 * time.Millisecond)},
+			Memory:  RateLimitMemory{MaxKeys: 1_000_000},
+		},
 	}
+	want.Gateway = Gateway{StripHeaderPrefixes: []string{"X-Portcullis-"}, RateLimit: want.RateLimit}
 	got := Default()
 	if diff := cmp.Diff(want, got, cmpopts.IgnoreUnexported(Config{})); diff != "" {
 		t.Errorf("Default() mismatch (-want +got):\n%s", diff)

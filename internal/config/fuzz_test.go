@@ -23,6 +23,8 @@ func FuzzParse(f *testing.F) {
 		"testdata/valid/gateway.yaml",
 		"testdata/invalid/gateway_operations.yaml",
 		"testdata/invalid/gateway_cors.yaml",
+		"testdata/valid/ratelimit.yaml",
+		"testdata/invalid/ratelimit_limits.yaml",
 	} {
 		data, err := os.ReadFile(path)
 		if err != nil {

@@ -34,6 +34,11 @@ type Gateway struct {
 	Issuers []Issuer `yaml:"issuers"`
 	// APIs are the protected APIs.
 	APIs []API `yaml:"apis"`
+	// RateLimit is a copy of the top-level ratelimit section (plans, abuse
+	// rules, backend), made by Config.ApplyDefaults and Config.Validate so
+	// the gateway, handed only this section, sees them on every reload.
+	// It is not read from or written to the gateway section of a file.
+	RateLimit RateLimit `yaml:"-"`
 }
 
 // Issuer is one trusted authorization server.
@@ -111,6 +116,9 @@ type API struct {
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
 	// TLS toward an https upstream.
 	TLS UpstreamTLS `yaml:"tls"`
+	// Limits apply to every call of the API (see Limit). Empty means
+	// none beyond the plans.
+	Limits []Limit `yaml:"limits"`
 }
 
 // Operation is one method on one path pattern of an API.
@@ -128,6 +136,8 @@ type Operation struct {
 	Policy string `yaml:"policy"`
 	// Public makes this operation reachable without a token.
 	Public bool `yaml:"public"`
+	// Limits apply to this operation, on top of the API's and the plan's.
+	Limits []Limit `yaml:"limits"`
 }
 
 // CORS is the cross-origin policy of an API (Fetch standard).
@@ -207,6 +217,7 @@ var (
 // default; Config.ApplyDefaults calls it. TimeZone stays empty, which
 // means UTC (see Location).
 func (g *Gateway) ApplyDefaults() {
+	g.RateLimit.ApplyDefaults()
 	setList(&g.StripHeaderPrefixes, defaultStripHeaderPrefixes)
 	for i := range g.Issuers {
 		is := &g.Issuers[i]
@@ -223,6 +234,10 @@ func (g *Gateway) ApplyDefaults() {
 		setDuration(&a.Timeouts.Dial, defaultDialTimeout)
 		if a.MaxBodyBytes == 0 {
 			a.MaxBodyBytes = defaultMaxBodyBytes
+		}
+		applyLimitDefaults(a.Limits)
+		for j := range a.Operations {
+			applyLimitDefaults(a.Operations[j].Limits)
 		}
 		if a.CORS != nil {
 			setList(&a.CORS.AllowedMethods, defaultCORSMethods)

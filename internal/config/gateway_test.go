@@ -61,6 +61,11 @@ func TestGatewayApplyDefaults(t *testing.T) {
 					MaxAge:         Duration(10 * time.Minute),
 				}},
 		},
+		RateLimit: RateLimit{
+			Backend: "memory",
+			Redis:   RateLimitRedis{Addr: "127.0.0.1:6379", Prefix: "pc:", Timeout: Duration(50 * time.Millisecond)},
+			Memory:  RateLimitMemory{MaxKeys: 1_000_000},
+		},
 	}
 	if diff := cmp.Diff(want, g); diff != "" {
 		t.Errorf("ApplyDefaults() mismatch (-want +got):\n%s", diff)

@@ -55,6 +55,8 @@ type durationRule struct {
 // returns nil.
 func (c *Config) Validate() error {
 	c.issuance = nil
+	// The gateway reads the ratelimit section through its copy.
+	c.Gateway.RateLimit = c.RateLimit
 	v := &validator{c: c}
 	v.issuer()
 	v.listen()
@@ -80,6 +82,7 @@ func (c *Config) Validate() error {
 	v.oneOf("log.level", c.Log.Level, logLevels)
 	v.duration(durationRule{"purge_interval", c.PurgeInterval, time.Second, 24 * time.Hour, ""})
 	v.gateway()
+	v.rateLimit()
 	if len(v.errs) > 0 {
 		// In file order, so the report reads top to bottom.
 		slices.SortStableFunc(v.errs, func(a, b error) int { return lineOf(a) - lineOf(b) })

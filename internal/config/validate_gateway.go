@@ -43,11 +43,13 @@ var (
 var errRuleCompiler = errors.New("the policy compiler failed on this expression")
 
 // Validate checks the gateway section on its own, as Config.Validate
-// does; errors name the field (gateway.apis[0].base_path) without a file
-// or line. Call ApplyDefaults first.
+// does, with its copy of the ratelimit section; errors name the field
+// (gateway.apis[0].base_path, ratelimit.plans.gold[0].rate) without a
+// file or line. Call ApplyDefaults first.
 func (g *Gateway) Validate() error {
-	v := &validator{c: &Config{Gateway: *g}}
+	v := &validator{c: &Config{Gateway: *g, RateLimit: g.RateLimit}}
 	v.gateway()
+	v.rateLimit()
 	return errors.Join(v.errs...)
 }
 

@@ -164,6 +164,8 @@ const (
 	decisionPreflight
 	decisionDenyCORS
 	decisionClientClosed
+	decisionDenyRate
+	decisionDenyBlocked
 	decisionCount
 )
 
@@ -183,6 +185,8 @@ var decisionNames = [decisionCount]string{
 	decisionPreflight:        "cors_preflight",
 	decisionDenyCORS:         "deny_cors",
 	decisionClientClosed:     "client_closed",
+	decisionDenyRate:         "deny_rate",
+	decisionDenyBlocked:      "deny_blocked",
 }
 
 func (d decision) String() string {

@@ -8,8 +8,8 @@
 // packages (oauth, keys): it trusts only what the issuer publishes.
 //
 // Each operation's chain is built once per configuration from small
-// http.Handler steps (cors, credentials, resolve, scope, policy, body,
-// headers, then the proxy); the table of APIs and operations is immutable
+// http.Handler steps (cors, credentials, resolve, scope, policy, limits,
+// body, headers, then the proxy); the table of APIs and operations is immutable
 // and swapped whole on reload. Upstream requests are never retried: a
 // failed exchange answers 502 or 504 and the client decides.
 package gateway
@@ -28,6 +28,7 @@ import (
 
 	"github.com/portcullis/portcullis/internal/config"
 	"github.com/portcullis/portcullis/internal/phantom"
+	"github.com/portcullis/portcullis/internal/ratelimit"
 )
 
 // Options are the gateway's collaborators.
@@ -45,6 +46,17 @@ type Options struct {
 	Metrics prometheus.Registerer
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// RateLimiter counts rate limits and quotas. Nil is allowed only when
+	// the configuration declares no limits, plans or abuse rules: New
+	// and Reload refuse one that does (fail closed).
+	RateLimiter ratelimit.Backend
+	// Blocks holds the clients and users blocked by abuse rules (or an
+	// operator); every request with a token is checked against it. Nil
+	// means no block checks, and abuse rules are refused.
+	Blocks ratelimit.Blocks
+	// Revoker revokes a blocked key's tokens for abuse rules with
+	// revoke_tokens; nil refuses such rules.
+	Revoker Revoker
 }
 
 // Gateway serves every configured API. Safe for concurrent use; Reload
@@ -61,6 +73,11 @@ type Gateway struct {
 	baseDir string
 	getenv  func(string) string
 	split   phantom.SplitSource
+	// limiter, blocks and limitRT serve the rate-limit step of every
+	// table.
+	limiter ratelimit.Backend
+	blocks  ratelimit.Blocks
+	limitRT *limitRuntime
 	// runKeys starts a key cache for the gateway's lifetime (the context
 	// New was given, captured here rather than stored) and returns what
 	// stops it early.
@@ -101,6 +118,8 @@ func newGateway(ctx context.Context, o Options, f factory) (*Gateway, error) {
 		baseDir: o.BaseDir,
 		getenv:  o.Getenv,
 		split:   o.SplitSource,
+		limiter: o.RateLimiter,
+		blocks:  o.Blocks,
 	}
 	if g.now == nil {
 		g.now = time.Now
@@ -116,6 +135,12 @@ func newGateway(ctx context.Context, o Options, f factory) (*Gateway, error) {
 	if g.metrics, err = newMetrics(o.Metrics, g); err != nil {
 		return nil, err
 	}
+	lm, err := newLimitMetrics(g.metrics)
+	if err != nil {
+		g.metrics.unregister()
+		return nil, err
+	}
+	g.limitRT = newLimitRuntime(g.logger, lm, o.Revoker)
 	if err := g.Reload(ctx, o.Config); err != nil {
 		g.metrics.unregister()
 		return nil, err

@@ -21,6 +21,9 @@ func (g *Gateway) Reload(ctx context.Context, cfg config.Gateway) error {
 		getenv:        g.getenv,
 		split:         g.split,
 		metrics:       g.metrics,
+		limiter:       g.limiter,
+		blocks:        g.blocks,
+		limitRT:       g.limitRT,
 		oldIssuers:    g.issuers,
 		oldTransports: g.transports,
 	}

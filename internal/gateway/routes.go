@@ -16,6 +16,7 @@ import (
 
 	"github.com/portcullis/portcullis/internal/config"
 	"github.com/portcullis/portcullis/internal/phantom"
+	"github.com/portcullis/portcullis/internal/ratelimit"
 	"github.com/portcullis/portcullis/internal/token"
 )
 
@@ -68,6 +69,8 @@ type table struct {
 	trusted trustedProxies
 	// unmatched counts requests that matched no API.
 	unmatched *opMetrics
+	// limits are the plans and abuse rules (for Quotas).
+	limits *limitTable
 }
 
 // apiRoute is one API of a table.
@@ -121,6 +124,10 @@ type builder struct {
 	getenv  func(string) string
 	split   phantom.SplitSource
 	metrics *metrics
+	limiter ratelimit.Backend
+	blocks  ratelimit.Blocks
+	limitRT *limitRuntime
+	lim     limitBuild
 
 	oldIssuers    map[string]*issuer
 	oldTransports map[transportKey]*http.Transport
@@ -161,6 +168,9 @@ func (b *builder) build(ctx context.Context, cfg *config.Gateway) (_ *table, err
 		}
 	}
 	strip := newStripSet(cfg.StripHeaders, prefixes)
+	if t.limits, err = b.buildLimits(cfg, loc); err != nil {
+		return nil, &ConfigError{Err: err}
+	}
 
 	b.issuers = map[string]*issuer{}
 	b.transports = map[transportKey]*http.Transport{}
@@ -364,9 +374,18 @@ func (b *builder) api(ctx context.Context, cfg *config.Gateway, c *config.API, l
 	api.upstream = newUpstream(c.Name, c.BasePath, target, tr, api.cors != nil, b.logger)
 	api.unmatched = b.metrics.forOp(c.Name, "")
 
-	for _, op := range ops {
+	for j, op := range ops {
 		op.metrics = b.metrics.forOp(c.Name, op.label)
 		sc := &stepConfig{api: api, op: op, strip: strip, loc: loc, now: b.now}
+		// The configured operations come first in ops, in order; those
+		// of an OpenAPI document have no limits of their own.
+		var opCfg []config.Limit
+		if j < len(c.Operations) {
+			opCfg = c.Operations[j].Limits
+		}
+		if sc.limits, err = b.opLimitsFor(c.Name, op.label, c.Limits, opCfg, op.public, loc); err != nil {
+			return nil, &ConfigError{Operation: op.label, Err: err}
+		}
 		if op.handler, err = buildChain(sc, api.upstream); err != nil {
 			return nil, &ConfigError{Operation: op.label, Err: err}
 		}
@@ -518,6 +537,9 @@ type stepConfig struct {
 	strip *stripSet
 	loc   *time.Location
 	now   func() time.Time
+	// limits are the operation's rate limits; nil when it has none to
+	// check.
+	limits *opLimits
 }
 
 // stepConstructor builds one step around next; a step with nothing to do
@@ -526,8 +548,8 @@ type stepConfig struct {
 type stepConstructor func(c *stepConfig, next http.Handler) (http.Handler, error)
 
 // chainSteps are the phases of DESIGN's request path, outermost first.
-// Rate limits and inspection slot in between policy and body when their
-// packages exist.
+// Request inspection slots in between limits and body when its package
+// exists.
 var chainSteps = []struct {
 	name  string
 	build stepConstructor
@@ -537,6 +559,7 @@ var chainSteps = []struct {
 	{"resolve", newResolve},
 	{"scope", newScope},
 	{"policy", newPolicy},
+	{"limits", newLimits},
 	{"body", newBodyLimit},
 	{"headers", newHeaders},
 }

@@ -1,0 +1,75 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/portcullis/portcullis/internal/config"
+	"github.com/portcullis/portcullis/internal/ratelimit"
+	"github.com/portcullis/portcullis/internal/store"
+)
+
+// limiter is the rate-limit backend and block list of this node.
+type limiter struct {
+	backend ratelimit.Backend
+	blocks  ratelimit.Blocks
+	redis   redis.UniversalClient
+}
+
+// newLimiter builds the configured backend: memory for one node, Redis
+// (with the memory backend as the fallback of limits marked local) for a
+// cluster. ctx bounds the Redis block subscriber.
+func newLimiter(ctx context.Context, cfg config.RateLimit, getenv func(string) string, logger *slog.Logger) (*limiter, error) {
+	mem := ratelimit.NewMemory(ratelimit.MemoryConfig{MaxKeys: cfg.Memory.MaxKeys})
+	if cfg.Backend != "redis" {
+		return &limiter{backend: mem, blocks: ratelimit.NewMemoryBlocks()}, nil
+	}
+	var password string
+	if cfg.Redis.PasswordEnv != "" {
+		password = getenv(cfg.Redis.PasswordEnv)
+	}
+	client := redis.NewClient(&redis.Options{
+		Addr:         cfg.Redis.Addr,
+		Password:     password,
+		DB:           cfg.Redis.DB,
+		DialTimeout:  2 * time.Second,
+		ReadTimeout:  time.Second,
+		WriteTimeout: time.Second,
+		PoolSize:     64,
+	})
+	blocks := ratelimit.NewRedisBlocks(client, cfg.Redis.Prefix+"block:")
+	if err := blocks.Start(ctx); err != nil {
+		// Blocks are loaded again by the subscriber once Redis answers;
+		// limits fall back per their on_backend_error meanwhile.
+		logger.Warn("rate-limit blocks not loaded from Redis yet", "err", err)
+	}
+	backend := ratelimit.NewRedis(client, ratelimit.RedisConfig{
+		Prefix:  cfg.Redis.Prefix + "rl:",
+		Timeout: time.Duration(cfg.Redis.Timeout),
+	}, mem, logger.With("component", "ratelimit"))
+	return &limiter{backend: backend, blocks: blocks, redis: client}, nil
+}
+
+func (l *limiter) close() error {
+	if l == nil || l.redis == nil {
+		return nil
+	}
+	if err := l.redis.Close(); err != nil {
+		return fmt.Errorf("close redis: %w", err)
+	}
+	return nil
+}
+
+// storeRevoker revokes a client's or user's tokens in the authorization
+// server's store, for abuse rules with revoke_tokens (on one node, or any
+// node sharing the database).
+type storeRevoker struct{ db *store.DB }
+
+// RevokeTokens revokes every token of clientID, or of its user subject.
+func (r storeRevoker) RevokeTokens(ctx context.Context, clientID, subject string) (int64, error) {
+	return r.db.RevokeTokensOf(ctx, clientID, subject)
+}
