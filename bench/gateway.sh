@@ -43,6 +43,15 @@ listen: {authz: "$AUTHZ", admin: "$ADMIN", gateway: "$GW"}
 data_dir: $work/data
 tokens: {default_audience: "urn:portcullis:api:bench"}
 log: {format: json, level: ${LOG_LEVEL:-info}}
+# The warehouse-style plan (a daily quota and a burst rate) with bounds high
+# enough that the load never hits them: the run measures what checking costs.
+ratelimit:
+  backend: memory
+  plans:
+    gold:
+      - {name: gold-daily, quota: 1000000000/day, key: [client_id]}
+      - {name: gold-burst, rate: 1000000/s, burst: 1000000, key: [client_id]}
+  client_plans: {svc-limited: gold}
 gateway:
   issuers:
     - issuer: http://$AUTHZ
@@ -66,6 +75,7 @@ declare -A secret
 for f in jwt opaque split; do
   secret[$f]=$("$p" clients create "${c[@]}" --id "svc-$f" --grant-type client_credentials --scope list_items --format "$f" --json | secret_of)
 done
+secret[limited]=$("$p" clients create "${c[@]}" --id svc-limited --grant-type client_credentials --scope list_items --format jwt --json | secret_of)
 
 "$work/upstream" -addr "$UP" & pids+=($!)
 "$work/plainproxy" -addr "$PLAIN" -upstream "http://$UP" & pids+=($!)
@@ -76,7 +86,7 @@ curl -fs "http://$ADMIN/readyz" >/dev/null || { echo "portcullis did not become 
 
 token() { curl -fs -u "svc-$1:${secret[$1]}" -d grant_type=client_credentials "http://$AUTHZ/oauth2/token" | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])'; }
 declare -A tok
-for f in jwt opaque split; do
+for f in jwt opaque split limited; do
   tok[$f]=$(token "$f")
   code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer ${tok[$f]}" "http://$GW/bench/items")
   [[ $code == 200 ]] || { echo "gateway refused the $f token ($code)" >&2; tail -5 "$work/serve.log" >&2; exit 1; }
@@ -106,4 +116,5 @@ run "plain ReverseProxy (pooled)" "http://$POOLED/bench/items"; echo; plain=$RPS
 run "gateway, JWT" "http://$GW/bench/items" "${tok[jwt]}"; cmp "$RPS" "$plain" "$P99" "$plain99"
 run "gateway, phantom (warm)" "http://$GW/bench/items" "${tok[opaque]}"; cmp "$RPS" "$plain" "$P99" "$plain99"
 run "gateway, split (warm)" "http://$GW/bench/items" "${tok[split]}"; cmp "$RPS" "$plain" "$P99" "$plain99"
+run "gateway, JWT + rate limits" "http://$GW/bench/items" "${tok[limited]}"; cmp "$RPS" "$plain" "$P99" "$plain99"
 run "plain ReverseProxy (pooled) again" "http://$POOLED/bench/items"; echo

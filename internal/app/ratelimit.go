@@ -40,6 +40,8 @@ func newLimiter(ctx context.Context, cfg config.RateLimit, getenv func(string) s
 		ReadTimeout:  time.Second,
 		WriteTimeout: time.Second,
 		PoolSize:     64,
+		// Deadlines of the backend's contexts bound socket reads too.
+		ContextTimeoutEnabled: true,
 	})
 	blocks := ratelimit.NewRedisBlocks(client, cfg.Redis.Prefix+"block:")
 	if err := blocks.Start(ctx); err != nil {
