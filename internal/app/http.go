@@ -2,15 +2,12 @@ package app
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"net/http"
 	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-
-	"github.com/portcullis/portcullis/internal/oauth"
 )
 
 // Server timeouts. Every one is explicit: the zero values of http.Server
@@ -25,20 +22,6 @@ const (
 	// database makes the probe fail rather than hang.
 	readyzPingTimeout = 2 * time.Second
 )
-
-// oauthHandler returns what serves the authorization server. The package
-// contract is Server.Handler(); an *oauth.Server that is itself an
-// http.Handler works too, so the wiring does not break while that package
-// settles on one shape.
-func oauthHandler(s *oauth.Server) (http.Handler, error) {
-	switch h := any(s).(type) {
-	case interface{ Handler() http.Handler }:
-		return h.Handler(), nil
-	case http.Handler:
-		return h, nil
-	}
-	return nil, errors.New("authorization server: *oauth.Server has neither Handler() nor ServeHTTP")
-}
 
 func newHTTPServer(h http.Handler, logger *slog.Logger) *http.Server {
 	return &http.Server{
@@ -56,7 +39,7 @@ func newHTTPServer(h http.Handler, logger *slog.Logger) *http.Server {
 func (w *wiring) authzHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", healthz)
-	mux.Handle("/", w.oauthHandler)
+	mux.Handle("/", w.oauth.Handler())
 	return mux
 }
 

@@ -326,6 +326,10 @@ func Start(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ..
 	return r, nil
 }
 
+// errNoGateway answers calls that need the gateway role on a node that
+// does not run it.
+var errNoGateway = errors.New("the gateway role is not running")
+
 // ReloadGateway swaps the gateway's route table for one built from gw; on
 // error the current table keeps serving.
 func (r *Running) ReloadGateway(ctx context.Context, gw config.Gateway) error {

@@ -10,7 +10,6 @@ import (
 	"github.com/portcullis/portcullis/internal/gateway"
 	"github.com/portcullis/portcullis/internal/phantom"
 	"log/slog"
-	"net/http"
 	"net/netip"
 	"net/url"
 	"os"
@@ -51,9 +50,7 @@ type wiring struct {
 	keysReady atomic.Bool
 	users     *identity.Users
 	oauth     *oauth.Server
-	// oauthHandler serves every endpoint of the authorization server.
-	oauthHandler http.Handler
-	registry     *prometheus.Registry
+	registry  *prometheus.Registry
 	// roles are the listeners this process runs; the authorization server
 	// and its keys are wired only when RoleAuthz is among them, so a
 	// gateway-only node never holds a master key or a private key.
@@ -155,9 +152,6 @@ func wire(ctx context.Context, cfg *config.Config, issuer string, logger *slog.L
 	})
 	if err != nil {
 		return nil, fmt.Errorf("authorization server: %w", err)
-	}
-	if w.oauthHandler, err = oauthHandler(w.oauth); err != nil {
-		return nil, err
 	}
 	return w, nil
 }
