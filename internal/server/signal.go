@@ -1,4 +1,4 @@
-package app
+package server
 
 import (
 	"context"
@@ -15,12 +15,12 @@ import (
 // changes; polling keeps the binary free of platform-specific watchers.
 const watchInterval = 2 * time.Second
 
-// reloadGatewayOnSignal re-reads path on SIGHUP (and, when watch is set,
+// ReloadOnSignal re-reads path on SIGHUP (and, when watch is set,
 // when the file changes) and swaps the gateway's route table. An invalid
 // file is logged with its line-numbered error and the running table keeps
 // serving. Only the gateway section is reloaded; other sections need a
 // restart.
-func reloadGatewayOnSignal(ctx context.Context, r *Running, path string, watch bool, logger *slog.Logger) {
+func ReloadOnSignal(ctx context.Context, r *Running, path string, watch bool, logger *slog.Logger) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)

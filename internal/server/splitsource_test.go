@@ -1,4 +1,4 @@
-package phantom_test
+package server
 
 import (
 	"context"
@@ -12,6 +12,12 @@ import (
 	"github.com/portcullis/portcullis/internal/store"
 	"github.com/portcullis/portcullis/internal/token"
 )
+
+// epoch is the fixed clock of these tests.
+var epoch = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+
+// issuerName is the issuer of the test tokens.
+const issuerName = "https://issuer.test"
 
 // fakeReader answers GetToken with one fixed token or error.
 type fakeReader struct {
@@ -29,7 +35,7 @@ func (r fakeReader) GetToken(_ context.Context, digest []byte) (store.Token, err
 	return r.tok, nil
 }
 
-func TestStoreSource(t *testing.T) {
+func TestStoreSplitSource(t *testing.T) {
 	now := epoch
 	digest := token.Digest("signature")
 	active := store.Token{
@@ -66,7 +72,7 @@ func TestStoreSource(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			src := phantom.NewStoreSource(tc.r, func() time.Time { return now })
+			src := newStoreSplitSource(tc.r, func() time.Time { return now })
 			got, err := src.HeaderPayload(t.Context(), tc.digest)
 			if !errors.Is(err, tc.wantErr) {
 				t.Fatalf("HeaderPayload err = %v, want %v", err, tc.wantErr)
@@ -78,9 +84,9 @@ func TestStoreSource(t *testing.T) {
 	}
 }
 
-// TestStoreSourceWithResolver runs a split token end to end over the
+// TestStoreSplitSourceWithResolver runs a split token end to end over the
 // store adapter: issued, resolved, revoked (visible after MaxTTL).
-func TestStoreSourceWithResolver(t *testing.T) {
+func TestStoreSplitSourceWithResolver(t *testing.T) {
 	clock := phantomtest.NewClock(epoch)
 	iss := phantomtest.NewIssuer(t, issuerName)
 	jwt := iss.AccessToken(t, "alice", "list_items", clock.Now(), clock.Now().Add(time.Hour))
@@ -92,7 +98,7 @@ func TestStoreSourceWithResolver(t *testing.T) {
 		Digest: token.Digest(sig), Kind: store.KindAccess, Format: store.FormatSplit,
 		Payload: hp, ExpiresAt: clock.Now().Add(time.Hour),
 	}}
-	src := phantom.NewStoreSource(readerFunc(func(ctx context.Context, d []byte) (store.Token, error) {
+	src := newStoreSplitSource(readerFunc(func(ctx context.Context, d []byte) (store.Token, error) {
 		return r.GetToken(ctx, d)
 	}), clock.Now)
 	res := phantom.NewSplitResolver(src, iss.Verifier(clock.Now), phantom.IntrospectorConfig{MaxTTL: 30 * time.Second}, nil, clock.Now)

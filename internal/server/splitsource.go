@@ -1,4 +1,4 @@
-package phantom
+package server
 
 import (
 	"context"
@@ -6,38 +6,40 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/portcullis/portcullis/internal/phantom"
 	"github.com/portcullis/portcullis/internal/store"
 )
 
-// TokenReader is the part of the authorization server's store a
-// StoreSource reads: the token stored under a digest, or store.ErrNotFound.
-type TokenReader interface {
+// tokenReader is the part of the authorization server's store a
+// storeSplitSource reads: the token stored under a digest, or store.ErrNotFound.
+type tokenReader interface {
 	GetToken(ctx context.Context, digest []byte) (store.Token, error)
 }
 
-// StoreSource is the SplitSource of a single node: it reads split tokens
+// storeSplitSource is the gateway's phantom.SplitSource on a node that
+// shares the authorization server's database: it reads split tokens
 // straight from the authorization server's store (or its in-process
 // cache), in process. Safe for concurrent use if the reader is.
-type StoreSource struct {
-	r   TokenReader
+type storeSplitSource struct {
+	r   tokenReader
 	now func() time.Time
 }
 
 var (
-	_ SplitSource = (*StoreSource)(nil)
-	_ TokenReader = (*store.DB)(nil)
+	_ phantom.SplitSource = (*storeSplitSource)(nil)
+	_ tokenReader = (*store.DB)(nil)
 )
 
-// NewStoreSource returns a source reading r; now is the clock that decides
+// newStoreSplitSource returns a source reading r; now is the clock that decides
 // expiry (nil means time.Now). It panics if r is nil.
-func NewStoreSource(r TokenReader, now func() time.Time) *StoreSource {
+func newStoreSplitSource(r tokenReader, now func() time.Time) *storeSplitSource {
 	if r == nil {
-		panic("phantom: NewStoreSource needs a token reader")
+		panic("phantom: newStoreSplitSource needs a token reader")
 	}
 	if now == nil {
 		now = time.Now
 	}
-	return &StoreSource{r: r, now: now}
+	return &storeSplitSource{r: r, now: now}
 }
 
 // HeaderPayload returns the header.payload part of the split access token
@@ -45,19 +47,19 @@ func NewStoreSource(r TokenReader, now func() time.Time) *StoreSource {
 // and tokens of another format are all ErrInactive alike: RFC 7662 §2.2
 // reveals nothing more about a token that is not active, and neither does
 // the gateway. A store failure is ErrUnavailable.
-func (s *StoreSource) HeaderPayload(ctx context.Context, digest []byte) (string, error) {
+func (s *storeSplitSource) HeaderPayload(ctx context.Context, digest []byte) (string, error) {
 	t, err := s.r.GetToken(ctx, digest)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return "", ErrInactive
+		return "", phantom.ErrInactive
 	case err != nil:
-		return "", fmt.Errorf("%w: %w", ErrUnavailable, err)
+		return "", fmt.Errorf("%w: %w", phantom.ErrUnavailable, err)
 	}
 	// The store returns expired and revoked rows as they are; activity
 	// is decided here, the same way the introspection endpoint decides.
 	if t.Kind != store.KindAccess || t.Format != store.FormatSplit || t.Revoked ||
 		!s.now().Before(t.ExpiresAt) || t.Payload == "" {
-		return "", ErrInactive
+		return "", phantom.ErrInactive
 	}
 	return t.Payload, nil
 }

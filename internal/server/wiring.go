@@ -1,4 +1,4 @@
-package app
+package server
 
 import (
 	"maps"
@@ -27,14 +27,6 @@ import (
 	"github.com/portcullis/portcullis/internal/keys"
 	"github.com/portcullis/portcullis/internal/oauth"
 	"github.com/portcullis/portcullis/internal/store"
-)
-
-// Purposes of the keys derived from the master key. Each use gets its own
-// subkey, so a weakness in one cannot be turned against another.
-const (
-	purposeClientSecrets    = "client-secrets"
-	purposeCSRF             = "csrf"
-	purposeAuthorizeRequest = "authorize-request"
 )
 
 // wiring is the program's object graph, built once by wire.
@@ -82,7 +74,7 @@ func wire(ctx context.Context, cfg *config.Config, issuer string, logger *slog.L
 		if master, err = loadMasterKey(cfg, o.getenv, logger, true); err != nil {
 			return nil, err
 		}
-		w.secretKey = keys.DeriveKey(master, purposeClientSecrets)
+		w.secretKey = keys.DeriveKey(master, keys.PurposeClientSecrets)
 	}
 	// The gateway reads split tokens from the same store on one node.
 	w.db, err = openStore(ctx, cfg, logger)
@@ -121,12 +113,12 @@ func wire(ctx context.Context, cfg *config.Config, issuer string, logger *slog.L
 		Secure: secure,
 		Path:   "/",
 	}, o.now)
-	csrf := identity.NewCSRF(keys.DeriveKey(master, purposeCSRF), secure)
+	csrf := identity.NewCSRF(keys.DeriveKey(master, keys.PurposeCSRF), secure)
 	pages, err := identity.NewPages(logger.With("component", "pages"))
 	if err != nil {
 		return nil, fmt.Errorf("login pages: %w", err)
 	}
-	sealer, err := keys.NewSealer(master, purposeAuthorizeRequest)
+	sealer, err := keys.NewSealer(master, keys.PurposeAuthorizeRequest)
 	if err != nil {
 		return nil, fmt.Errorf("request sealer: %w", err)
 	}
