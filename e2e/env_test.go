@@ -19,11 +19,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/portcullis/portcullis/internal/app"
 	"github.com/portcullis/portcullis/internal/clientauth"
 	"github.com/portcullis/portcullis/internal/config"
 	"github.com/portcullis/portcullis/internal/identity"
 	"github.com/portcullis/portcullis/internal/keys"
+	"github.com/portcullis/portcullis/internal/server"
 	"github.com/portcullis/portcullis/internal/store"
 )
 
@@ -107,7 +107,7 @@ func start(t testing.TB, opts ...startOpt) *env {
 	clk := &clock{}
 	ctx, cancel := context.WithCancel(context.Background())
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	run, err := app.Start(ctx, cfg, logger, app.WithGetenv(getenv), app.WithClock(clk.Now))
+	run, err := server.Start(ctx, cfg, logger, server.WithGetenv(getenv), server.WithClock(clk.Now))
 	if err != nil {
 		cancel()
 		t.Fatalf("start: %v", err)
@@ -129,7 +129,7 @@ func start(t testing.TB, opts ...startOpt) *env {
 		gatewayURL: run.GatewayURL,
 		issuer:     run.Issuer,
 		db:         db,
-		secretKey:  keys.DeriveKey(master, "client-secrets"),
+		secretKey:  keys.DeriveKey(master, keys.PurposeClientSecrets),
 		clock:      clk,
 		users:      identity.NewUsers(db, identity.NewHasher(2), clk.Now),
 	}

@@ -1,4 +1,12 @@
-package app
+// Package admin is the admin API under /admin/v1 on the admin listener:
+// quota state per client and the abuse blocks of the gateway.
+//
+// It is built from finished parts through small interfaces (a block list,
+// a quota reader), after the node has built them, so no handler reaches
+// into a half-built node. It must never answer without a valid admin
+// token, never echo the token, and never reveal an internal error's text
+// to the caller.
+package admin
 
 import (
 	"context"
@@ -12,46 +20,69 @@ import (
 	"github.com/portcullis/portcullis/internal/ratelimit"
 )
 
-// AdminTokenEnv names the environment variable holding the bearer token of
-// the admin API. Unset, the admin API is off: the admin listener then
-// serves only the probes and metrics.
-const AdminTokenEnv = "PORTCULLIS_ADMIN_TOKEN"
+// TokenEnv names the environment variable holding the bearer token of the
+// admin API. Unset, the admin API is off: the admin listener then serves
+// only the probes and metrics.
+const TokenEnv = "PORTCULLIS_ADMIN_TOKEN"
 
-// minAdminToken is the shortest admin token accepted: it guards revoking
+// MinTokenLen is the shortest admin token accepted: it guards lifting
 // blocks and reading every client's quota.
-const minAdminToken = 32
+const MinTokenLen = 32
 
-// adminAPI serves /admin/v1: quota state per client and the abuse blocks.
-type adminAPI struct {
+// QuotaReader reports the quota state of a client's limits (the gateway).
+type QuotaReader interface {
+	// ClientQuotas returns a JSON-encodable view of clientID's limits.
+	ClientQuotas(ctx context.Context, clientID string) (any, error)
+}
+
+// Options are the finished parts the admin API serves. Nil Blocks or
+// Quotas mean the gateway role does not run on this node.
+type Options struct {
+	// Token is the admin bearer token; shorter than MinTokenLen turns the
+	// API off.
+	Token  string
+	Blocks ratelimit.Blocks
+	Quotas QuotaReader
+	// Now is the clock (nil means time.Now).
+	Now func() time.Time
+}
+
+// API serves /admin/v1. Safe for concurrent use.
+type API struct {
 	// tokenSum is SHA-256 of the admin token; comparing digests keeps the
 	// comparison constant-time whatever the presented length.
 	tokenSum [32]byte
 	enabled  bool
 	blocks   ratelimit.Blocks
-	quotas   func(r *http.Request, clientID string) (any, error)
+	quotas   QuotaReader
 	now      func() time.Time
 }
 
-func newAdminAPI(token string, blocks ratelimit.Blocks, quotas func(*http.Request, string) (any, error), now func() time.Time) *adminAPI {
-	a := &adminAPI{blocks: blocks, quotas: quotas, now: now}
-	if len(token) >= minAdminToken {
+// New returns the admin API over o.
+func New(o Options) *API {
+	a := &API{blocks: o.Blocks, quotas: o.Quotas, now: o.Now}
+	if a.now == nil {
+		a.now = time.Now
+	}
+	if len(o.Token) >= MinTokenLen {
 		a.enabled = true
-		a.tokenSum = sha256.Sum256([]byte(token))
+		a.tokenSum = sha256.Sum256([]byte(o.Token))
 	}
 	return a
 }
 
-func (a *adminAPI) register(mux *http.ServeMux) {
+// Register adds the admin routes to mux.
+func (a *API) Register(mux *http.ServeMux) {
 	mux.Handle("GET /admin/v1/blocks", a.auth(a.listBlocks))
 	mux.Handle("DELETE /admin/v1/blocks/{key...}", a.auth(a.liftBlock))
 	mux.Handle("GET /admin/v1/quotas/{client_id}", a.auth(a.quota))
 }
 
-func (a *adminAPI) auth(next http.HandlerFunc) http.Handler {
+func (a *API) auth(next http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !a.enabled {
-			adminJSON(w, http.StatusForbidden, map[string]string{
-				"error": "the admin API is off: set " + AdminTokenEnv + " (at least 32 characters)",
+			writeJSON(w, http.StatusForbidden, map[string]string{
+				"error": "the admin API is off: set " + TokenEnv + " (at least 32 characters)",
 			})
 			return
 		}
@@ -59,99 +90,57 @@ func (a *adminAPI) auth(next http.HandlerFunc) http.Handler {
 		sum := sha256.Sum256([]byte(tok))
 		if !ok || subtle.ConstantTimeCompare(sum[:], a.tokenSum[:]) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="portcullis-admin"`)
-			adminJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid admin token"})
+			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid admin token"})
 			return
 		}
 		next(w, r)
 	})
 }
 
-func (a *adminAPI) listBlocks(w http.ResponseWriter, r *http.Request) {
+func (a *API) listBlocks(w http.ResponseWriter, r *http.Request) {
 	if a.blocks == nil {
-		adminJSON(w, http.StatusOK, map[string]any{"blocks": []ratelimit.Block{}})
+		writeJSON(w, http.StatusOK, map[string]any{"blocks": []ratelimit.Block{}})
 		return
 	}
 	list, err := a.blocks.List(r.Context(), a.now())
 	if err != nil {
-		adminJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "blocks unavailable"})
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "blocks unavailable"})
 		return
 	}
 	if list == nil {
 		list = []ratelimit.Block{}
 	}
-	adminJSON(w, http.StatusOK, map[string]any{"blocks": list})
+	writeJSON(w, http.StatusOK, map[string]any{"blocks": list})
 }
 
-func (a *adminAPI) liftBlock(w http.ResponseWriter, r *http.Request) {
+func (a *API) liftBlock(w http.ResponseWriter, r *http.Request) {
 	if a.blocks == nil {
-		adminJSON(w, http.StatusNotFound, map[string]string{"error": "no blocks"})
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no blocks"})
 		return
 	}
 	if err := a.blocks.Lift(r.Context(), r.PathValue("key")); err != nil {
-		adminJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "blocks unavailable"})
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "blocks unavailable"})
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func (a *adminAPI) quota(w http.ResponseWriter, r *http.Request) {
+func (a *API) quota(w http.ResponseWriter, r *http.Request) {
 	if a.quotas == nil {
-		adminJSON(w, http.StatusNotFound, map[string]string{"error": "the gateway role is not running"})
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "the gateway role is not running"})
 		return
 	}
-	v, err := a.quotas(r, r.PathValue("client_id"))
+	v, err := a.quotas.ClientQuotas(r.Context(), r.PathValue("client_id"))
 	if err != nil {
-		adminJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "quota state unavailable"})
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "quota state unavailable"})
 		return
 	}
-	adminJSON(w, http.StatusOK, v)
+	writeJSON(w, http.StatusOK, v)
 }
 
-func adminJSON(w http.ResponseWriter, status int, v any) {
+func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
-// lazyBlocks reaches the block list once the gateway role has built it.
-type lazyBlocks struct{ w *wiring }
-
-func (l lazyBlocks) get() (ratelimit.Blocks, error) {
-	if l.w.limiter == nil || l.w.limiter.blocks == nil {
-		return nil, errNoGateway
-	}
-	return l.w.limiter.blocks, nil
-}
-
-func (l lazyBlocks) Block(ctx context.Context, b ratelimit.Block) error {
-	bl, err := l.get()
-	if err != nil {
-		return err
-	}
-	return bl.Block(ctx, b)
-}
-
-func (l lazyBlocks) Blocked(key string, now time.Time) (ratelimit.Block, bool) {
-	bl, err := l.get()
-	if err != nil {
-		return ratelimit.Block{}, false
-	}
-	return bl.Blocked(key, now)
-}
-
-func (l lazyBlocks) List(ctx context.Context, now time.Time) ([]ratelimit.Block, error) {
-	bl, err := l.get()
-	if err != nil {
-		return nil, nil
-	}
-	return bl.List(ctx, now)
-}
-
-func (l lazyBlocks) Lift(ctx context.Context, key string) error {
-	bl, err := l.get()
-	if err != nil {
-		return err
-	}
-	return bl.Lift(ctx, key)
+	_ = json.NewEncoder(w).Encode(v) // the client went away; nothing to do
 }

@@ -1,4 +1,4 @@
-package app
+package cli
 
 import (
 	"context"
@@ -6,12 +6,13 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/alecthomas/kong"
 
 	"github.com/portcullis/portcullis/internal/config"
+	"github.com/portcullis/portcullis/internal/demo"
+	"github.com/portcullis/portcullis/internal/server"
 )
 
 // Runtime is the process environment a command runs in. main passes the
@@ -77,16 +78,12 @@ func KongOptions(ctx context.Context, rt *Runtime) []kong.Option {
 		kong.Description("Portcullis: OAuth 2.0 / OpenID Connect authorization server and API gateway."),
 		kong.UsageOnError(),
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
-		kong.Vars{"demo_dir": DefaultDemoDir()},
+		kong.Vars{"demo_dir": demo.DefaultDir()},
 		kong.Writers(rt.Stdout, rt.Stderr),
 		kong.BindTo(ctx, (*context.Context)(nil)),
 		kong.Bind(rt),
 	}
 }
-
-// DefaultDemoDir is where `portcullis demo` keeps its data unless told
-// otherwise; it is reused across runs.
-func DefaultDemoDir() string { return filepath.Join(os.TempDir(), "portcullis-demo") }
 
 // exitCode is how Execute's parser reports an exit (after --help) without
 // ending the process.
@@ -128,7 +125,7 @@ type ServeCmd struct {
 // Run starts the server and blocks until ctx is cancelled (SIGINT/SIGTERM)
 // or a listener fails.
 func (c *ServeCmd) Run(ctx context.Context, rt *Runtime) error {
-	roles, err := ParseRoles(c.Roles)
+	roles, err := server.ParseRoles(c.Roles)
 	if err != nil {
 		return err
 	}
@@ -136,16 +133,16 @@ func (c *ServeCmd) Run(ctx context.Context, rt *Runtime) error {
 	if err != nil {
 		return err
 	}
-	logger, err := NewLogger(rt.Stderr, cfg.Log)
+	logger, err := server.NewLogger(rt.Stderr, cfg.Log)
 	if err != nil {
 		return err
 	}
-	r, err := Start(ctx, cfg, logger, WithRoles(roles...), WithGetenv(rt.getenv))
+	r, err := server.Start(ctx, cfg, logger, server.WithRoles(roles...), server.WithGetenv(rt.getenv))
 	if err != nil {
 		return err
 	}
 	if r.GatewayURL != "" {
-		go reloadGatewayOnSignal(ctx, r, c.Config, cfg.Gateway.Watch, logger.With("component", "reload"))
+		go server.ReloadOnSignal(ctx, r, c.Config, cfg.Gateway.Watch, logger.With("component", "reload"))
 	}
 	return r.Wait()
 }
@@ -157,8 +154,8 @@ type MigrateCmd struct {
 
 // Run opens the store, which migrates it, and reports the dialect.
 func (c *MigrateCmd) Run(ctx context.Context, rt *Runtime) error {
-	return withManaged(ctx, c.Source, rt, func(m *managed) error {
-		_, err := fmt.Fprintf(rt.Stdout, "migrations applied (%s)\n", m.db.Dialect())
+	return withInstallation(ctx, c.Source, rt, func(in *server.Installation) error {
+		_, err := fmt.Fprintf(rt.Stdout, "migrations applied (%s)\n", in.Dialect())
 		return err
 	})
 }
@@ -176,14 +173,14 @@ type DemoCmd struct {
 // Run starts the demo, prints the quick-start and blocks until ctx is
 // cancelled.
 func (c *DemoCmd) Run(ctx context.Context, rt *Runtime) error {
-	r, _, err := StartDemo(ctx, DemoOptions{
+	r, _, err := demo.Start(ctx, demo.Options{
 		Dir:         c.Data,
 		AuthzAddr:   c.AuthzAddr,
 		AdminAddr:   c.AdminAddr,
 		GatewayAddr: c.GatewayAddr,
 		BackendAddr: c.BackendAddr,
 		Issuer:      c.Issuer,
-	}, rt)
+	}, demo.Env{Stdout: rt.Stdout, Stderr: rt.Stderr, Now: rt.now})
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
-package app
+package cli
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
@@ -12,8 +13,22 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/portcullis/portcullis/internal/demo"
 	"github.com/portcullis/portcullis/internal/keys"
+	"github.com/portcullis/portcullis/internal/registry"
 )
+
+// testRuntime returns a runtime with buffers for its streams and an
+// environment holding only env.
+func testRuntime(stdin string, env map[string]string) (*Runtime, *bytes.Buffer, *bytes.Buffer) {
+	var stdout, stderr bytes.Buffer
+	return &Runtime{
+		Stdin:  strings.NewReader(stdin),
+		Stdout: &stdout,
+		Stderr: &stderr,
+		Getenv: func(k string) string { return env[k] },
+	}, &stdout, &stderr
+}
 
 // cliEnv is an installation described by a config file, managed through
 // the real command line (Execute), not a subprocess.
@@ -56,10 +71,10 @@ func (e *cliEnv) mustRun(stdin string, args ...string) string {
 	return out
 }
 
-func (e *cliEnv) listClients() []ClientInfo {
+func (e *cliEnv) listClients() []registry.ClientInfo {
 	e.t.Helper()
 	out := e.mustRun("", "clients", "list", "--config", e.config, "--json")
-	var infos []ClientInfo
+	var infos []registry.ClientInfo
 	if err := json.Unmarshal([]byte(out), &infos); err != nil {
 		e.t.Fatalf("clients list --json: %v: %s", err, out)
 	}
@@ -74,19 +89,19 @@ func TestCLIClients(t *testing.T) {
 	out := e.mustRun("", "clients", "create", "--config", e.config, "--id", "reports", "--name", "Reports",
 		"--grant-type", "client_credentials", "--scope", "list_items order_item", "--scope", "list_items",
 		"--audience", "https://api.example.com", "--format", "jwt", "--json")
-	var created ClientInfo
+	var created registry.ClientInfo
 	if err := json.Unmarshal([]byte(out), &created); err != nil {
 		t.Fatalf("clients create --json: %v: %s", err, out)
 	}
 	if len(created.ClientSecret) < 40 {
 		t.Errorf("client_secret %q, want a generated 256-bit secret", created.ClientSecret)
 	}
-	want := ClientInfo{
+	want := registry.ClientInfo{
 		ClientID: "reports", Name: "Reports", TokenEndpointAuthMethod: "client_secret_basic",
 		GrantTypes: []string{"client_credentials"}, RedirectURIs: []string{}, Scope: "list_items order_item",
 		Audience: []string{"https://api.example.com"}, AccessTokenFormat: "jwt",
 	}
-	ignore := func(c ClientInfo) ClientInfo {
+	ignore := func(c registry.ClientInfo) registry.ClientInfo {
 		c.ClientSecret, c.CreatedAt, c.UpdatedAt = "", want.CreatedAt, want.UpdatedAt
 		return c
 	}
@@ -177,7 +192,7 @@ func TestCLIUsers(t *testing.T) {
 	e := newCLIEnv(t)
 	out := e.mustRun("correct horse battery staple\n", "users", "create", "carol", "--config", e.config,
 		"--role", "warehouse_staff", "--attr", "office=regional", "--json")
-	var created UserInfo
+	var created registry.UserInfo
 	if err := json.Unmarshal([]byte(out), &created); err != nil {
 		t.Fatalf("users create --json: %v: %s", err, out)
 	}
@@ -208,7 +223,7 @@ func TestCLIUsers(t *testing.T) {
 	}
 
 	out = e.mustRun("", "users", "list", "--config", e.config, "--json")
-	var users []UserInfo
+	var users []registry.UserInfo
 	if err := json.Unmarshal([]byte(out), &users); err != nil {
 		t.Fatalf("users list --json: %v: %s", err, out)
 	}
@@ -279,7 +294,7 @@ func TestCLIHelp(t *testing.T) {
 	}{
 		{[]string{"--help"}, []string{"serve", "demo", "migrate", "clients", "users", "keys"}},
 		{[]string{"clients", "create", "--help"}, []string{"--grant-type", "--redirect-uri", "--public", "--jwks-file", "--skip-consent"}},
-		{[]string{"demo", "--help"}, []string{"--data", "--authz-addr", "--admin-addr", "--issuer", DefaultDemoDir()}},
+		{[]string{"demo", "--help"}, []string{"--data", "--authz-addr", "--admin-addr", "--issuer", demo.DefaultDir()}},
 		{[]string{"serve", "--help"}, []string{"--config", "--roles"}},
 	}
 	for _, tt := range tests {

@@ -1,16 +1,15 @@
-package app
+package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"strings"
 	"text/tabwriter"
-	"time"
 
-	"github.com/portcullis/portcullis/internal/store"
+	"github.com/portcullis/portcullis/internal/registry"
+	"github.com/portcullis/portcullis/internal/server"
 )
 
 // ClientsCmd groups the client commands.
@@ -20,46 +19,6 @@ type ClientsCmd struct {
 	Show         ClientsShowCmd         `cmd:"" help:"Show one client."`
 	Delete       ClientsDeleteCmd       `cmd:"" help:"Delete a client and every token, code and consent of it."`
 	RotateSecret ClientsRotateSecretCmd `cmd:"" name:"rotate-secret" help:"Replace a client's secret; the old one stops working at once."`
-}
-
-// ClientInfo is how commands show a client (RFC 7591 §2 names where one
-// exists). It never holds the secret digest; ClientSecret is set only in
-// the output of create and rotate-secret.
-type ClientInfo struct {
-	ClientID                string    `json:"client_id"`
-	ClientSecret            string    `json:"client_secret,omitempty"`
-	Name                    string    `json:"client_name"`
-	TokenEndpointAuthMethod string    `json:"token_endpoint_auth_method"`
-	GrantTypes              []string  `json:"grant_types"`
-	RedirectURIs            []string  `json:"redirect_uris"`
-	Scope                   string    `json:"scope"`
-	Audience                []string  `json:"audience"`
-	AccessTokenFormat       string    `json:"access_token_format"`
-	Introspect              bool      `json:"introspect"`
-	SkipConsent             bool      `json:"skip_consent"`
-	HasJWKS                 bool      `json:"has_jwks"`
-	CreatedAt               time.Time `json:"created_at"`
-	UpdatedAt               time.Time `json:"updated_at"`
-}
-
-// NewClientInfo describes c; secret is the one-time secret to show, or "".
-func NewClientInfo(c store.Client, secret string) ClientInfo {
-	return ClientInfo{
-		ClientID:                c.ID,
-		ClientSecret:            secret,
-		Name:                    c.Name,
-		TokenEndpointAuthMethod: c.AuthMethod,
-		GrantTypes:              nonNil(c.GrantTypes),
-		RedirectURIs:            nonNil(c.RedirectURIs),
-		Scope:                   strings.Join(c.Scopes, " "),
-		Audience:                nonNil(c.Audience),
-		AccessTokenFormat:       c.AccessTokenFormat,
-		Introspect:              c.CanIntrospect,
-		SkipConsent:             c.SkipConsent,
-		HasJWKS:                 len(c.JWKS) > 0,
-		CreatedAt:               c.CreatedAt,
-		UpdatedAt:               c.UpdatedAt,
-	}
 }
 
 // ClientsCreateCmd registers a client.
@@ -82,7 +41,7 @@ type ClientsCreateCmd struct {
 
 // Run validates the flags, stores the client and prints it with its secret.
 func (c *ClientsCreateCmd) Run(ctx context.Context, rt *Runtime) error {
-	spec := ClientSpec{
+	spec := registry.ClientSpec{
 		ID:            c.ID,
 		Name:          c.Name,
 		GrantTypes:    c.GrantType,
@@ -102,28 +61,16 @@ func (c *ClientsCreateCmd) Run(ctx context.Context, rt *Runtime) error {
 		}
 		spec.JWKS = b
 	}
-	client, err := NewClient(spec, rt.now())
-	if err != nil {
+	// Bad flags are reported before anything is opened.
+	if _, err := registry.NewClient(spec, rt.now()); err != nil {
 		return err
 	}
-	return withManaged(ctx, c.Source, rt, func(m *managed) error {
-		var secret string
-		if usesSecret(client.AuthMethod) {
-			key, err := m.secretKey()
-			if err != nil {
-				return err
-			}
-			if secret, err = IssueSecret(&client, key); err != nil {
-				return err
-			}
+	return withInstallation(ctx, c.Source, rt, func(in *server.Installation) error {
+		client, secret, err := in.Clients().Create(ctx, spec)
+		if err != nil {
+			return err
 		}
-		if err := m.db.CreateClient(ctx, client); err != nil {
-			if errors.Is(err, store.ErrConflict) {
-				return fmt.Errorf("client %q already exists", client.ID)
-			}
-			return fmt.Errorf("create client: %w", err)
-		}
-		info := NewClientInfo(client, secret)
+		info := registry.NewClientInfo(client, secret)
 		if c.JSON {
 			return writeJSON(rt.Stdout, info)
 		}
@@ -145,14 +92,14 @@ type ClientsListCmd struct {
 
 // Run prints every client.
 func (c *ClientsListCmd) Run(ctx context.Context, rt *Runtime) error {
-	return withManaged(ctx, c.Source, rt, func(m *managed) error {
-		clients, err := m.db.ListClients(ctx)
+	return withInstallation(ctx, c.Source, rt, func(in *server.Installation) error {
+		clients, err := in.Clients().List(ctx)
 		if err != nil {
-			return fmt.Errorf("list clients: %w", err)
+			return err
 		}
-		infos := make([]ClientInfo, len(clients))
+		infos := make([]registry.ClientInfo, len(clients))
 		for i, cl := range clients {
-			infos[i] = NewClientInfo(cl, "")
+			infos[i] = registry.NewClientInfo(cl, "")
 		}
 		if c.JSON {
 			return writeJSON(rt.Stdout, infos)
@@ -176,15 +123,15 @@ type ClientsShowCmd struct {
 
 // Run prints the client.
 func (c *ClientsShowCmd) Run(ctx context.Context, rt *Runtime) error {
-	return withManaged(ctx, c.Source, rt, func(m *managed) error {
-		cl, err := getClient(ctx, m, c.ID)
+	return withInstallation(ctx, c.Source, rt, func(in *server.Installation) error {
+		cl, err := in.Clients().Get(ctx, c.ID)
 		if err != nil {
 			return err
 		}
 		if c.JSON {
-			return writeJSON(rt.Stdout, NewClientInfo(cl, ""))
+			return writeJSON(rt.Stdout, registry.NewClientInfo(cl, ""))
 		}
-		return writeClient(rt.Stdout, NewClientInfo(cl, ""))
+		return writeClient(rt.Stdout, registry.NewClientInfo(cl, ""))
 	})
 }
 
@@ -196,12 +143,9 @@ type ClientsDeleteCmd struct {
 
 // Run deletes the client with its tokens, codes and consents.
 func (c *ClientsDeleteCmd) Run(ctx context.Context, rt *Runtime) error {
-	return withManaged(ctx, c.Source, rt, func(m *managed) error {
-		if err := m.db.DeleteClient(ctx, c.ID); err != nil {
-			if errors.Is(err, store.ErrNotFound) {
-				return fmt.Errorf("no client %q", c.ID)
-			}
-			return fmt.Errorf("delete client: %w", err)
+	return withInstallation(ctx, c.Source, rt, func(in *server.Installation) error {
+		if err := in.Clients().Delete(ctx, c.ID); err != nil {
+			return err
 		}
 		_, err := fmt.Fprintf(rt.Stdout, "deleted client %s\n", c.ID)
 		return err
@@ -218,50 +162,24 @@ type ClientsRotateSecretCmd struct {
 // Run issues a new secret. The old one stops working at once: there is no
 // overlap window, so deploy the new secret right after.
 func (c *ClientsRotateSecretCmd) Run(ctx context.Context, rt *Runtime) error {
-	return withManaged(ctx, c.Source, rt, func(m *managed) error {
-		cl, err := getClient(ctx, m, c.ID)
+	return withInstallation(ctx, c.Source, rt, func(in *server.Installation) error {
+		secret, err := in.Clients().RotateSecret(ctx, c.ID)
 		if err != nil {
 			return err
-		}
-		if !usesSecret(cl.AuthMethod) {
-			return fmt.Errorf("client %q authenticates with %s: it has no secret to rotate", cl.ID, cl.AuthMethod)
-		}
-		key, err := m.secretKey()
-		if err != nil {
-			return err
-		}
-		secret, err := IssueSecret(&cl, key)
-		if err != nil {
-			return err
-		}
-		cl.UpdatedAt = rt.now()
-		if err := m.db.UpdateClient(ctx, cl); err != nil {
-			return fmt.Errorf("update client: %w", err)
 		}
 		if c.JSON {
 			return writeJSON(rt.Stdout, struct {
 				ClientID     string `json:"client_id"`
 				ClientSecret string `json:"client_secret"`
-			}{cl.ID, secret})
+			}{c.ID, secret})
 		}
 		_, err = fmt.Fprintf(rt.Stdout, "client_id:     %s\nclient_secret: %s\n\nThe old secret no longer works. The new one is shown only this once: store it now.\n",
-			cl.ID, secret)
+			c.ID, secret)
 		return err
 	})
 }
 
-func getClient(ctx context.Context, m *managed, id string) (store.Client, error) {
-	cl, err := m.db.GetClient(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return store.Client{}, fmt.Errorf("no client %q", id)
-	}
-	if err != nil {
-		return store.Client{}, fmt.Errorf("get client: %w", err)
-	}
-	return cl, nil
-}
-
-func writeClient(w io.Writer, in ClientInfo) error {
+func writeClient(w io.Writer, in registry.ClientInfo) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 1, ' ', 0)
 	fmt.Fprintf(tw, "client_id:\t%s\n", in.ClientID)
 	if in.ClientSecret != "" {
@@ -280,11 +198,4 @@ func writeClient(w io.Writer, in ClientInfo) error {
 		fmt.Fprintf(tw, "jwks:\tregistered\n")
 	}
 	return tw.Flush()
-}
-
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
 }

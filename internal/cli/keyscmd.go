@@ -1,4 +1,4 @@
-package app
+package cli
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/portcullis/portcullis/internal/keys"
+	"github.com/portcullis/portcullis/internal/server"
 )
 
 // KeysCmd groups the signing key commands.
@@ -49,8 +50,8 @@ type KeysListCmd struct {
 
 // Run prints every stored key.
 func (c *KeysListCmd) Run(ctx context.Context, rt *Runtime) error {
-	return withManaged(ctx, c.Source, rt, func(m *managed) error {
-		km, err := m.keyManager()
+	return withInstallation(ctx, c.Source, rt, func(in *server.Installation) error {
+		km, err := in.Keys()
 		if err != nil {
 			return err
 		}
@@ -89,8 +90,8 @@ func (c *KeysRotateCmd) Run(ctx context.Context, rt *Runtime) error {
 	if c.Use != "all" {
 		uses = []keys.Use{keys.Use(c.Use)}
 	}
-	return withManaged(ctx, c.Source, rt, func(m *managed) error {
-		km, err := m.keyManager()
+	return withInstallation(ctx, c.Source, rt, func(in *server.Installation) error {
+		km, err := in.Keys()
 		if err != nil {
 			return err
 		}

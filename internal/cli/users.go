@@ -1,4 +1,4 @@
-package app
+package cli
 
 import (
 	"bufio"
@@ -10,20 +10,14 @@ import (
 	"slices"
 	"strings"
 	"text/tabwriter"
-	"time"
 
-	"github.com/portcullis/portcullis/internal/store"
+	"github.com/portcullis/portcullis/internal/registry"
+	"github.com/portcullis/portcullis/internal/server"
 )
 
 // maxPasswordBytes bounds a password read from stdin; argon2id would take
 // anything, but nobody types more and a runaway pipe should not be hashed.
 const maxPasswordBytes = 1024
-
-// Limits on roles and attributes.
-const (
-	maxRoleLen      = 64
-	maxAttrValueLen = 256
-)
 
 // UsersCmd groups the user commands.
 type UsersCmd struct {
@@ -31,36 +25,6 @@ type UsersCmd struct {
 	List        UsersListCmd        `cmd:"" help:"List users."`
 	SetPassword UsersSetPasswordCmd `cmd:"" name:"set-password" help:"Replace a user's password, read from stdin."`
 	Delete      UsersDeleteCmd      `cmd:"" help:"Delete a user with their sessions, consents and tokens."`
-}
-
-// UserInfo is how commands show a user; it never holds the password hash.
-type UserInfo struct {
-	ID          string            `json:"id"`
-	Username    string            `json:"username"`
-	Roles       []string          `json:"roles"`
-	Attrs       map[string]string `json:"attrs"`
-	Disabled    bool              `json:"disabled"`
-	HasPassword bool              `json:"has_password"`
-	CreatedAt   time.Time         `json:"created_at"`
-	UpdatedAt   time.Time         `json:"updated_at"`
-}
-
-// NewUserInfo describes u.
-func NewUserInfo(u store.User) UserInfo {
-	attrs := u.Attrs
-	if attrs == nil {
-		attrs = map[string]string{}
-	}
-	return UserInfo{
-		ID:          u.ID,
-		Username:    u.Username,
-		Roles:       nonNil(u.Roles),
-		Attrs:       attrs,
-		Disabled:    u.Disabled,
-		HasPassword: u.PasswordHash != "",
-		CreatedAt:   u.CreatedAt,
-		UpdatedAt:   u.UpdatedAt,
-	}
 }
 
 // UsersCreateCmd creates a user.
@@ -75,11 +39,11 @@ type UsersCreateCmd struct {
 
 // Run reads the password (one line of stdin) and creates the user.
 func (c *UsersCreateCmd) Run(ctx context.Context, rt *Runtime) error {
-	roles, err := parseRoles(c.Role)
+	roles, err := registry.CheckRoles(c.Role)
 	if err != nil {
 		return err
 	}
-	attrs, err := ParseAttrs(c.Attr)
+	attrs, err := registry.ParseAttrs(c.Attr)
 	if err != nil {
 		return err
 	}
@@ -89,16 +53,13 @@ func (c *UsersCreateCmd) Run(ctx context.Context, rt *Runtime) error {
 			return err
 		}
 	}
-	return withManaged(ctx, c.Source, rt, func(m *managed) error {
-		u, err := m.users().Create(ctx, c.Username, password, roles, attrs)
-		if errors.Is(err, store.ErrConflict) {
-			return fmt.Errorf("user %q already exists", c.Username)
-		}
+	return withInstallation(ctx, c.Source, rt, func(in *server.Installation) error {
+		u, err := in.Users().Create(ctx, c.Username, password, roles, attrs)
 		if err != nil {
-			return fmt.Errorf("create user: %w", err)
+			return err
 		}
 		if c.JSON {
-			return writeJSON(rt.Stdout, NewUserInfo(u))
+			return writeJSON(rt.Stdout, registry.NewUserInfo(u))
 		}
 		_, err = fmt.Fprintf(rt.Stdout, "created user %s (id %s)\n", u.Username, u.ID)
 		return err
@@ -113,14 +74,14 @@ type UsersListCmd struct {
 
 // Run prints every user.
 func (c *UsersListCmd) Run(ctx context.Context, rt *Runtime) error {
-	return withManaged(ctx, c.Source, rt, func(m *managed) error {
-		users, err := m.db.ListUsers(ctx)
+	return withInstallation(ctx, c.Source, rt, func(in *server.Installation) error {
+		users, err := in.Users().List(ctx)
 		if err != nil {
-			return fmt.Errorf("list users: %w", err)
+			return err
 		}
-		infos := make([]UserInfo, len(users))
+		infos := make([]registry.UserInfo, len(users))
 		for i, u := range users {
-			infos[i] = NewUserInfo(u)
+			infos[i] = registry.NewUserInfo(u)
 		}
 		if c.JSON {
 			return writeJSON(rt.Stdout, infos)
@@ -154,15 +115,11 @@ func (c *UsersSetPasswordCmd) Run(ctx context.Context, rt *Runtime) error {
 	if err != nil {
 		return err
 	}
-	return withManaged(ctx, c.Source, rt, func(m *managed) error {
-		err := m.users().SetPassword(ctx, c.Username, password)
-		if errors.Is(err, store.ErrNotFound) {
-			return fmt.Errorf("no user %q", c.Username)
+	return withInstallation(ctx, c.Source, rt, func(in *server.Installation) error {
+		if err := in.Users().SetPassword(ctx, c.Username, password); err != nil {
+			return err
 		}
-		if err != nil {
-			return fmt.Errorf("set password: %w", err)
-		}
-		_, err = fmt.Fprintf(rt.Stdout, "password of %s replaced\n", c.Username)
+		_, err := fmt.Fprintf(rt.Stdout, "password of %s replaced\n", c.Username)
 		return err
 	})
 }
@@ -175,18 +132,11 @@ type UsersDeleteCmd struct {
 
 // Run deletes the user with their sessions, consents and tokens.
 func (c *UsersDeleteCmd) Run(ctx context.Context, rt *Runtime) error {
-	return withManaged(ctx, c.Source, rt, func(m *managed) error {
-		u, err := m.db.GetUserByUsername(ctx, c.Username)
-		if errors.Is(err, store.ErrNotFound) {
-			return fmt.Errorf("no user %q", c.Username)
+	return withInstallation(ctx, c.Source, rt, func(in *server.Installation) error {
+		if err := in.Users().Delete(ctx, c.Username); err != nil {
+			return err
 		}
-		if err != nil {
-			return fmt.Errorf("get user: %w", err)
-		}
-		if err := m.db.DeleteUser(ctx, u.ID); err != nil {
-			return fmt.Errorf("delete user: %w", err)
-		}
-		_, err = fmt.Fprintf(rt.Stdout, "deleted user %s\n", c.Username)
+		_, err := fmt.Fprintf(rt.Stdout, "deleted user %s\n", c.Username)
 		return err
 	})
 }
@@ -223,58 +173,6 @@ func ReadPasswordLine(r io.Reader) (string, error) {
 		return "", fmt.Errorf("password longer than %d bytes", maxPasswordBytes)
 	}
 	return line, nil
-}
-
-// parseRoles checks role names: they end up in tokens and CEL conditions,
-// so they are short and free of spaces.
-func parseRoles(in []string) ([]string, error) {
-	roles := []string{}
-	for _, r := range in {
-		if r == "" || len(r) > maxRoleLen || strings.ContainsFunc(r, func(c rune) bool { return c <= ' ' || c == 0x7f }) {
-			return nil, fmt.Errorf("invalid --role %q: 1 to %d characters without spaces", r, maxRoleLen)
-		}
-		if !slices.Contains(roles, r) {
-			roles = append(roles, r)
-		}
-	}
-	return roles, nil
-}
-
-// ParseAttrs parses KEY=VALUE pairs. Keys are identifiers, so a policy can
-// name them (user.attrs.office); a key given twice is an error rather than
-// a silent overwrite.
-func ParseAttrs(pairs []string) (map[string]string, error) {
-	attrs := map[string]string{}
-	for _, p := range pairs {
-		k, v, ok := strings.Cut(p, "=")
-		if !ok {
-			return nil, fmt.Errorf("invalid --attr %q: want KEY=VALUE", p)
-		}
-		if !isIdentifier(k) {
-			return nil, fmt.Errorf("invalid --attr key %q: letters, digits and _, not starting with a digit", k)
-		}
-		if len(v) > maxAttrValueLen || strings.ContainsFunc(v, isControl) {
-			return nil, fmt.Errorf("invalid --attr %s: value of at most %d printable characters", k, maxAttrValueLen)
-		}
-		if _, dup := attrs[k]; dup {
-			return nil, fmt.Errorf("invalid --attr: %s given twice", k)
-		}
-		attrs[k] = v
-	}
-	return attrs, nil
-}
-
-func isIdentifier(s string) bool {
-	if s == "" || len(s) > 64 {
-		return false
-	}
-	for i, r := range s {
-		letter := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r == '_'
-		if !letter && (i == 0 || r < '0' || r > '9') {
-			return false
-		}
-	}
-	return true
 }
 
 func formatAttrs(attrs map[string]string) string {

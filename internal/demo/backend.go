@@ -1,4 +1,4 @@
-package app
+package demo
 
 import (
 	"context"
@@ -38,41 +38,63 @@ var warehouseItems = []map[string]any{
 	{"sku": "rope-03", "name": "Hemp rope, 20 m", "stock": 130},
 }
 
-// startWarehouseBackend listens on addr (loopback) and serves until ctx
-// ends. It verifies forwarded tokens against the issuer's JWKS with the
-// demo API's audience.
-func startWarehouseBackend(ctx context.Context, addr, issuer, audience string, logger *slog.Logger) (string, error) {
+// backendListener is the warehouse backend's socket, bound before the node
+// starts so the gateway's upstream is known, and served once the issuer is.
+type backendListener struct {
+	ln  net.Listener
+	url string
+}
+
+// listenBackend binds addr (loopback).
+func listenBackend(addr string) (*backendListener, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return "", fmt.Errorf("warehouse backend: listen on %s: %w", addr, err)
+		return nil, fmt.Errorf("warehouse backend: listen on %s: %w", addr, err)
 	}
+	return &backendListener{ln: ln, url: "http://" + ln.Addr().String()}, nil
+}
+
+func (b *backendListener) close() { _ = b.ln.Close() } // nothing was served yet
+
+// serve serves the warehouse API until ctx ends. It verifies forwarded
+// tokens against the issuer's JWKS with the demo API's audience.
+func (b *backendListener) serve(ctx context.Context, issuer, audience string, logger *slog.Logger) error {
 	jwks := token.NewJWKSCache(token.JWKSConfig{Issuer: issuer}, logger, nil)
+	v, err := token.NewVerifier(token.VerifierConfig{Issuer: issuer, Audiences: []string{audience}}, jwks, nil)
+	if err != nil {
+		b.close()
+		return fmt.Errorf("warehouse backend: %w", err)
+	}
 	go func() {
 		// The issuer is up by the time the first call arrives; until then
 		// the backend refuses calls it cannot verify.
-		_ = jwks.Start(ctx)
+		if err := jwks.Start(ctx); err != nil && ctx.Err() == nil {
+			logger.Warn("issuer keys not loaded yet; calls are refused until they are", "err", err)
+		}
 	}()
-	v, err := token.NewVerifier(token.VerifierConfig{Issuer: issuer, Audiences: []string{audience}}, jwks, nil)
-	if err != nil {
-		ln.Close()
-		return "", fmt.Errorf("warehouse backend: %w", err)
-	}
-	b := &warehouseBackend{verifier: v, logger: logger}
+	wb := &warehouseBackend{verifier: v, logger: logger}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /items", b.authed(b.items))
-	mux.HandleFunc("POST /orders", b.authed(b.order))
+	mux.HandleFunc("GET /items", wb.authed(wb.items))
+	mux.HandleFunc("POST /orders", wb.authed(wb.order))
 	mux.HandleFunc("GET /health", func(w http.ResponseWriter, _ *http.Request) {
 		writeBackendJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
-	srv := newHTTPServer(mux, logger)
-	go func() { _ = srv.Serve(ln) }()
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	go func() { _ = srv.Serve(b.ln) }() // ends with ErrServerClosed at shutdown
 	go func() {
 		<-ctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		_ = srv.Shutdown(sctx)
+		_ = srv.Shutdown(sctx) // the demo is stopping; nothing to report to
 	}()
-	return "http://" + ln.Addr().String(), nil
+	return nil
 }
 
 // authed verifies the forwarded JWT and hands its claims on.

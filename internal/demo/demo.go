@@ -1,4 +1,12 @@
-package app
+// Package demo runs the warehouse example of DESIGN.md on one machine: it
+// loads examples/warehouse/portcullis.yaml (embedded), seeds the example's
+// clients and users into a self-contained data directory, runs the
+// warehouse backend on loopback and prints the walkthrough.
+//
+// It is a consumer of the server and the registry like any other; it must
+// never be imported by them, and never read PORTCULLIS_MASTER_KEY: a demo
+// directory carries its own key file.
+package demo
 
 import (
 	"context"
@@ -7,20 +15,25 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/portcullis/portcullis/examples/warehouse"
 	"github.com/portcullis/portcullis/internal/clientauth"
 	"github.com/portcullis/portcullis/internal/config"
+	"github.com/portcullis/portcullis/internal/registry"
+	"github.com/portcullis/portcullis/internal/server"
 	"github.com/portcullis/portcullis/internal/store"
 )
 
-// Files of a demo data directory.
+// Files of a demo data directory. DBFile is exported for the management
+// commands, which open a demo directory with --data.
 const (
-	demoDBFile    = "portcullis.db"
+	DBFile        = "portcullis.db"
 	demoKeyFile   = "master.key"
 	demoStateFile = "demo.json"
 	// demoGatewaySecret holds the gateway client's secret for the gateway
@@ -39,9 +52,13 @@ const demoCacheTTL = 30 * time.Second
 // demoPasswordBytes is the entropy of generated demo passwords (144 bits).
 const demoPasswordBytes = 18
 
-// DemoOptions are the flags of `portcullis demo`.
-type DemoOptions struct {
-	// Dir is the data directory; empty means DefaultDemoDir().
+// DefaultDir is where `portcullis demo` keeps its data unless told
+// otherwise; it is reused across runs.
+func DefaultDir() string { return filepath.Join(os.TempDir(), "portcullis-demo") }
+
+// Options are the flags of `portcullis demo`.
+type Options struct {
+	// Dir is the data directory; empty means DefaultDir().
 	Dir string
 	// AuthzAddr defaults to 127.0.0.1:8080, AdminAddr to 127.0.0.1:8081.
 	AuthzAddr string
@@ -55,9 +72,9 @@ type DemoOptions struct {
 	Issuer string
 }
 
-func (o DemoOptions) withDefaults() DemoOptions {
+func (o Options) withDefaults() Options {
 	if o.Dir == "" {
-		o.Dir = DefaultDemoDir()
+		o.Dir = DefaultDir()
 	}
 	if o.AuthzAddr == "" {
 		o.AuthzAddr = "127.0.0.1:8080"
@@ -77,17 +94,17 @@ func (o DemoOptions) withDefaults() DemoOptions {
 	return o
 }
 
-// DemoFile is DIR/demo.json: what a person or a script needs to use the
+// File is DIR/demo.json: what a person or a script needs to use the
 // demo. It holds secrets, so it is written with mode 0600.
-type DemoFile struct {
-	Issuer    string        `json:"issuer"`
-	Endpoints DemoEndpoints `json:"endpoints"`
-	Clients   []DemoClient  `json:"clients"`
-	Users     []DemoUser    `json:"users"`
+type File struct {
+	Issuer    string    `json:"issuer"`
+	Endpoints Endpoints `json:"endpoints"`
+	Clients   []Client  `json:"clients"`
+	Users     []User    `json:"users"`
 }
 
-// DemoEndpoints are the authorization server's URLs.
-type DemoEndpoints struct {
+// Endpoints are the authorization server's URLs.
+type Endpoints struct {
 	Discovery     string `json:"discovery"`
 	Authorization string `json:"authorization"`
 	Token         string `json:"token"`
@@ -97,8 +114,8 @@ type DemoEndpoints struct {
 	JWKS          string `json:"jwks"`
 }
 
-// DemoClient is one seeded client and its credentials.
-type DemoClient struct {
+// Client is one seeded client and its credentials.
+type Client struct {
 	ClientID string `json:"client_id"`
 	// ClientSecret is absent for public clients.
 	ClientSecret            string   `json:"client_secret,omitempty"`
@@ -109,15 +126,15 @@ type DemoClient struct {
 	TokenEndpointAuthMethod string   `json:"token_endpoint_auth_method"`
 }
 
-// DemoUser is one seeded user and their password.
-type DemoUser struct {
+// User is one seeded user and their password.
+type User struct {
 	Username string   `json:"username"`
 	Password string   `json:"password"`
 	Roles    []string `json:"roles"`
 }
 
 // Client returns the entry of the client id, or nil.
-func (f *DemoFile) Client(id string) *DemoClient {
+func (f *File) Client(id string) *Client {
 	for i := range f.Clients {
 		if f.Clients[i].ClientID == id {
 			return &f.Clients[i]
@@ -127,7 +144,7 @@ func (f *DemoFile) Client(id string) *DemoClient {
 }
 
 // User returns the entry of username, or nil.
-func (f *DemoFile) User(username string) *DemoUser {
+func (f *File) User(username string) *User {
 	for i := range f.Users {
 		if f.Users[i].Username == username {
 			return &f.Users[i]
@@ -136,8 +153,8 @@ func (f *DemoFile) User(username string) *DemoUser {
 	return nil
 }
 
-func demoEndpoints(issuer string) DemoEndpoints {
-	return DemoEndpoints{
+func demoEndpoints(issuer string) Endpoints {
+	return Endpoints{
 		Discovery:     issuer + "/.well-known/openid-configuration",
 		Authorization: issuer + "/oauth2/authorize",
 		Token:         issuer + "/oauth2/token",
@@ -148,114 +165,77 @@ func demoEndpoints(issuer string) DemoEndpoints {
 	}
 }
 
-// dataDirConfig is the default configuration with its database and master
+// DataDirConfig is the default configuration with its database and master
 // key in dir, as the demo lays them out.
-func dataDirConfig(dir string) *config.Config {
+func DataDirConfig(dir string) *config.Config {
 	cfg := config.Default()
 	cfg.DataDir = dir
-	cfg.Store.DSN = filepath.Join(dir, demoDBFile)
+	cfg.Store.DSN = filepath.Join(dir, DBFile)
 	cfg.MasterKeyFile = filepath.Join(dir, demoKeyFile)
 	return cfg
 }
 
-// DemoConfig returns the warehouse demo's configuration (see DESIGN.md):
-// SQLite and the master key in the data directory, text logs, and the
-// warehouse issuance policy. Start validates it.
-func DemoConfig(o DemoOptions) *config.Config {
+// Config returns the warehouse demo's configuration: the example file
+// examples/warehouse/portcullis.yaml (embedded), with this run's data
+// directory, listen addresses and issuer, the gateway's secret read from a
+// file in the data directory, and a shorter phantom-token cache so a
+// revocation shows within the quick-start's walkthrough. Start validates
+// it again once the addresses are bound.
+func Config(o Options) (*config.Config, error) {
 	o = o.withDefaults()
-	cfg := dataDirConfig(o.Dir)
+	cfg, err := config.Parse("examples/warehouse/portcullis.yaml", warehouse.Config)
+	if err != nil {
+		return nil, fmt.Errorf("demo: the embedded warehouse example: %w", err)
+	}
+	cfg.DataDir = o.Dir
+	cfg.Store.DSN = filepath.Join(o.Dir, DBFile)
+	cfg.MasterKeyFile = filepath.Join(o.Dir, demoKeyFile)
 	cfg.Issuer = o.Issuer
 	cfg.Listen.Authz = o.AuthzAddr
 	cfg.Listen.Admin = o.AdminAddr
 	cfg.Listen.Gateway = o.GatewayAddr
-	cfg.Log.Format = "text"
-	cfg.Tokens.DefaultAudience = demoAudience
-	// An app tier: 2000 requests a day with bursts of at most 100 a second.
-	cfg.RateLimit = config.RateLimit{
-		Plans: map[string][]config.Limit{"gold": {
-			{Name: "gold-daily", Quota: "2000/day", Key: []string{"client_id"}},
-			{Name: "gold-burst", Rate: "100/s", Burst: 100, Key: []string{"client_id"}},
-		}},
-		ClientPlans: map[string]string{
-			"warehouse-service": "gold", "warehouse-service-opaque": "gold", "warehouse-service-split": "gold",
-		},
+	if len(cfg.Gateway.Issuers) != 1 || len(cfg.Gateway.APIs) != 1 {
+		return nil, errors.New("demo: the warehouse example must have one issuer and one API")
 	}
-	cfg.Gateway = config.Gateway{
-		Issuers: []config.Issuer{{
-			Issuer:           o.Issuer,
-			ClientID:         "gateway",
-			ClientSecretFile: filepath.Join(o.Dir, demoGatewaySecret),
-			CacheTTL:         config.Duration(demoCacheTTL),
-		}},
-		APIs: []config.API{{
-			Name:      "warehouse",
-			Version:   "v1",
-			BasePath:  "/warehouse",
-			Upstream:  "http://" + o.BackendAddr,
-			Audiences: []string{demoAudience},
-			Operations: []config.Operation{
-				{Method: "GET", Path: "/items", Scopes: []string{"list_items"}},
-				{Method: "POST", Path: "/orders", Scopes: []string{"order_item"},
-					// Regional-office users may place at most 10 orders an hour.
-					Limits: []config.Limit{{
-						Name: "regional-orders", Quota: "10/hour", Key: []string{"sub"},
-						Condition: `claims.office == "regional"`, Strict: true,
-					}}},
-				{Method: "GET", Path: "/health", Public: true},
-			},
-			CORS: &config.CORS{AllowedOrigins: []string{"http://127.0.0.1:5173", "http://localhost:5173"}},
-		}},
-	}
-	cfg.Policy = config.Policy{
-		Roles: map[string][]string{
-			"warehouse_admin": {"list_items", "order_item"},
-			"warehouse_staff": {"list_items"},
-		},
-		Scopes: map[string]config.ScopeRule{
-			"openid":         {Description: "Sign you in with your Portcullis account"},
-			"profile":        {Description: "See your username"},
-			"offline_access": {Description: "Stay connected while you are away"},
-			"list_items":     {Description: "See the items in the warehouse"},
-			"order_item": {
-				Description: "Order items from the warehouse",
-				// Only head-office admins order, and only from an allowed
-				// network.
-				Condition: `user.roles.exists(r, r == "warehouse_admin") && user.attrs.office == "head" && ` +
-					`ip.in(request.ip, ["127.0.0.0/8", "::1/128", "10.0.0.0/8"])`,
-			},
-		},
-		ClaimAttributes: []string{"office"},
-	}
-	return cfg
+	is := &cfg.Gateway.Issuers[0]
+	is.Issuer = o.Issuer
+	is.ClientSecretEnv = ""
+	is.ClientSecretFile = filepath.Join(o.Dir, demoGatewaySecret)
+	is.CacheTTL = config.Duration(demoCacheTTL)
+	api := &cfg.Gateway.APIs[0]
+	// The only issuer; it follows the bound address when the port is 0.
+	api.Issuer = ""
+	api.Upstream = "http://" + o.BackendAddr
+	return cfg, nil
 }
 
 // demoClientSpecs are the demo's clients (DESIGN.md, the warehouse example).
-func demoClientSpecs() []ClientSpec {
-	service := func(id, name, format string) ClientSpec {
-		return ClientSpec{
-			ID: id, Name: name, GrantTypes: []string{GrantClientCredentials},
+func demoClientSpecs() []registry.ClientSpec {
+	service := func(id, name, format string) registry.ClientSpec {
+		return registry.ClientSpec{
+			ID: id, Name: name, GrantTypes: []string{registry.GrantClientCredentials},
 			AuthMethod: store.AuthSecretBasic, Scopes: []string{"list_items order_item"}, Format: format,
 		}
 	}
 	userScopes := []string{"openid profile offline_access list_items order_item"}
-	return []ClientSpec{
+	return []registry.ClientSpec{
 		service("warehouse-service", "Warehouse service (JWT)", store.FormatJWT),
 		service("warehouse-service-opaque", "Warehouse service (opaque)", store.FormatOpaque),
 		service("warehouse-service-split", "Warehouse service (split)", store.FormatSplit),
 		{
 			ID: "warehouse-web", Name: "Warehouse web app",
-			GrantTypes: []string{GrantAuthorizationCode, GrantRefreshToken}, AuthMethod: store.AuthSecretBasic,
+			GrantTypes: []string{registry.GrantAuthorizationCode, registry.GrantRefreshToken}, AuthMethod: store.AuthSecretBasic,
 			RedirectURIs: []string{"http://127.0.0.1:9999/callback", "http://localhost:9999/callback"},
 			Scopes:       userScopes, Format: store.FormatOpaque,
 		},
 		{
 			ID: "warehouse-spa", Name: "Warehouse single-page app", Public: true,
-			GrantTypes: []string{GrantAuthorizationCode, GrantRefreshToken}, AuthMethod: store.AuthNone,
+			GrantTypes: []string{registry.GrantAuthorizationCode, registry.GrantRefreshToken}, AuthMethod: store.AuthNone,
 			RedirectURIs: []string{"http://127.0.0.1:5173/callback", "http://localhost:5173/callback"},
 			Scopes:       userScopes, Format: store.FormatOpaque, SkipConsent: false,
 		},
 		{
-			ID: "gateway", Name: "API gateway", GrantTypes: []string{GrantClientCredentials},
+			ID: "gateway", Name: "API gateway", GrantTypes: []string{registry.GrantClientCredentials},
 			AuthMethod: store.AuthSecretBasic, Scopes: []string{}, Format: store.FormatOpaque, CanIntrospect: true,
 		},
 	}
@@ -274,27 +254,47 @@ func demoUserSpecs() []demoUserSpec {
 	}
 }
 
-// StartDemo starts the demo server, seeding DIR on its first run, and
-// prints the quick-start to rt.Stdout. The demo uses the master key file in
-// DIR and ignores PORTCULLIS_MASTER_KEY, so the directory is self-contained.
-func StartDemo(ctx context.Context, o DemoOptions, rt *Runtime) (*Running, *DemoFile, error) {
+// Env is what the demo prints to and reads the time from.
+type Env struct {
+	Stdout io.Writer
+	Stderr io.Writer
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Start starts the demo server, seeding DIR on its first run, and prints
+// the quick-start to env.Stdout. The demo uses the master key file in DIR
+// and ignores PORTCULLIS_MASTER_KEY, so the directory is self-contained.
+func Start(ctx context.Context, o Options, env Env) (*server.Running, *File, error) {
 	o = o.withDefaults()
+	if env.Now == nil {
+		env.Now = time.Now
+	}
 	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
 		return nil, nil, fmt.Errorf("demo data directory: %w", err)
 	}
-	cfg := DemoConfig(o)
-	logger, err := NewLogger(rt.Stderr, cfg.Log)
+	cfg, err := Config(o)
 	if err != nil {
 		return nil, nil, err
 	}
+	logger, err := server.NewLogger(env.Stderr, cfg.Log)
+	if err != nil {
+		return nil, nil, err
+	}
+	// The backend's address is bound first, so the gateway's upstream is
+	// known before the node starts; it serves once the issuer is known.
+	backend, err := listenBackend(o.BackendAddr)
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg.Gateway.APIs[0].Upstream = backend.url
 	var (
-		file           *DemoFile
+		file           *File
 		previousIssuer string
 	)
-	var backendURL string
-	seed := func(ctx context.Context, w *wiring) error {
+	seed := func(ctx context.Context, s server.Services) error {
 		var err error
-		file, previousIssuer, err = seedDemo(ctx, w, o.Dir)
+		file, previousIssuer, err = seedDemo(ctx, s, o.Dir)
 		if err != nil {
 			return err
 		}
@@ -303,20 +303,14 @@ func StartDemo(ctx context.Context, o DemoOptions, rt *Runtime) (*Running, *Demo
 		}
 		// The backend verifies what the gateway forwards against the
 		// issuer as it is bound in this run.
-		backendURL, err = startWarehouseBackend(ctx, o.BackendAddr, w.issuer, demoAudience, logger.With("component", "backend"))
-		if err != nil {
-			return err
-		}
-		for i := range w.cfg.Gateway.APIs {
-			w.cfg.Gateway.APIs[i].Upstream = backendURL
-		}
-		return nil
+		return backend.serve(ctx, s.Issuer, demoAudience, logger.With("component", "backend"))
 	}
-	r, err := Start(ctx, cfg, logger, WithGetenv(noEnv), WithClock(rt.now), withBeforeServe(seed))
+	r, err := server.Start(ctx, cfg, logger, server.WithGetenv(noEnv), server.WithClock(env.Now), server.WithBeforeServe(seed))
 	if err != nil {
+		backend.close()
 		return nil, nil, err
 	}
-	if err := writeQuickStart(rt.Stdout, quickStartData(r, o.Dir, file, previousIssuer, backendURL)); err != nil {
+	if err := writeQuickStart(env.Stdout, quickStartData(r, o.Dir, file, previousIssuer, backend.url)); err != nil {
 		return r, file, err
 	}
 	return r, file, nil
@@ -343,7 +337,10 @@ func writeSecretFile(path, secret string) error {
 // credentials of DIR/demo.json, generating that file on the first run. The
 // file is written before the store, so a crash in between is repaired by
 // the next run instead of leaving credentials nobody knows.
-func seedDemo(ctx context.Context, w *wiring, dir string) (file *DemoFile, previousIssuer string, err error) {
+func seedDemo(ctx context.Context, s server.Services, dir string) (file *File, previousIssuer string, err error) {
+	if s.Clients == nil || s.Users == nil {
+		return nil, "", errors.New("demo: the authorization server role is not running")
+	}
 	path := filepath.Join(dir, demoStateFile)
 	file, err = readDemoFile(path)
 	if err != nil {
@@ -351,50 +348,50 @@ func seedDemo(ctx context.Context, w *wiring, dir string) (file *DemoFile, previ
 	}
 	first := file == nil
 	if first {
-		file = &DemoFile{Clients: []DemoClient{}, Users: []DemoUser{}}
+		file = &File{Clients: []Client{}, Users: []User{}}
 	}
 	changed := first
-	if file.Issuer != w.issuer {
+	if file.Issuer != s.Issuer {
 		if !first {
 			previousIssuer = file.Issuer
 		}
-		file.Issuer, file.Endpoints, changed = w.issuer, demoEndpoints(w.issuer), true
+		file.Issuer, file.Endpoints, changed = s.Issuer, demoEndpoints(s.Issuer), true
 	}
 
 	// Credentials (re)generated in this run replace whatever the store
 	// holds; the others are left alone, so a secret rotated with the CLI
-	// stays rotated.
+	// stays rotated. New secrets are generated here, written to the file,
+	// and only then stored.
 	fresh := map[string]bool{}
-	now := w.now()
-	clients := make([]store.Client, 0, len(demoClientSpecs()))
-	for _, spec := range demoClientSpecs() {
-		c, err := NewClient(spec, now)
+	now := s.Now()
+	specs := demoClientSpecs()
+	for _, spec := range specs {
+		c, err := registry.NewClient(spec, now)
 		if err != nil {
 			return nil, "", fmt.Errorf("demo client %s: %w", spec.ID, err)
 		}
 		entry := file.Client(c.ID)
 		if entry == nil {
-			file.Clients = append(file.Clients, DemoClient{ClientID: c.ID})
+			file.Clients = append(file.Clients, Client{ClientID: c.ID})
 			entry = &file.Clients[len(file.Clients)-1]
 			changed = true
 		}
-		if usesSecret(c.AuthMethod) != (entry.ClientSecret != "") {
-			if entry.ClientSecret, err = IssueSecret(&c, w.secretKey); err != nil {
-				return nil, "", err
+		if registry.UsesSecret(c.AuthMethod) != (entry.ClientSecret != "") {
+			entry.ClientSecret = ""
+			if registry.UsesSecret(c.AuthMethod) {
+				if entry.ClientSecret, err = clientauth.GenerateSecret(); err != nil {
+					return nil, "", fmt.Errorf("generate client secret: %w", err)
+				}
 			}
 			fresh["client:"+c.ID], changed = true, true
 		}
-		if usesSecret(c.AuthMethod) {
-			c.SecretDigest = clientauth.DigestSecret(w.secretKey, entry.ClientSecret)
-		}
 		entry.GrantTypes, entry.Scope, entry.AccessTokenFormat = c.GrantTypes, strings.Join(c.Scopes, " "), c.AccessTokenFormat
 		entry.RedirectURIs, entry.TokenEndpointAuthMethod = nonNil(c.RedirectURIs), c.AuthMethod
-		clients = append(clients, c)
 	}
 	for _, spec := range demoUserSpecs() {
 		entry := file.User(spec.username)
 		if entry == nil {
-			file.Users = append(file.Users, DemoUser{Username: spec.username})
+			file.Users = append(file.Users, User{Username: spec.username})
 			entry = &file.Users[len(file.Users)-1]
 		}
 		if entry.Password == "" {
@@ -411,68 +408,30 @@ func seedDemo(ctx context.Context, w *wiring, dir string) (file *DemoFile, previ
 		}
 	}
 
-	for _, c := range clients {
-		if err := upsertDemoClient(ctx, w.db, c, first || fresh["client:"+c.ID]); err != nil {
-			return nil, "", err
+	for _, spec := range specs {
+		secret := file.Client(spec.ID).ClientSecret
+		if _, _, err := s.Clients.Put(ctx, spec, secret, first || fresh["client:"+spec.ID]); err != nil {
+			return nil, "", fmt.Errorf("seed client %s: %w", spec.ID, err)
 		}
 	}
 	for _, spec := range demoUserSpecs() {
 		password := file.User(spec.username).Password
-		if err := upsertDemoUser(ctx, w, spec, password, first || fresh["user:"+spec.username]); err != nil {
-			return nil, "", err
+		if err := s.Users.Put(ctx, spec.username, password, spec.roles, spec.attrs, first || fresh["user:"+spec.username]); err != nil {
+			return nil, "", fmt.Errorf("seed user %s: %w", spec.username, err)
 		}
 	}
 	return file, previousIssuer, nil
 }
 
-// upsertDemoClient creates c when missing and replaces an existing one when
-// replace is set.
-func upsertDemoClient(ctx context.Context, db *store.DB, c store.Client, replace bool) error {
-	old, err := db.GetClient(ctx, c.ID)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		if err := db.CreateClient(ctx, c); err != nil {
-			return fmt.Errorf("seed client %s: %w", c.ID, err)
-		}
-		return nil
-	case err != nil:
-		return fmt.Errorf("seed client %s: %w", c.ID, err)
-	case !replace:
-		return nil
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
 	}
-	c.CreatedAt = old.CreatedAt
-	if err := db.UpdateClient(ctx, c); err != nil {
-		return fmt.Errorf("seed client %s: %w", c.ID, err)
-	}
-	return nil
-}
-
-// upsertDemoUser mirrors upsertDemoClient for users.
-func upsertDemoUser(ctx context.Context, w *wiring, spec demoUserSpec, password string, replace bool) error {
-	u, err := w.db.GetUserByUsername(ctx, spec.username)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		if _, err := w.users.Create(ctx, spec.username, password, spec.roles, spec.attrs); err != nil {
-			return fmt.Errorf("seed user %s: %w", spec.username, err)
-		}
-		return nil
-	case err != nil:
-		return fmt.Errorf("seed user %s: %w", spec.username, err)
-	case !replace:
-		return nil
-	}
-	u.Roles, u.Attrs, u.UpdatedAt = spec.roles, spec.attrs, w.now()
-	if err := w.db.UpdateUser(ctx, u); err != nil {
-		return fmt.Errorf("seed user %s: %w", spec.username, err)
-	}
-	if err := w.users.SetPassword(ctx, spec.username, password); err != nil {
-		return fmt.Errorf("seed user %s: %w", spec.username, err)
-	}
-	return nil
+	return s
 }
 
 // readDemoFile returns nil, nil when the file does not exist yet.
-func readDemoFile(path string) (*DemoFile, error) {
+func readDemoFile(path string) (*File, error) {
 	b, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -480,7 +439,7 @@ func readDemoFile(path string) (*DemoFile, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
-	var f DemoFile
+	var f File
 	if err := json.Unmarshal(b, &f); err != nil {
 		// The content holds secrets: the error names the file only.
 		return nil, fmt.Errorf("%s is not valid JSON (delete it to seed the demo again): %w", path, err)
@@ -489,7 +448,7 @@ func readDemoFile(path string) (*DemoFile, error) {
 }
 
 // writeDemoFile replaces path atomically with mode 0600: it holds secrets.
-func writeDemoFile(path string, f *DemoFile) (err error) {
+func writeDemoFile(path string, f *File) (err error) {
 	b, err := json.MarshalIndent(f, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", filepath.Base(path), err)

@@ -1,7 +1,8 @@
-package app
+package demo
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -10,20 +11,27 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/portcullis/portcullis/internal/server"
 )
 
-// testRuntime returns a runtime with buffers for its streams and an
-// environment holding only env.
-func testRuntime(stdin string, env map[string]string) (*Runtime, *bytes.Buffer, *bytes.Buffer) {
+// testEnv returns an environment with buffers for its streams.
+func testEnv() (Env, *bytes.Buffer, *bytes.Buffer) {
 	var stdout, stderr bytes.Buffer
-	return &Runtime{
-		Stdin:  strings.NewReader(stdin),
-		Stdout: &stdout,
-		Stderr: &stderr,
-		Getenv: func(k string) string { return env[k] },
-	}, &stdout, &stderr
+	return Env{Stdout: &stdout, Stderr: &stderr}, &stdout, &stderr
+}
+
+// closeRunning stops r and waits for it.
+func closeRunning(t *testing.T, r *server.Running) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := r.Close(ctx); err != nil {
+		t.Errorf("Close: %v", err)
+	}
 }
 
 // postForm posts form with Basic credentials and decodes the JSON answer.
@@ -49,7 +57,7 @@ func postForm(t *testing.T, endpoint, id, secret string, form url.Values) (int, 
 
 // clientCredentialsToken gets a token of the demo's opaque service client
 // and checks that the gateway client sees it active.
-func clientCredentialsToken(t *testing.T, f *DemoFile) {
+func clientCredentialsToken(t *testing.T, f *File) {
 	t.Helper()
 	svc, gw := f.Client("warehouse-service-opaque"), f.Client("gateway")
 	status, tok := postForm(t, f.Endpoints.Token, svc.ClientID, svc.ClientSecret,
@@ -69,12 +77,13 @@ func clientCredentialsToken(t *testing.T, f *DemoFile) {
 
 func TestDemoSeedsAndReusesDemoJSON(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "demo")
-	opts := DemoOptions{Dir: dir, AuthzAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0", GatewayAddr: "127.0.0.1:0", BackendAddr: "127.0.0.1:0"}
-	rt, stdout, _ := testRuntime("", map[string]string{"PORTCULLIS_MASTER_KEY": "ignored by the demo"})
+	opts := Options{Dir: dir, AuthzAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0", GatewayAddr: "127.0.0.1:0", BackendAddr: "127.0.0.1:0"}
+	t.Setenv("PORTCULLIS_MASTER_KEY", "ignored by the demo")
+	env, stdout, _ := testEnv()
 
-	r, file, err := StartDemo(t.Context(), opts, rt)
+	r, file, err := Start(t.Context(), opts, env)
 	if err != nil {
-		t.Fatalf("StartDemo: %v", err)
+		t.Fatalf("Start: %v", err)
 	}
 	path := filepath.Join(dir, "demo.json")
 	info, err := os.Stat(path)
@@ -156,14 +165,18 @@ func TestDemoSeedsAndReusesDemoJSON(t *testing.T) {
 	clientCredentialsToken(t, file)
 	closeRunning(t, r)
 
-	// A management command sees the seeded clients through --data.
-	rtList, listOut, _ := testRuntime("", nil)
-	if err := Execute(t.Context(), []string{"clients", "list", "--data", dir, "--json"}, rtList); err != nil {
-		t.Fatalf("clients list --data: %v", err)
+	// A management command sees the seeded clients through the data
+	// directory's configuration.
+	inst, err := server.OpenInstallation(t.Context(), DataDirConfig(dir), nil, nil, nil)
+	if err != nil {
+		t.Fatalf("open the demo directory: %v", err)
 	}
-	var listed []ClientInfo
-	if err := json.Unmarshal(listOut.Bytes(), &listed); err != nil {
-		t.Fatalf("clients list --json output: %v", err)
+	listed, err := inst.Clients().List(t.Context())
+	if cerr := inst.Close(); cerr != nil {
+		t.Error(cerr)
+	}
+	if err != nil {
+		t.Fatalf("list clients: %v", err)
 	}
 	if len(listed) != len(want) {
 		t.Errorf("clients list --data shows %d clients, want %d", len(listed), len(want))
@@ -171,10 +184,10 @@ func TestDemoSeedsAndReusesDemoJSON(t *testing.T) {
 
 	// The second run reuses the credentials; only the issuer (a new port)
 	// changes.
-	rt2, stdout2, _ := testRuntime("", nil)
-	r2, file2, err := StartDemo(t.Context(), opts, rt2)
+	env2, stdout2, _ := testEnv()
+	r2, file2, err := Start(t.Context(), opts, env2)
 	if err != nil {
-		t.Fatalf("second StartDemo: %v", err)
+		t.Fatalf("second Start: %v", err)
 	}
 	t.Cleanup(func() { closeRunning(t, r2) })
 	if diff := cmp.Diff(file.Clients, file2.Clients); diff != "" {
@@ -198,10 +211,10 @@ func TestDemoRejectsCorruptDemoJSON(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "demo.json"), []byte(secretish), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	rt, _, _ := testRuntime("", nil)
-	_, _, err := StartDemo(t.Context(), DemoOptions{Dir: dir, AuthzAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0", GatewayAddr: "127.0.0.1:0", BackendAddr: "127.0.0.1:0"}, rt)
+	env, _, _ := testEnv()
+	_, _, err := Start(t.Context(), Options{Dir: dir, AuthzAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0", GatewayAddr: "127.0.0.1:0", BackendAddr: "127.0.0.1:0"}, env)
 	if err == nil || !strings.Contains(err.Error(), "demo.json is not valid JSON") {
-		t.Fatalf("StartDemo error = %v, want a demo.json error", err)
+		t.Fatalf("Start error = %v, want a demo.json error", err)
 	}
 	if strings.Contains(err.Error(), "hunter2") {
 		t.Errorf("error %q echoes the file's content", err)
@@ -209,14 +222,14 @@ func TestDemoRejectsCorruptDemoJSON(t *testing.T) {
 }
 
 func TestQuickStartTemplate(t *testing.T) {
-	f := &DemoFile{
-		Clients: []DemoClient{
+	f := &File{
+		Clients: []Client{
 			{ClientID: "warehouse-service-opaque", ClientSecret: "svc-secret"},
 			{ClientID: "gateway", ClientSecret: "gw-secret"},
 		},
-		Users: []DemoUser{{Username: "alice", Password: "pw-a", Roles: []string{"warehouse_admin"}}},
+		Users: []User{{Username: "alice", Password: "pw-a", Roles: []string{"warehouse_admin"}}},
 	}
-	r := &Running{Issuer: "http://127.0.0.1:8080", AdminURL: "http://127.0.0.1:8081"}
+	r := &server.Running{Issuer: "http://127.0.0.1:8080", AdminURL: "http://127.0.0.1:8081"}
 	var buf bytes.Buffer
 	if err := writeQuickStart(&buf, quickStartData(r, "/tmp/d", f, "http://127.0.0.1:9090", "")); err != nil {
 		t.Fatalf("writeQuickStart: %v", err)

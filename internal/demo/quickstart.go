@@ -1,10 +1,12 @@
-package app
+package demo
 
 import (
 	"fmt"
 	"io"
 	"path/filepath"
 	"text/template"
+
+	"github.com/portcullis/portcullis/internal/server"
 )
 
 // quickStartTemplate is everything `portcullis demo` prints. The secrets in
@@ -92,18 +94,18 @@ type quickStartView struct {
 	AdminURL       string
 	Dir            string
 	File           string
-	Endpoints      DemoEndpoints
-	Service        *DemoClient
-	Gateway        *DemoClient
-	JWTService     *DemoClient
-	SplitService   *DemoClient
-	Users          []DemoUser
+	Endpoints      Endpoints
+	Service        *Client
+	Gateway        *Client
+	JWTService     *Client
+	SplitService   *Client
+	Users          []User
 	GatewayURL     string
 	BackendURL     string
 	CacheTTL       string
 }
 
-func quickStartData(r *Running, dir string, f *DemoFile, previousIssuer, backendURL string) quickStartView {
+func quickStartData(r *server.Running, dir string, f *File, previousIssuer, backendURL string) quickStartView {
 	return quickStartView{
 		Issuer:         r.Issuer,
 		PreviousIssuer: previousIssuer,

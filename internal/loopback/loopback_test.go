@@ -37,6 +37,9 @@ func TestHTTPURL(t *testing.T) {
 		{"http://[::1]:8080/x", true},
 		{"https://127.0.0.1", false},
 		{"http://example.com", false},
+		{"http://127.9.9.9", true},
+		{"http://0.0.0.0:8080", false},
+		{"http://localhost.evil.test", false},
 		{"::not a url", false},
 	}
 	for _, tt := range tests {

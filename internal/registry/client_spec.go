@@ -1,11 +1,10 @@
-package app
+package registry
 
 import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"net/netip"
 	"net/url"
 	"slices"
 	"strings"
@@ -14,6 +13,9 @@ import (
 	"github.com/go-jose/go-jose/v4"
 
 	"github.com/portcullis/portcullis/internal/clientauth"
+	"github.com/portcullis/portcullis/internal/loopback"
+	"github.com/portcullis/portcullis/internal/printable"
+	"github.com/portcullis/portcullis/internal/scope"
 	"github.com/portcullis/portcullis/internal/store"
 )
 
@@ -104,7 +106,7 @@ func NewClient(spec ClientSpec, now time.Time) (store.Client, error) {
 	if c.Name == "" {
 		c.Name = c.ID
 	}
-	if len(c.Name) > maxClientNameLen || strings.ContainsFunc(c.Name, isControl) {
+	if len(c.Name) > maxClientNameLen || strings.ContainsFunc(c.Name, printable.IsControl) {
 		return store.Client{}, invalid("name", "at most %d printable characters", maxClientNameLen)
 	}
 
@@ -146,7 +148,7 @@ func NewClient(spec ClientSpec, now time.Time) (store.Client, error) {
 // its digest in c and returns it: the only time the secret exists in the
 // clear. It returns "" for none and private_key_jwt.
 func IssueSecret(c *store.Client, secretKey []byte) (string, error) {
-	if !usesSecret(c.AuthMethod) {
+	if !UsesSecret(c.AuthMethod) {
 		c.SecretDigest = nil
 		return "", nil
 	}
@@ -158,7 +160,9 @@ func IssueSecret(c *store.Client, secretKey []byte) (string, error) {
 	return secret, nil
 }
 
-func usesSecret(method string) bool {
+// UsesSecret reports whether clients of method authenticate with a shared
+// secret (client_secret_basic, client_secret_post).
+func UsesSecret(method string) bool {
 	return method == store.AuthSecretBasic || method == store.AuthSecretPost
 }
 
@@ -279,7 +283,7 @@ func checkRedirectURI(raw string, public bool) error {
 	if raw == "" || len(raw) > maxURILen {
 		return invalid("redirect-uri", "must be 1 to %d characters", maxURILen)
 	}
-	if strings.ContainsFunc(raw, func(r rune) bool { return r == ' ' || isControl(r) }) {
+	if strings.ContainsFunc(raw, func(r rune) bool { return r == ' ' || printable.IsControl(r) }) {
 		return invalid("redirect-uri", "%q contains spaces or control characters", raw)
 	}
 	u, err := url.Parse(raw)
@@ -298,7 +302,7 @@ func checkRedirectURI(raw string, public bool) error {
 			return invalid("redirect-uri", "%q has no host", raw)
 		}
 	case "http":
-		if !isLoopbackHost(u.Hostname()) {
+		if !loopback.Host(u.Hostname()) {
 			return invalid("redirect-uri", "%q: plain http is allowed only to a loopback host (127.0.0.1, [::1], localhost); use https", raw)
 		}
 	default:
@@ -312,24 +316,14 @@ func checkRedirectURI(raw string, public bool) error {
 	return nil
 }
 
-func isLoopbackHost(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip, err := netip.ParseAddr(host)
-	return err == nil && ip.IsLoopback()
-}
-
 // scopes splits space-separated values and checks each scope-token
 // (RFC 6749 §3.3).
 func scopes(in []string) ([]string, error) {
 	out := []string{}
 	for _, s := range in {
 		for _, tok := range strings.Fields(s) {
-			for _, r := range tok {
-				if r < 0x21 || r == 0x22 || r == 0x5c || r > 0x7e {
-					return nil, invalid("scope", "%q has a character RFC 6749 §3.3 does not allow", tok)
-				}
+			if !scope.IsToken(tok) {
+				return nil, invalid("scope", "%q has a character RFC 6749 §3.3 does not allow", tok)
 			}
 			if !slices.Contains(out, tok) {
 				out = append(out, tok)
@@ -345,7 +339,7 @@ func scopes(in []string) ([]string, error) {
 func audience(in []string) ([]string, error) {
 	out := []string{}
 	for _, a := range in {
-		if a == "" || len(a) > maxAudienceLen || strings.ContainsFunc(a, func(r rune) bool { return r == ' ' || isControl(r) }) {
+		if a == "" || len(a) > maxAudienceLen || strings.ContainsFunc(a, func(r rune) bool { return r == ' ' || printable.IsControl(r) }) {
 			return nil, invalid("audience", "%q must be 1 to %d characters without spaces", a, maxAudienceLen)
 		}
 		if !slices.Contains(out, a) {
@@ -391,5 +385,3 @@ func clientJWKS(raw []byte, method string) ([]byte, error) {
 	}
 	return out, nil
 }
-
-func isControl(r rune) bool { return r < 0x20 || r == 0x7f }

@@ -1,10 +1,11 @@
-package app
+package server
 
 import (
 	"net/http"
 	"strings"
 	"testing"
 
+	"github.com/portcullis/portcullis/internal/admin"
 	"github.com/portcullis/portcullis/internal/config"
 )
 
@@ -16,7 +17,7 @@ func TestAdminAPI(t *testing.T) {
 		ClientPlans: map[string]string{"svc": "gold"},
 	}
 	r := startTest(t, cfg, WithGetenv(func(k string) string {
-		if k == AdminTokenEnv {
+		if k == admin.TokenEnv {
 			return token
 		}
 		return ""

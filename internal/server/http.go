@@ -8,6 +8,9 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/portcullis/portcullis/internal/admin"
+	"github.com/portcullis/portcullis/internal/gateway"
 )
 
 // Server timeouts. Every one is explicit: the zero values of http.Server
@@ -63,19 +66,13 @@ func (w *wiring) adminHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", healthz)
 	mux.HandleFunc("GET /readyz", w.readyz)
-	// The gateway is built after this handler, so the admin API reaches
-	// it (and its blocks) lazily.
-	admin := newAdminAPI(w.getenv(AdminTokenEnv), lazyBlocks{w}, func(r *http.Request, clientID string) (any, error) {
-		if w.gateway == nil {
-			return nil, errNoGateway
-		}
-		q, err := w.gateway.Quotas(r.Context(), clientID)
-		if err != nil {
-			return nil, err
-		}
-		return map[string]any{"client_id": clientID, "limits": q}, nil
-	}, w.now)
-	admin.register(mux)
+	// Built after the gateway (Start's serve phase), from finished parts.
+	opts := admin.Options{Token: w.getenv(admin.TokenEnv), Now: w.now}
+	if w.gateway != nil {
+		opts.Blocks = w.limiter.blocks
+		opts.Quotas = quotaReader{w.gateway}
+	}
+	admin.New(opts).Register(mux)
 	mux.Handle("GET /metrics", promhttp.InstrumentMetricHandler(w.registry,
 		promhttp.HandlerFor(w.registry, promhttp.HandlerOpts{
 			ErrorLog: slog.NewLogLogger(w.logger.With("component", "metrics").Handler(), slog.LevelWarn),
@@ -122,4 +119,16 @@ func plain(rw http.ResponseWriter, status int, msg string) {
 	rw.Header().Set("X-Content-Type-Options", "nosniff")
 	rw.WriteHeader(status)
 	_, _ = rw.Write([]byte(msg + "\n")) // the client went away; nothing to do
+}
+
+// quotaReader shows a client's quota state for the admin API.
+type quotaReader struct{ g *gateway.Gateway }
+
+// ClientQuotas returns the quota state of clientID's limits.
+func (q quotaReader) ClientQuotas(ctx context.Context, clientID string) (any, error) {
+	st, err := q.g.Quotas(ctx, clientID)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"client_id": clientID, "limits": st}, nil
 }

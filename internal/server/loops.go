@@ -13,9 +13,15 @@ const (
 	defaultPurgeInterval  = time.Minute
 )
 
-// startLoops runs the background maintenance until ctx ends; wg tracks the
-// goroutines so shutdown can wait for them and none outlives the server.
+// startLoops runs the background maintenance of the roles this node runs
+// until ctx ends; wg tracks the goroutines so shutdown can wait for them
+// and none outlives the server. Key reloads and purges belong to the
+// authorization server: a node without it holds no keys to reload and
+// must not delete the shared store's rows.
 func (w *wiring) startLoops(ctx context.Context, wg *sync.WaitGroup) {
+	if w.keys == nil {
+		return
+	}
 	reload := time.Duration(w.cfg.Keys.ReloadInterval)
 	if reload <= 0 {
 		reload = defaultReloadInterval

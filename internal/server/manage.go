@@ -37,7 +37,7 @@ func OpenInstallation(ctx context.Context, cfg *config.Config, getenv func(strin
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	db, err := openStore(ctx, cfg, logger)
+	db, err := openStore(ctx, cfg, logger, true)
 	if err != nil {
 		return nil, err
 	}

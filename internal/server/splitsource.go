@@ -27,7 +27,7 @@ type storeSplitSource struct {
 
 var (
 	_ phantom.SplitSource = (*storeSplitSource)(nil)
-	_ tokenReader = (*store.DB)(nil)
+	_ tokenReader         = (*store.DB)(nil)
 )
 
 // newStoreSplitSource returns a source reading r; now is the clock that decides

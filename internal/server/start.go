@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/portcullis/portcullis/internal/config"
+	"github.com/portcullis/portcullis/internal/registry"
 )
 
 // Role names a listener the server can run; `serve --roles` picks a subset
@@ -73,7 +74,7 @@ type options struct {
 	shutdownTimeout time.Duration
 	// beforeServe runs once everything is wired and before the listeners
 	// accept requests (the demo seeds its clients and users here).
-	beforeServe func(ctx context.Context, w *wiring) error
+	beforeServe func(ctx context.Context, s Services) error
 }
 
 // WithRoles selects the listeners to run; none means every role.
@@ -97,8 +98,22 @@ func WithShutdownTimeout(d time.Duration) Option {
 	return func(o *options) { o.shutdownTimeout = d }
 }
 
-func withBeforeServe(f func(ctx context.Context, w *wiring) error) Option {
+// WithBeforeServe runs f once the node is wired and before any listener
+// serves, with the domain services of the authorization server (the demo
+// seeds its clients and users there). It needs the authz role.
+func WithBeforeServe(f func(ctx context.Context, s Services) error) Option {
 	return func(o *options) { o.beforeServe = f }
+}
+
+// Services are the domain services of a node, handed to WithBeforeServe.
+// Clients and Users are nil unless the authz role runs.
+type Services struct {
+	// Issuer is the issuer URL as bound in this run.
+	Issuer  string
+	Clients *registry.Clients
+	Users   *registry.Users
+	// Now is the node's clock.
+	Now func() time.Time
 }
 
 // Running is a started server. Cancelling the context given to Start, or
@@ -157,7 +172,48 @@ func (r *Running) Close(ctx context.Context) error {
 // error here and a test can listen on "127.0.0.1:0" and read the address
 // back from Running. The server stops when ctx is cancelled or Close is
 // called; Wait reports how it ended.
+//
+// It runs in named phases: provision (options, a private copy of the
+// configuration, bound listeners, the issuer), wire (the object graph of
+// the roles that run), serve (each listener once the parts it serves are
+// finished) and, in the background, stop.
 func Start(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...Option) (*Running, error) {
+	n, err := provision(cfg, logger, opts)
+	if err != nil {
+		return nil, err
+	}
+	w, err := wire(ctx, n.cfg, n.running.Issuer, n.logger, n.opts, n.roles)
+	if err != nil {
+		n.closeListeners()
+		return nil, err
+	}
+	if n.opts.beforeServe != nil {
+		if err := n.opts.beforeServe(ctx, w.services()); err != nil {
+			n.closeListeners()
+			_ = w.close() // the hook's error is the one to report
+			return nil, err
+		}
+	}
+	if err := n.serve(ctx, w); err != nil {
+		return nil, err
+	}
+	return n.running, nil
+}
+
+// node is a server between provision and stop.
+type node struct {
+	cfg       *config.Config
+	logger    *slog.Logger
+	opts      options
+	roles     []Role
+	listeners map[Role]net.Listener
+	running   *Running
+}
+
+// provision reads the options, takes a private copy of cfg, binds the
+// listeners and settles the issuer from the bound addresses. On error
+// nothing stays open.
+func provision(cfg *config.Config, logger *slog.Logger, opts []Option) (*node, error) {
 	o := options{now: time.Now, getenv: os.Getenv, shutdownTimeout: DefaultShutdownTimeout}
 	for _, opt := range opts {
 		opt(&o)
@@ -176,33 +232,52 @@ func Start(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ..
 	c.ApplyDefaults()
 	c.Gateway.Issuers = slices.Clone(c.Gateway.Issuers)
 	c.Gateway.APIs = slices.Clone(c.Gateway.APIs)
-	deriveIssuer := c.Issuer == "" || c.Issuer == "http://"+c.Listen.Authz
-	configuredIssuer := strings.TrimSuffix(c.Issuer, "/")
-
-	listeners := map[Role]net.Listener{}
-	closeListeners := func() {
-		for _, ln := range listeners {
-			_ = ln.Close() // nothing was served on it yet
-		}
+	n := &node{cfg: &c, logger: logger, opts: o, roles: roles, listeners: map[Role]net.Listener{}}
+	if err := n.listen(); err != nil {
+		return nil, err
 	}
-	for _, role := range roles {
-		addr := c.Listen.Authz
+	if err := n.settleIssuer(cfg.Issuer); err != nil {
+		n.closeListeners()
+		return nil, err
+	}
+	return n, nil
+}
+
+// listen binds the listener of every role.
+func (n *node) listen() error {
+	for _, role := range n.roles {
+		addr := n.cfg.Listen.Authz
 		switch role {
 		case RoleAdmin:
-			addr = c.Listen.Admin
+			addr = n.cfg.Listen.Admin
 		case RoleGateway:
-			addr = c.Listen.Gateway
+			addr = n.cfg.Listen.Gateway
 		}
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
-			closeListeners()
-			return nil, fmt.Errorf("listen on %s for the %s role: %w", addr, role, err)
+			n.closeListeners()
+			return fmt.Errorf("listen on %s for the %s role: %w", addr, role, err)
 		}
-		listeners[role] = ln
+		n.listeners[role] = ln
 	}
+	return nil
+}
 
+func (n *node) closeListeners() {
+	for _, ln := range n.listeners {
+		_ = ln.Close() // nothing was served on it yet
+	}
+}
+
+// settleIssuer records the bound URLs, derives the issuer from the authz
+// address when the configuration leaves it to that (port 0 included), and
+// validates the result.
+func (n *node) settleIssuer(configured string) error {
+	c := n.cfg
+	deriveIssuer := configured == "" || configured == "http://"+c.Listen.Authz
+	configuredIssuer := strings.TrimSuffix(configured, "/")
 	r := &Running{done: make(chan struct{})}
-	if ln, ok := listeners[RoleAuthz]; ok {
+	if ln, ok := n.listeners[RoleAuthz]; ok {
 		r.AuthzURL = baseURL(ln.Addr())
 		if hasPortZero(c.Listen.Authz) {
 			c.Listen.Authz = ln.Addr().String()
@@ -211,13 +286,13 @@ func Start(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ..
 			}
 		}
 	}
-	if ln, ok := listeners[RoleAdmin]; ok {
+	if ln, ok := n.listeners[RoleAdmin]; ok {
 		r.AdminURL = baseURL(ln.Addr())
 		if hasPortZero(c.Listen.Admin) {
 			c.Listen.Admin = ln.Addr().String()
 		}
 	}
-	if ln, ok := listeners[RoleGateway]; ok {
+	if ln, ok := n.listeners[RoleGateway]; ok {
 		r.GatewayURL = baseURL(ln.Addr())
 		if c.Listen.GatewayTLS.CertFile != "" {
 			r.GatewayURL = "https" + strings.TrimPrefix(r.GatewayURL, "http")
@@ -230,8 +305,7 @@ func Start(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ..
 		c.Issuer = "http://" + c.Listen.Authz
 	}
 	if err := c.Validate(); err != nil {
-		closeListeners()
-		return nil, fmt.Errorf("invalid configuration: %w", err)
+		return fmt.Errorf("invalid configuration: %w", err)
 	}
 	r.Issuer = strings.TrimSuffix(c.Issuer, "/")
 	// A gateway trusting this node's own issuer follows it to the bound
@@ -241,27 +315,25 @@ func Start(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ..
 			c.Gateway.Issuers[i].Issuer = r.Issuer
 		}
 	}
+	n.running = r
+	return nil
+}
 
-	w, err := wire(ctx, &c, r.Issuer, logger, o, roles)
-	if err != nil {
-		closeListeners()
-		return nil, err
-	}
-	if o.beforeServe != nil {
-		if err := o.beforeServe(ctx, w); err != nil {
-			closeListeners()
-			w.close()
-			return nil, err
-		}
-	}
-
+// serve starts each listener once what it serves is finished: the
+// authorization server first (on one node the gateway fetches the issuer's
+// keys from it), then the gateway is built, then the admin listener (its
+// probes and API read the gateway) and the gateway listener; then the
+// background loops of the roles that run. On error everything started is
+// stopped again.
+func (n *node) serve(ctx context.Context, w *wiring) error {
+	r, c, logger := n.running, n.cfg, n.logger
 	runCtx, stop := context.WithCancel(ctx)
 	r.stop = stop
-	errCh := make(chan error, len(listeners))
-	var servers sync.WaitGroup
 	r.wiring = w
+	errCh := make(chan error, len(n.listeners))
+	var servers sync.WaitGroup
 	serve := func(role Role, h http.Handler, tls config.ListenTLS) {
-		ln := listeners[role]
+		ln := n.listeners[role]
 		srv := newHTTPServer(h, logger.With("component", "http", "role", string(role)))
 		r.servers = append(r.servers, srv)
 		logger.Info("listening", "role", role, "addr", ln.Addr().String(), "tls", tls.CertFile != "")
@@ -278,30 +350,28 @@ func Start(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ..
 			}
 		})
 	}
-	for _, role := range roles {
-		switch role {
-		case RoleAuthz:
-			serve(role, w.authzHandler(), config.ListenTLS{})
-		case RoleAdmin:
-			serve(role, w.adminHandler(), config.ListenTLS{})
-		}
+	if n.runs(RoleAuthz) {
+		serve(RoleAuthz, w.authzHandler(), config.ListenTLS{})
 	}
-	// The gateway comes last: on one node it fetches the issuer's keys
-	// from the authorization server started just above.
-	if slices.Contains(roles, RoleGateway) {
+	if n.runs(RoleGateway) {
 		if err := w.startGateway(runCtx); err != nil {
 			stop()
-			_ = shutdownAll(context.WithoutCancel(ctx), r.servers, o.shutdownTimeout)
+			_ = shutdownAll(context.WithoutCancel(ctx), r.servers, n.opts.shutdownTimeout)
 			servers.Wait()
-			_ = listeners[RoleGateway].Close()
-			_ = w.close()
-			return nil, err
+			n.closeListeners()
+			_ = w.close() // the gateway's error is the one to report
+			return err
 		}
+	}
+	if n.runs(RoleAdmin) {
+		serve(RoleAdmin, w.adminHandler(), config.ListenTLS{})
+	}
+	if n.runs(RoleGateway) {
 		serve(RoleGateway, w.gatewayHandler(), c.Listen.GatewayTLS)
 	}
 	var loops sync.WaitGroup
 	w.startLoops(runCtx, &loops)
-	logger.Info("portcullis started", "issuer", r.Issuer, "roles", rolesToStrings(roles))
+	logger.Info("portcullis started", "issuer", r.Issuer, "roles", rolesToStrings(n.roles))
 
 	go func() {
 		var serveErr error
@@ -311,7 +381,7 @@ func Start(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ..
 		}
 		stop()
 		logger.Info("shutting down")
-		shutdownErr := shutdownAll(context.WithoutCancel(runCtx), r.servers, o.shutdownTimeout)
+		shutdownErr := shutdownAll(context.WithoutCancel(runCtx), r.servers, n.opts.shutdownTimeout)
 		servers.Wait()
 		loops.Wait()
 		closeErr := w.close()
@@ -323,8 +393,10 @@ func Start(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ..
 		}
 		close(r.done)
 	}()
-	return r, nil
+	return nil
 }
+
+func (n *node) runs(role Role) bool { return slices.Contains(n.roles, role) }
 
 // errNoGateway answers calls that need the gateway role on a node that
 // does not run it.

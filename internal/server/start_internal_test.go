@@ -58,27 +58,6 @@ func TestBaseURL(t *testing.T) {
 	}
 }
 
-func TestIsLoopbackHTTP(t *testing.T) {
-	tests := map[string]bool{
-		"http://127.0.0.1:8080":      true,
-		"http://127.9.9.9":           true,
-		"http://[::1]:8080/base":     true,
-		"http://localhost:8080":      true,
-		"https://127.0.0.1:8080":     false,
-		"http://auth.example.com":    false,
-		"http://0.0.0.0:8080":        false,
-		"http://localhost.evil.test": false,
-		"::not a url":                false,
-	}
-	for issuer, want := range tests {
-		t.Run(issuer, func(t *testing.T) {
-			if got := isLoopbackHTTP(issuer); got != want {
-				t.Errorf("isLoopbackHTTP(%q) = %t, want %t", issuer, got, want)
-			}
-		})
-	}
-}
-
 func TestSQLitePath(t *testing.T) {
 	tests := []struct {
 		dsn      string

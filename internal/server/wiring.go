@@ -1,19 +1,14 @@
 package server
 
 import (
-	"maps"
-	"slices"
-
 	"context"
 	"errors"
 	"fmt"
-	"github.com/portcullis/portcullis/internal/gateway"
-	"github.com/portcullis/portcullis/internal/phantom"
 	"log/slog"
-	"net/netip"
-	"net/url"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -23,9 +18,12 @@ import (
 
 	"github.com/portcullis/portcullis/internal/clientauth"
 	"github.com/portcullis/portcullis/internal/config"
+	"github.com/portcullis/portcullis/internal/gateway"
 	"github.com/portcullis/portcullis/internal/identity"
 	"github.com/portcullis/portcullis/internal/keys"
+	"github.com/portcullis/portcullis/internal/loopback"
 	"github.com/portcullis/portcullis/internal/oauth"
+	"github.com/portcullis/portcullis/internal/registry"
 	"github.com/portcullis/portcullis/internal/store"
 )
 
@@ -40,7 +38,7 @@ type wiring struct {
 	secretKey []byte // keys client-secret digests
 	keys      *keys.Manager
 	keysReady atomic.Bool
-	users     *identity.Users
+	hasher    *identity.Hasher
 	oauth     *oauth.Server
 	registry  *prometheus.Registry
 	// roles are the listeners this process runs; the authorization server
@@ -76,8 +74,9 @@ func wire(ctx context.Context, cfg *config.Config, issuer string, logger *slog.L
 		}
 		w.secretKey = keys.DeriveKey(master, keys.PurposeClientSecrets)
 	}
-	// The gateway reads split tokens from the same store on one node.
-	w.db, err = openStore(ctx, cfg, logger)
+	// The gateway reads split tokens from the same store; only the
+	// authorization server migrates it (as `portcullis migrate` does).
+	w.db, err = openStore(ctx, cfg, logger, authz)
 	if err != nil {
 		return nil, err
 	}
@@ -103,11 +102,11 @@ func wire(ctx context.Context, cfg *config.Config, issuer string, logger *slog.L
 	// Client records are cached briefly: every token and introspection
 	// request authenticates a client, and this saves a read on each.
 	clients := clientauth.New(clientauth.NewCachedStore(w.db, clientauth.DefaultCacheTTL, nil), w.secretKey, []string{issuer, issuer + "/oauth2/token"}, o.now)
-	hasher := identity.NewHasher(0)
-	w.users = identity.NewUsers(w.db, hasher, o.now)
+	w.hasher = identity.NewHasher(0)
+	users := identity.NewUsers(w.db, w.hasher, o.now)
 	// Browsers drop Secure cookies on plain http, which only a loopback
 	// issuer (a developer's machine) may use.
-	secure := !isLoopbackHTTP(issuer)
+	secure := !loopback.HTTPURL(issuer)
 	sessions := identity.NewSessions(w.db, identity.SessionConfig{
 		TTL:    time.Duration(cfg.Sessions.TTL),
 		Secure: secure,
@@ -132,7 +131,7 @@ func wire(ctx context.Context, cfg *config.Config, issuer string, logger *slog.L
 		Store:    w.db,
 		Keys:     w.keys,
 		Clients:  clients,
-		Users:    w.users,
+		Users:    users,
 		Sessions: sessions,
 		CSRF:     csrf,
 		Pages:    pages,
@@ -162,7 +161,7 @@ func (w *wiring) startGateway(ctx context.Context) error {
 		Revoker:     storeRevoker{db: w.db},
 		Config:      w.cfg.Gateway,
 		BaseDir:     w.cfg.BaseDir(),
-		SplitSource: phantom.NewStoreSource(w.db, w.now),
+		SplitSource: newStoreSplitSource(w.db, w.now),
 		Getenv:      w.getenv,
 		// The gateway names its own components (gateway, gateway.access).
 		Logger:  w.logger,
@@ -176,18 +175,28 @@ func (w *wiring) startGateway(ctx context.Context) error {
 	return nil
 }
 
-// close releases the store.
-func (w *wiring) close() error {
-	if err := w.limiter.close(); err != nil {
-		return err
+// services are the domain services handed to WithBeforeServe.
+func (w *wiring) services() Services {
+	s := Services{Issuer: w.issuer, Now: w.now}
+	if w.oauth != nil {
+		key := w.secretKey
+		s.Clients = registry.NewClients(w.db, func() ([]byte, error) { return key, nil }, w.now)
+		s.Users = registry.NewUsers(w.db, w.hasher, w.now)
 	}
+	return s
+}
+
+// close releases the rate-limit backend and the store; a failure of one
+// does not keep the other open.
+func (w *wiring) close() error {
+	errLimiter := w.limiter.close()
 	if w.db == nil {
-		return nil
+		return errLimiter
 	}
 	if err := w.db.Close(); err != nil {
-		return fmt.Errorf("close store: %w", err)
+		return errors.Join(errLimiter, fmt.Errorf("close store: %w", err))
 	}
-	return nil
+	return errLimiter
 }
 
 func oauthConfig(cfg *config.Config, issuer string) oauth.Config {
@@ -251,9 +260,9 @@ func loadMasterKey(cfg *config.Config, getenv func(string) string, logger *slog.
 	return master, nil
 }
 
-// openStore opens and migrates the database, creating the directory of a
-// SQLite file first.
-func openStore(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*store.DB, error) {
+// openStore opens the database, creating the directory of a SQLite file
+// first, and migrates it when migrate is set.
+func openStore(ctx context.Context, cfg *config.Config, logger *slog.Logger, migrate bool) (*store.DB, error) {
 	dsn := cfg.Store.DSN
 	if dsn == "" {
 		dsn = filepath.Join(cfg.DataDir, "portcullis.db")
@@ -267,6 +276,9 @@ func openStore(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*s
 	db, err := store.Open(ctx, dsn, logger.With("component", "store"))
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
+	}
+	if !migrate {
+		return db, nil
 	}
 	if err := db.Migrate(ctx); err != nil {
 		_ = db.Close() // the migration error is the one to report
@@ -290,19 +302,4 @@ func sqlitePath(dsn string) (path string, ok bool) {
 	}
 	path, _, _ = strings.Cut(path, "?")
 	return path, true
-}
-
-// isLoopbackHTTP reports whether issuer is plain http on a loopback host,
-// the only case where cookies may go without the Secure attribute.
-func isLoopbackHTTP(issuer string) bool {
-	u, err := url.Parse(issuer)
-	if err != nil || u.Scheme != "http" {
-		return false
-	}
-	host := u.Hostname()
-	if host == "localhost" {
-		return true
-	}
-	ip, err := netip.ParseAddr(host)
-	return err == nil && ip.IsLoopback()
 }

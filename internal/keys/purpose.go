@@ -1,0 +1,15 @@
+package keys
+
+// Purposes of the keys derived from the master key with DeriveKey. Each
+// use gets its own subkey, so a weakness in one cannot be turned against
+// another; every package that derives one names it from here, so the
+// server, the management commands and the tests cannot drift apart.
+const (
+	// PurposeClientSecrets keys the HMAC digests of client secrets.
+	PurposeClientSecrets = "client-secrets"
+	// PurposeCSRF keys the login and consent pages' CSRF tokens.
+	PurposeCSRF = "csrf"
+	// PurposeAuthorizeRequest seals authorization requests carried
+	// through the login pages.
+	PurposeAuthorizeRequest = "authorize-request"
+)

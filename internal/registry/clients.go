@@ -1,0 +1,220 @@
+package registry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/portcullis/portcullis/internal/clientauth"
+	"github.com/portcullis/portcullis/internal/store"
+)
+
+// ClientStore is the part of the store the client service needs.
+type ClientStore interface {
+	CreateClient(ctx context.Context, c store.Client) error
+	GetClient(ctx context.Context, id string) (store.Client, error)
+	ListClients(ctx context.Context) ([]store.Client, error)
+	UpdateClient(ctx context.Context, c store.Client) error
+	DeleteClient(ctx context.Context, id string) error
+}
+
+var _ ClientStore = (*store.DB)(nil)
+
+// Clients registers and manages OAuth clients. Safe for concurrent use.
+type Clients struct {
+	st ClientStore
+	// secretKey returns the key of client-secret digests. It is a
+	// function so that commands which never touch a secret (list, show,
+	// delete) work without the master key.
+	secretKey func() ([]byte, error)
+	now       func() time.Time
+}
+
+// NewClients returns the client service over st. secretKey yields the key
+// client secrets are digested with, as the server derives it; now is the
+// clock (nil means time.Now).
+func NewClients(st ClientStore, secretKey func() ([]byte, error), now func() time.Time) *Clients {
+	if now == nil {
+		now = time.Now
+	}
+	return &Clients{st: st, secretKey: secretKey, now: now}
+}
+
+// Create validates spec, stores the client and returns it with its
+// one-time secret ("" for methods without one). A spec error is an
+// *InvalidClientError; an existing id wraps ErrExists.
+func (s *Clients) Create(ctx context.Context, spec ClientSpec) (store.Client, string, error) {
+	c, err := NewClient(spec, s.now())
+	if err != nil {
+		return store.Client{}, "", err
+	}
+	secret, err := s.issue(&c)
+	if err != nil {
+		return store.Client{}, "", err
+	}
+	if err := s.st.CreateClient(ctx, c); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return store.Client{}, "", exists("client", c.ID)
+		}
+		return store.Client{}, "", fmt.Errorf("create client: %w", err)
+	}
+	return c, secret, nil
+}
+
+// Get returns the client id; an unknown id wraps ErrNotFound.
+func (s *Clients) Get(ctx context.Context, id string) (store.Client, error) {
+	c, err := s.st.GetClient(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Client{}, notFound("client", id)
+	}
+	if err != nil {
+		return store.Client{}, fmt.Errorf("get client: %w", err)
+	}
+	return c, nil
+}
+
+// List returns every client.
+func (s *Clients) List(ctx context.Context) ([]store.Client, error) {
+	list, err := s.st.ListClients(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list clients: %w", err)
+	}
+	return list, nil
+}
+
+// Delete removes the client with every token, code and consent of it.
+func (s *Clients) Delete(ctx context.Context, id string) error {
+	err := s.st.DeleteClient(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return notFound("client", id)
+	}
+	if err != nil {
+		return fmt.Errorf("delete client: %w", err)
+	}
+	return nil
+}
+
+// RotateSecret replaces the client's secret and returns the new one. The
+// old secret stops working at once.
+func (s *Clients) RotateSecret(ctx context.Context, id string) (string, error) {
+	c, err := s.Get(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	if !UsesSecret(c.AuthMethod) {
+		return "", fmt.Errorf("client %q authenticates with %s: it has no secret to rotate", c.ID, c.AuthMethod)
+	}
+	secret, err := s.issue(&c)
+	if err != nil {
+		return "", err
+	}
+	c.UpdatedAt = s.now()
+	if err := s.st.UpdateClient(ctx, c); err != nil {
+		return "", fmt.Errorf("update client: %w", err)
+	}
+	return secret, nil
+}
+
+// Put makes the store hold the client of spec, for seeding a known
+// installation (the demo). A missing client is created; an existing one is
+// replaced only when replace is set, keeping its creation time. secret is
+// the client's known secret; "" issues a new one when the method uses a
+// secret. It returns the secret in force ("" when none was set here).
+func (s *Clients) Put(ctx context.Context, spec ClientSpec, secret string, replace bool) (store.Client, string, error) {
+	c, err := NewClient(spec, s.now())
+	if err != nil {
+		return store.Client{}, "", err
+	}
+	switch {
+	case !UsesSecret(c.AuthMethod):
+		secret = ""
+	case secret == "":
+		if secret, err = s.issue(&c); err != nil {
+			return store.Client{}, "", err
+		}
+	default:
+		key, err := s.secretKey()
+		if err != nil {
+			return store.Client{}, "", err
+		}
+		c.SecretDigest = clientauth.DigestSecret(key, secret)
+	}
+	old, err := s.st.GetClient(ctx, c.ID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		if err := s.st.CreateClient(ctx, c); err != nil {
+			return store.Client{}, "", fmt.Errorf("put client %s: %w", c.ID, err)
+		}
+		return c, secret, nil
+	case err != nil:
+		return store.Client{}, "", fmt.Errorf("put client %s: %w", c.ID, err)
+	case !replace:
+		return old, secret, nil
+	}
+	c.CreatedAt = old.CreatedAt
+	if err := s.st.UpdateClient(ctx, c); err != nil {
+		return store.Client{}, "", fmt.Errorf("put client %s: %w", c.ID, err)
+	}
+	return c, secret, nil
+}
+
+func (s *Clients) issue(c *store.Client) (string, error) {
+	if !UsesSecret(c.AuthMethod) {
+		c.SecretDigest = nil
+		return "", nil
+	}
+	key, err := s.secretKey()
+	if err != nil {
+		return "", err
+	}
+	return IssueSecret(c, key)
+}
+
+// ClientInfo is how a client is shown to operators and developers (RFC
+// 7591 §2 names where one exists). It never holds the secret digest;
+// ClientSecret is set only in the answer of create and rotate-secret.
+type ClientInfo struct {
+	ClientID                string    `json:"client_id"`
+	ClientSecret            string    `json:"client_secret,omitempty"`
+	Name                    string    `json:"client_name"`
+	TokenEndpointAuthMethod string    `json:"token_endpoint_auth_method"`
+	GrantTypes              []string  `json:"grant_types"`
+	RedirectURIs            []string  `json:"redirect_uris"`
+	Scope                   string    `json:"scope"`
+	Audience                []string  `json:"audience"`
+	AccessTokenFormat       string    `json:"access_token_format"`
+	Introspect              bool      `json:"introspect"`
+	SkipConsent             bool      `json:"skip_consent"`
+	HasJWKS                 bool      `json:"has_jwks"`
+	CreatedAt               time.Time `json:"created_at"`
+	UpdatedAt               time.Time `json:"updated_at"`
+}
+
+// NewClientInfo describes c; secret is the one-time secret to show, or "".
+func NewClientInfo(c store.Client, secret string) ClientInfo {
+	return ClientInfo{
+		ClientID:                c.ID,
+		ClientSecret:            secret,
+		Name:                    c.Name,
+		TokenEndpointAuthMethod: c.AuthMethod,
+		GrantTypes:              nonNil(c.GrantTypes),
+		RedirectURIs:            nonNil(c.RedirectURIs),
+		Scope:                   strings.Join(c.Scopes, " "),
+		Audience:                nonNil(c.Audience),
+		AccessTokenFormat:       c.AccessTokenFormat,
+		Introspect:              c.CanIntrospect,
+		SkipConsent:             c.SkipConsent,
+		HasJWKS:                 len(c.JWKS) > 0,
+		CreatedAt:               c.CreatedAt,
+		UpdatedAt:               c.UpdatedAt,
+	}
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}

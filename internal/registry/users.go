@@ -1,0 +1,225 @@
+package registry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/portcullis/portcullis/internal/identity"
+	"github.com/portcullis/portcullis/internal/printable"
+	"github.com/portcullis/portcullis/internal/store"
+)
+
+// Limits on roles and attributes.
+const (
+	maxRoleLen      = 64
+	maxAttrValueLen = 256
+	maxAttrKeyLen   = 64
+)
+
+var _ identity.UserStore = (*store.DB)(nil)
+
+// Users manages end users: roles and attributes checked here, passwords
+// hashed by identity. Safe for concurrent use.
+type Users struct {
+	st  identity.UserStore
+	ids *identity.Users
+	now func() time.Time
+}
+
+// NewUsers returns the user service over st; passwords are hashed with h
+// (nil means identity's default). now is the clock (nil means time.Now).
+func NewUsers(st identity.UserStore, h *identity.Hasher, now func() time.Time) *Users {
+	if now == nil {
+		now = time.Now
+	}
+	return &Users{st: st, ids: identity.NewUsers(st, h, now), now: now}
+}
+
+// Create adds a user; password may be empty (login disabled until one is
+// set). Roles and attributes are checked by CheckRoles and ParseAttrs'
+// rules; an existing username wraps ErrExists.
+func (s *Users) Create(ctx context.Context, username, password string, roles []string, attrs map[string]string) (store.User, error) {
+	roles, err := CheckRoles(roles)
+	if err != nil {
+		return store.User{}, err
+	}
+	if err := checkAttrs(attrs); err != nil {
+		return store.User{}, err
+	}
+	u, err := s.ids.Create(ctx, username, password, roles, attrs)
+	if errors.Is(err, store.ErrConflict) {
+		return store.User{}, exists("user", username)
+	}
+	if err != nil {
+		return store.User{}, fmt.Errorf("create user: %w", err)
+	}
+	return u, nil
+}
+
+// List returns every user.
+func (s *Users) List(ctx context.Context) ([]store.User, error) {
+	list, err := s.st.ListUsers(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list users: %w", err)
+	}
+	return list, nil
+}
+
+// SetPassword replaces the password of username; an unknown user wraps
+// ErrNotFound.
+func (s *Users) SetPassword(ctx context.Context, username, password string) error {
+	err := s.ids.SetPassword(ctx, username, password)
+	if errors.Is(err, store.ErrNotFound) {
+		return notFound("user", username)
+	}
+	if err != nil {
+		return fmt.Errorf("set password: %w", err)
+	}
+	return nil
+}
+
+// Delete removes username with their sessions, consents and tokens; an
+// unknown user wraps ErrNotFound.
+func (s *Users) Delete(ctx context.Context, username string) error {
+	u, err := s.get(ctx, username)
+	if err != nil {
+		return err
+	}
+	if err := s.st.DeleteUser(ctx, u.ID); err != nil {
+		return fmt.Errorf("delete user: %w", err)
+	}
+	return nil
+}
+
+// Put makes the store hold username with these roles, attributes and
+// password, for seeding a known installation (the demo). A missing user is
+// created; an existing one is updated only when replace is set.
+func (s *Users) Put(ctx context.Context, username, password string, roles []string, attrs map[string]string, replace bool) error {
+	u, err := s.get(ctx, username)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		_, err := s.Create(ctx, username, password, roles, attrs)
+		return err
+	case err != nil:
+		return err
+	case !replace:
+		return nil
+	}
+	if roles, err = CheckRoles(roles); err != nil {
+		return err
+	}
+	if err := checkAttrs(attrs); err != nil {
+		return err
+	}
+	u.Roles, u.Attrs, u.UpdatedAt = roles, attrs, s.now()
+	if err := s.st.UpdateUser(ctx, u); err != nil {
+		return fmt.Errorf("update user %s: %w", username, err)
+	}
+	return s.SetPassword(ctx, username, password)
+}
+
+func (s *Users) get(ctx context.Context, username string) (store.User, error) {
+	u, err := s.st.GetUserByUsername(ctx, username)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.User{}, notFound("user", username)
+	}
+	if err != nil {
+		return store.User{}, fmt.Errorf("get user: %w", err)
+	}
+	return u, nil
+}
+
+// CheckRoles checks role names and drops repeats: roles end up in tokens
+// and CEL conditions, so they are short and free of spaces.
+func CheckRoles(in []string) ([]string, error) {
+	roles := []string{}
+	for _, r := range in {
+		if r == "" || len(r) > maxRoleLen || strings.ContainsFunc(r, func(c rune) bool { return c <= ' ' || printable.IsControl(c) }) {
+			return nil, fmt.Errorf("invalid role %q: 1 to %d characters without spaces", r, maxRoleLen)
+		}
+		if !slices.Contains(roles, r) {
+			roles = append(roles, r)
+		}
+	}
+	return roles, nil
+}
+
+// ParseAttrs parses KEY=VALUE pairs. Keys are identifiers, so a policy can
+// name them (user.attrs.office); a key given twice is an error rather than
+// a silent overwrite.
+func ParseAttrs(pairs []string) (map[string]string, error) {
+	attrs := map[string]string{}
+	for _, p := range pairs {
+		k, v, ok := strings.Cut(p, "=")
+		if !ok {
+			return nil, fmt.Errorf("invalid attribute %q: want KEY=VALUE", p)
+		}
+		if _, dup := attrs[k]; dup {
+			return nil, fmt.Errorf("invalid attribute: %s given twice", k)
+		}
+		attrs[k] = v
+	}
+	if err := checkAttrs(attrs); err != nil {
+		return nil, err
+	}
+	return attrs, nil
+}
+
+func checkAttrs(attrs map[string]string) error {
+	for k, v := range attrs {
+		if !isIdentifier(k) {
+			return fmt.Errorf("invalid attribute key %q: letters, digits and _, not starting with a digit", k)
+		}
+		if len(v) > maxAttrValueLen || printable.HasControl(v) {
+			return fmt.Errorf("invalid attribute %s: value of at most %d printable characters", k, maxAttrValueLen)
+		}
+	}
+	return nil
+}
+
+func isIdentifier(s string) bool {
+	if s == "" || len(s) > maxAttrKeyLen {
+		return false
+	}
+	for i, r := range s {
+		letter := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r == '_'
+		if !letter && (i == 0 || r < '0' || r > '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// UserInfo is how a user is shown; it never holds the password hash.
+type UserInfo struct {
+	ID          string            `json:"id"`
+	Username    string            `json:"username"`
+	Roles       []string          `json:"roles"`
+	Attrs       map[string]string `json:"attrs"`
+	Disabled    bool              `json:"disabled"`
+	HasPassword bool              `json:"has_password"`
+	CreatedAt   time.Time         `json:"created_at"`
+	UpdatedAt   time.Time         `json:"updated_at"`
+}
+
+// NewUserInfo describes u.
+func NewUserInfo(u store.User) UserInfo {
+	attrs := u.Attrs
+	if attrs == nil {
+		attrs = map[string]string{}
+	}
+	return UserInfo{
+		ID:          u.ID,
+		Username:    u.Username,
+		Roles:       nonNil(u.Roles),
+		Attrs:       attrs,
+		Disabled:    u.Disabled,
+		HasPassword: u.PasswordHash != "",
+		CreatedAt:   u.CreatedAt,
+		UpdatedAt:   u.UpdatedAt,
+	}
+}
