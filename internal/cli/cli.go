@@ -141,9 +141,7 @@ func (c *ServeCmd) Run(ctx context.Context, rt *Runtime) error {
 	if err != nil {
 		return err
 	}
-	if r.GatewayURL != "" {
-		go server.ReloadOnSignal(ctx, r, c.Config, cfg.Gateway.Watch, logger.With("component", "reload"))
-	}
+	go server.ReloadOnSignal(ctx, r, c.Config, cfg.Gateway.Watch, logger.With("component", "reload"))
 	return r.Wait()
 }
 

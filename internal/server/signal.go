@@ -19,11 +19,16 @@ const watchInterval = 2 * time.Second
 // when the file changes) and swaps the gateway's route table. An invalid
 // file is logged with its line-numbered error and the running table keeps
 // serving. Only the gateway section is reloaded; other sections need a
-// restart.
+// restart. It runs on every node, whatever its roles: Go's default for
+// SIGHUP is to exit, and an operator sends it to every `serve`; a node
+// without the gateway role logs that it has nothing to reload.
 func ReloadOnSignal(ctx context.Context, r *Running, path string, watch bool, logger *slog.Logger) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	if r.GatewayURL == "" {
+		watch = false
+	}
 	var tick <-chan time.Time
 	lastMod := modTime(path)
 	if watch {
@@ -38,6 +43,10 @@ func ReloadOnSignal(ctx context.Context, r *Running, path string, watch bool, lo
 		case <-r.Done():
 			return
 		case <-hup:
+			if r.GatewayURL == "" {
+				logger.Info("SIGHUP: nothing to reload on a node without the gateway role")
+				continue
+			}
 			reloadGateway(ctx, r, path, "SIGHUP", logger)
 			lastMod = modTime(path)
 		case <-tick:
