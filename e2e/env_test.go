@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -24,6 +23,7 @@ import (
 	"github.com/portcullis/portcullis/internal/identity"
 	"github.com/portcullis/portcullis/internal/keys"
 	"github.com/portcullis/portcullis/internal/server"
+	"github.com/portcullis/portcullis/internal/server/servertest"
 	"github.com/portcullis/portcullis/internal/store"
 )
 
@@ -65,14 +65,7 @@ type startOpt func(cfg *config.Config, environ map[string]string)
 
 func start(t testing.TB, opts ...startOpt) *env {
 	t.Helper()
-	dir := t.TempDir()
-	cfg := config.Default()
-	cfg.DataDir = dir
-	cfg.Store.DSN = filepath.Join(dir, "portcullis.db")
-	cfg.MasterKeyFile = filepath.Join(dir, "master.key")
-	cfg.Issuer = ""
-	cfg.Listen.Authz = "127.0.0.1:0"
-	cfg.Listen.Admin = "127.0.0.1:0"
+	cfg := servertest.Config(t)
 	cfg.Tokens.RefreshReuseGrace = 0
 	cfg.Policy.Roles = map[string][]string{
 		"warehouse_admin": {"list_items", "order_item"},
@@ -84,7 +77,6 @@ func start(t testing.TB, opts ...startOpt) *env {
 	}
 	cfg.Policy.ClaimAttributes = []string{"office"}
 	cfg.Log.Level = "error"
-	cfg.Listen.Gateway = "127.0.0.1:0"
 	environ := map[string]string{}
 	for _, o := range opts {
 		o(cfg, environ)

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -13,28 +12,17 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/portcullis/portcullis/internal/config"
+	"github.com/portcullis/portcullis/internal/logtest"
+	"github.com/portcullis/portcullis/internal/server/servertest"
 )
 
 // testConfig is a configuration on loopback port 0 with its data in a
 // fresh directory.
-func testConfig(t *testing.T) *config.Config {
-	t.Helper()
-	dir := t.TempDir()
-	cfg := config.Default()
-	cfg.DataDir = dir
-	cfg.Store.DSN = filepath.Join(dir, "portcullis.db")
-	cfg.MasterKeyFile = filepath.Join(dir, "master.key")
-	cfg.Issuer = ""
-	cfg.Listen.Authz = "127.0.0.1:0"
-	cfg.Listen.Admin = "127.0.0.1:0"
-	cfg.Listen.Gateway = "127.0.0.1:0"
-	return cfg
-}
+func testConfig(t *testing.T) *config.Config { return servertest.Config(t) }
 
 // startTest starts the server and stops it when the test ends.
 func startTest(t *testing.T, cfg *config.Config, opts ...Option) *Running {
@@ -201,23 +189,8 @@ func TestStartDiscoveryIsJSON(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for the server's goroutines to log to.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+// syncBuffer is the buffer the server's goroutines log to in tests.
+type syncBuffer = logtest.Buffer
 
 // waitFor polls cond until it holds or the deadline passes.
 func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
