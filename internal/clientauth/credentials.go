@@ -6,9 +6,9 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 
+	"github.com/portcullis/portcullis/internal/printable"
 	"github.com/portcullis/portcullis/internal/store"
 )
 
@@ -187,5 +187,5 @@ func validClientID(id string) bool {
 	if id == "" || len(id) > maxClientIDLen || !utf8.ValidString(id) {
 		return false
 	}
-	return !strings.ContainsFunc(id, unicode.IsControl)
+	return !printable.HasControl(id)
 }

@@ -13,6 +13,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/portcullis/portcullis/internal/printable"
 	"github.com/portcullis/portcullis/internal/store"
 )
 
@@ -241,7 +242,7 @@ func checkPassword(password string) error {
 func checkRoles(roles []string) error {
 	for i, r := range roles {
 		if r == "" || len(r) > maxRoleLen || !utf8.ValidString(r) ||
-			strings.ContainsFunc(r, func(c rune) bool { return unicode.IsSpace(c) || unicode.IsControl(c) }) {
+			strings.ContainsFunc(r, func(c rune) bool { return unicode.IsSpace(c) || printable.IsControl(c) }) {
 			return fmt.Errorf("%w: role %d must be 1 to %d bytes of UTF-8 without spaces or control characters", ErrInvalidRole, i+1, maxRoleLen)
 		}
 	}
@@ -251,19 +252,19 @@ func checkRoles(roles []string) error {
 func checkAttrs(attrs map[string]string) error {
 	for _, k := range slices.Sorted(maps.Keys(attrs)) {
 		v := attrs[k]
-		if k == "" || len(k) > maxAttrKeyLen || !printable(k) {
+		if k == "" || len(k) > maxAttrKeyLen || !printableText(k) {
 			return fmt.Errorf("%w: keys must be 1 to %d bytes of printable UTF-8", ErrInvalidAttribute, maxAttrKeyLen)
 		}
-		if len(v) > maxAttrValueLen || !printable(v) {
+		if len(v) > maxAttrValueLen || !printableText(v) {
 			return fmt.Errorf("%w: value of %q must be at most %d bytes of printable UTF-8", ErrInvalidAttribute, k, maxAttrValueLen)
 		}
 	}
 	return nil
 }
 
-// printable reports whether s is UTF-8 without control characters.
-func printable(s string) bool {
-	return utf8.ValidString(s) && !strings.ContainsFunc(s, unicode.IsControl)
+// printableText reports whether s is UTF-8 without control characters.
+func printableText(s string) bool {
+	return utf8.ValidString(s) && !printable.HasControl(s)
 }
 
 // newUserID returns a random (version 4) UUID, RFC 9562 §5.4. The id is

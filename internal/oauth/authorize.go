@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"slices"
 	"strconv"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/portcullis/portcullis/internal/identity"
+	"github.com/portcullis/portcullis/internal/loopback"
 	"github.com/portcullis/portcullis/internal/policy"
 	"github.com/portcullis/portcullis/internal/store"
 	"github.com/portcullis/portcullis/internal/token"
@@ -74,7 +74,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 		s.errorPage(w, http.StatusMethodNotAllowed, "Invalid request", "The authorization endpoint accepts GET and POST only.")
 		return
 	}
-	client, ok := s.resolveClient(w, r.Context(), params)
+	client, ok := s.resolveClient(r.Context(), w, params)
 	if !ok {
 		return
 	}
@@ -101,7 +101,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 // resolveClient identifies the client and its redirect URI. Until both are
 // known to be genuine, errors go to a page, never to a redirect (RFC 6749
 // §4.1.2.1), so the endpoint cannot be used as an open redirector.
-func (s *Server) resolveClient(w http.ResponseWriter, ctx context.Context, p url.Values) (store.Client, bool) {
+func (s *Server) resolveClient(ctx context.Context, w http.ResponseWriter, p url.Values) (store.Client, bool) {
 	if len(p["client_id"]) != 1 || len(p["redirect_uri"]) > 1 {
 		s.errorPage(w, http.StatusBadRequest, "Invalid request", "The request must name the client exactly once.")
 		return store.Client{}, false
@@ -138,13 +138,15 @@ func redirectAllowed(c store.Client, uri string) bool {
 	if c.AuthMethod != store.AuthNone {
 		return false
 	}
+	// RFC 8252 §8.3: loopback IP literals only, never "localhost", which a
+	// resolver could send elsewhere.
 	got, err := url.Parse(uri)
-	if err != nil || got.Scheme != "http" || !isLoopbackIP(got.Hostname()) {
+	if err != nil || got.Scheme != "http" || !loopback.IP(got.Hostname()) {
 		return false
 	}
 	for _, reg := range c.RedirectURIs {
 		want, err := url.Parse(reg)
-		if err != nil || want.Scheme != "http" || !isLoopbackIP(want.Hostname()) {
+		if err != nil || want.Scheme != "http" || !loopback.IP(want.Hostname()) {
 			continue
 		}
 		if want.Hostname() == got.Hostname() && want.EscapedPath() == got.EscapedPath() &&
@@ -155,17 +157,10 @@ func redirectAllowed(c store.Client, uri string) bool {
 	return false
 }
 
-// isLoopbackIP accepts IP literals only: RFC 8252 §8.3 advises against
-// "localhost", which a resolver could send elsewhere.
-func isLoopbackIP(host string) bool {
-	a, err := netip.ParseAddr(host)
-	return err == nil && a.IsLoopback()
-}
-
 // validateAuthorize checks everything after client and redirect URI; its
 // errors may be redirected to the client. The returned request is filled
 // as far as needed for that redirect even on error.
-func (s *Server) validateAuthorize(p url.Values, c store.Client) (authRequest, *oauthError) {
+func (s *Server) validateAuthorize(p url.Values, c store.Client) (authRequest, error) {
 	req := authRequest{
 		ClientID:      c.ID,
 		RedirectURI:   p.Get("redirect_uri"),
@@ -317,7 +312,7 @@ func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, req authReque
 	ctx := r.Context()
 	code, err := token.NewOpaque(token.PrefixCode)
 	if err != nil {
-		s.redirectError(w, r, req, serverError(s, ctx, "new code", err))
+		s.redirectError(w, r, req, s.serverError(ctx, "new code", err))
 		return
 	}
 	now := s.now()
@@ -338,7 +333,7 @@ func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, req authReque
 		ac.RedirectURI = req.RedirectURI
 	}
 	if err := s.o.Store.CreateCode(ctx, ac); err != nil {
-		s.redirectError(w, r, req, serverError(s, ctx, "store code", err))
+		s.redirectError(w, r, req, s.serverError(ctx, "store code", err))
 		return
 	}
 	q := url.Values{"code": {code}, "iss": {s.cfg.Issuer}}
@@ -350,7 +345,8 @@ func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, req authReque
 
 // redirectError sends an error to the client's redirect URI (RFC 6749
 // §4.1.2.1), with state and iss.
-func (s *Server) redirectError(w http.ResponseWriter, r *http.Request, req authRequest, e *oauthError) {
+func (s *Server) redirectError(w http.ResponseWriter, r *http.Request, req authRequest, err error) {
+	e := s.clientError(r.Context(), err)
 	s.metrics.refused.WithLabelValues("authorize", e.Code).Inc()
 	q := url.Values{"error": {e.Code}, "iss": {s.cfg.Issuer}}
 	if e.Description != "" {
@@ -572,7 +568,7 @@ func (s *Server) authorizeConsent(w http.ResponseWriter, r *http.Request) {
 	if err := s.o.Store.SaveConsent(ctx, store.Consent{
 		Subject: u.ID, ClientID: c.ID, Scopes: consented, GrantedAt: s.now(),
 	}); err != nil {
-		s.redirectError(w, r, req, serverError(s, ctx, "save consent", err))
+		s.redirectError(w, r, req, s.serverError(ctx, "save consent", err))
 		return
 	}
 	s.issueCode(w, r, req, c, u, sess.AuthTime, granted)

@@ -1,7 +1,9 @@
 package oauth
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 )
 
@@ -28,6 +30,10 @@ const (
 
 // oauthError is an error a client may see: a code from the RFCs and a
 // description that never carries a secret, a token or an internal detail.
+//
+// Helpers return it as a plain error, never as *oauthError: a nil
+// *oauthError stored in an error is not a nil error (the typed-nil trap),
+// so the concrete type only comes back through errors.As, in clientError.
 type oauthError struct {
 	Status      int
 	Code        string
@@ -39,16 +45,39 @@ type oauthError struct {
 
 func (e *oauthError) Error() string { return e.Code + ": " + e.Description }
 
-func newError(status int, code, description string) *oauthError {
+func newError(status int, code, description string) error {
 	return &oauthError{Status: status, Code: code, Description: description}
 }
 
-func badRequest(code, description string) *oauthError {
+func badRequest(code, description string) error {
 	return newError(http.StatusBadRequest, code, description)
 }
 
+// internalError is what a client learns of a failure on our side; the
+// cause goes to the log.
+var internalError = oauthError{Status: http.StatusInternalServerError, Code: errServerError, Description: "internal error"}
+
+// serverError logs err with what failed and returns the error the client
+// sees instead.
+func (s *Server) serverError(ctx context.Context, what string, err error) error {
+	s.log.ErrorContext(ctx, what, "err", err)
+	e := internalError
+	return &e
+}
+
+// clientError returns the RFC error that err carries. Any other error is a
+// bug on our side: it is logged and the client sees server_error.
+func (s *Server) clientError(ctx context.Context, err error) oauthError {
+	var e *oauthError
+	if errors.As(err, &e) && e != nil {
+		return *e
+	}
+	s.log.ErrorContext(ctx, "error without an oauth error code", "err", err)
+	return internalError
+}
+
 // writeError writes e as the JSON error body of RFC 6749 §5.2.
-func (s *Server) writeError(w http.ResponseWriter, e *oauthError) {
+func (s *Server) writeError(w http.ResponseWriter, e oauthError) {
 	h := w.Header()
 	if e.Basic {
 		h.Set("WWW-Authenticate", `Basic realm="`+s.realm+`", charset="UTF-8"`)

@@ -20,30 +20,30 @@ var inactive = map[string]bool{"active": false}
 // same claims, for the gateway to forward to its backends.
 func (s *Server) introspect(w http.ResponseWriter, r *http.Request) {
 	if e := parsePost(w, r); e != nil {
-		s.fail(w, "introspect", e)
+		s.fail(w, r, "introspect", e)
 		return
 	}
 	client, e := s.authenticateClient(r)
 	if e != nil {
-		s.fail(w, "introspect", e)
+		s.fail(w, r, "introspect", e)
 		return
 	}
 	if !client.CanIntrospect {
 		// RFC 7662 §4: the endpoint is for protected resources; a client
 		// without the right must not learn anything about tokens.
 		s.log.InfoContext(r.Context(), "introspection refused", "client_id", client.ID)
-		s.fail(w, "introspect", newError(http.StatusForbidden, errUnauthorizedClient,
+		s.fail(w, r, "introspect", newError(http.StatusForbidden, errUnauthorizedClient,
 			"the client is not allowed to introspect tokens"))
 		return
 	}
 	raw := r.PostForm.Get("token")
 	if raw == "" {
-		s.fail(w, "introspect", badRequest(errInvalidRequest, "token is required"))
+		s.fail(w, r, "introspect", badRequest(errInvalidRequest, "token is required"))
 		return
 	}
 	t, phantom, ok, err := s.activeToken(r.Context(), raw)
 	if err != nil {
-		s.fail(w, "introspect", serverError(s, r.Context(), "introspect", err))
+		s.fail(w, r, "introspect", s.serverError(r.Context(), "introspect", err))
 		return
 	}
 	if !ok {
@@ -61,7 +61,7 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request) {
 		if jws == "" {
 			jws, err = s.signAccess(t, t.ExpiresAt)
 			if err != nil {
-				s.fail(w, "introspect", serverError(s, r.Context(), "sign phantom token", err))
+				s.fail(w, r, "introspect", s.serverError(r.Context(), "sign phantom token", err))
 				return
 			}
 			s.tokens.setPhantom(t.Digest, jws)
@@ -75,7 +75,7 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request) {
 	}
 	c, err := s.accessClaims(t)
 	if err != nil {
-		s.fail(w, "introspect", serverError(s, r.Context(), "introspect claims", err))
+		s.fail(w, r, "introspect", s.serverError(r.Context(), "introspect claims", err))
 		return
 	}
 	m := c.Map()

@@ -1,6 +1,7 @@
 package oauth
 
 import (
+	"errors"
 	"net/url"
 	"slices"
 	"testing"
@@ -64,8 +65,8 @@ func TestVerifyPKCE(t *testing.T) {
 			if (e != nil) != tc.wantErr {
 				t.Fatalf("verifyPKCE = %v, wantErr %v", e, tc.wantErr)
 			}
-			if e != nil && e.Code != errInvalidGrant {
-				t.Errorf("code = %s, want invalid_grant", e.Code)
+			if e != nil && errorCode(e) != errInvalidGrant {
+				t.Errorf("code = %s, want invalid_grant", errorCode(e))
 			}
 		})
 	}
@@ -119,9 +120,18 @@ func TestCheckSingle(t *testing.T) {
 		t.Errorf("resource may repeat: %v", e)
 	}
 	e := checkSingle(url.Values{"grant_type": {"a", "b"}})
-	if e == nil || e.Code != errInvalidRequest {
+	if e == nil || errorCode(e) != errInvalidRequest {
 		t.Errorf("repeated grant_type: %v", e)
 	}
+}
+
+// errorCode is the RFC error code err carries, or "" when it carries none.
+func errorCode(err error) string {
+	var e *oauthError
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return ""
 }
 
 // FuzzFormParameters feeds arbitrary form bodies to the parameter parsers

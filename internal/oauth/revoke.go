@@ -13,17 +13,17 @@ import (
 // used to learn which tokens exist.
 func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
 	if e := parsePost(w, r); e != nil {
-		s.fail(w, "revoke", e)
+		s.fail(w, r, "revoke", e)
 		return
 	}
 	client, e := s.authenticateClient(r)
 	if e != nil {
-		s.fail(w, "revoke", e)
+		s.fail(w, r, "revoke", e)
 		return
 	}
 	raw := r.PostForm.Get("token")
 	if raw == "" {
-		s.fail(w, "revoke", badRequest(errInvalidRequest, "token is required"))
+		s.fail(w, r, "revoke", badRequest(errInvalidRequest, "token is required"))
 		return
 	}
 	ctx := r.Context()
@@ -33,7 +33,7 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 		case err != nil:
-			s.fail(w, "revoke", serverError(s, ctx, "load token to revoke", err))
+			s.fail(w, r, "revoke", s.serverError(ctx, "load token to revoke", err))
 			return
 		case t.ClientID != client.ID:
 			s.log.InfoContext(ctx, "revocation of another client's token ignored", "client_id", client.ID)
@@ -41,12 +41,12 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
 			// RFC 7009 §2.1: revoking a refresh token also invalidates the
 			// access tokens of the same grant.
 			if _, err := s.revokeGrant(ctx, t.GrantID); err != nil {
-				s.fail(w, "revoke", serverError(s, ctx, "revoke grant", err))
+				s.fail(w, r, "revoke", s.serverError(ctx, "revoke grant", err))
 				return
 			}
 		default:
 			if err := s.revokeToken(ctx, digest); err != nil && !errors.Is(err, store.ErrNotFound) {
-				s.fail(w, "revoke", serverError(s, ctx, "revoke token", err))
+				s.fail(w, r, "revoke", s.serverError(ctx, "revoke token", err))
 				return
 			}
 		}

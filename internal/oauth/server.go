@@ -189,7 +189,7 @@ const maxFormBytes = 64 << 10
 // parsePost reads a POST form body per RFC 6749 §3.2 (token endpoint) and
 // RFC 7662 §2.1 / RFC 7009 §2.1: only POST, only
 // application/x-www-form-urlencoded, no parameter twice (RFC 6749 §3.2).
-func parsePost(w http.ResponseWriter, r *http.Request) *oauthError {
+func parsePost(w http.ResponseWriter, r *http.Request) error {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		return newError(http.StatusMethodNotAllowed, errInvalidRequest, "the endpoint accepts POST only")
@@ -208,7 +208,7 @@ func parsePost(w http.ResponseWriter, r *http.Request) *oauthError {
 // checkSingle refuses a parameter sent more than once: RFC 6749 §3.1 and
 // §3.2 say request and response parameters MUST NOT be included more than
 // once, and a duplicate is a classic way to confuse two parsers.
-func checkSingle(v url.Values) *oauthError {
+func checkSingle(v url.Values) error {
 	for k, vs := range v {
 		// RFC 8707 §2: resource is the one parameter that may repeat.
 		if len(vs) > 1 && k != "resource" {

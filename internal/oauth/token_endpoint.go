@@ -1,7 +1,6 @@
 package oauth
 
 import (
-	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/portcullis/portcullis/internal/clientauth"
 	"github.com/portcullis/portcullis/internal/policy"
+	"github.com/portcullis/portcullis/internal/scope"
 	"github.com/portcullis/portcullis/internal/store"
 	"github.com/portcullis/portcullis/internal/token"
 )
@@ -21,18 +21,18 @@ import (
 // request to the grant it names.
 func (s *Server) tokenEndpoint(w http.ResponseWriter, r *http.Request) {
 	if e := parsePost(w, r); e != nil {
-		s.fail(w, "token", e)
+		s.fail(w, r, "token", e)
 		return
 	}
 	client, e := s.authenticateClient(r)
 	if e != nil {
-		s.fail(w, "token", e)
+		s.fail(w, r, "token", e)
 		return
 	}
 	gt := r.PostForm.Get("grant_type")
 	var (
 		resp tokenResponse
-		err  *oauthError
+		err  error
 	)
 	switch gt {
 	case "":
@@ -54,7 +54,7 @@ func (s *Server) tokenEndpoint(w http.ResponseWriter, r *http.Request) {
 		err = badRequest(errUnsupportedGrantType, "the grant type is not supported")
 	}
 	if err != nil {
-		s.fail(w, "token", err)
+		s.fail(w, r, "token", err)
 		return
 	}
 	writeJSON(w, http.StatusOK, resp)
@@ -62,7 +62,7 @@ func (s *Server) tokenEndpoint(w http.ResponseWriter, r *http.Request) {
 
 // authenticateClient runs client authentication (RFC 6749 §2.3) and maps
 // its failures to RFC 6749 §5.2 responses.
-func (s *Server) authenticateClient(r *http.Request) (store.Client, *oauthError) {
+func (s *Server) authenticateClient(r *http.Request) (store.Client, error) {
 	c, err := s.o.Clients.Authenticate(r.Context(), r)
 	if err == nil {
 		return c, nil
@@ -70,7 +70,7 @@ func (s *Server) authenticateClient(r *http.Request) (store.Client, *oauthError)
 	var ae *clientauth.Error
 	if errors.As(err, &ae) {
 		if ae.Code == clientauth.CodeServerError {
-			return store.Client{}, serverError(s, r.Context(), "client authentication", ae.Cause)
+			return store.Client{}, s.serverError(r.Context(), "client authentication", ae.Cause)
 		}
 		s.log.InfoContext(r.Context(), "client authentication failed",
 			"code", ae.Code, "reason", ae.Description, "cause", ae.Cause)
@@ -83,23 +83,18 @@ func (s *Server) authenticateClient(r *http.Request) (store.Client, *oauthError)
 		return store.Client{}, &oauthError{Status: status, Code: ae.Code,
 			Description: ae.Description, Basic: ae.Basic}
 	}
-	s.log.ErrorContext(r.Context(), "client authentication", "err", err)
-	return store.Client{}, newError(http.StatusInternalServerError, errServerError, "internal error")
+	return store.Client{}, s.serverError(r.Context(), "client authentication", err)
 }
 
-// fail writes e and counts it.
-func (s *Server) fail(w http.ResponseWriter, endpoint string, e *oauthError) {
+// fail writes err as an RFC 6749 §5.2 error response and counts it.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, endpoint string, err error) {
+	e := s.clientError(r.Context(), err)
 	s.metrics.refused.WithLabelValues(endpoint, e.Code).Inc()
 	s.writeError(w, e)
 }
 
-func serverError(s *Server, ctx context.Context, what string, err error) *oauthError {
-	s.log.ErrorContext(ctx, what, "err", err)
-	return newError(http.StatusInternalServerError, errServerError, "internal error")
-}
-
 // clientCredentials is RFC 6749 §4.4. No refresh token is issued (§4.4.3).
-func (s *Server) clientCredentials(r *http.Request, c store.Client) (tokenResponse, *oauthError) {
+func (s *Server) clientCredentials(r *http.Request, c store.Client) (tokenResponse, error) {
 	requested, e := parseScope(r.PostForm, c.Scopes)
 	if e != nil {
 		return tokenResponse{}, e
@@ -124,13 +119,13 @@ func (s *Server) clientCredentials(r *http.Request, c store.Client) (tokenRespon
 		audience:  aud,
 	})
 	if err != nil {
-		return tokenResponse{}, serverError(s, r.Context(), "issue client credentials token", err)
+		return tokenResponse{}, s.serverError(r.Context(), "issue client credentials token", err)
 	}
 	return resp, nil
 }
 
 // authorizationCode is RFC 6749 §4.1.3 with PKCE (RFC 7636 §4.6).
-func (s *Server) authorizationCode(r *http.Request, c store.Client) (tokenResponse, *oauthError) {
+func (s *Server) authorizationCode(r *http.Request, c store.Client) (tokenResponse, error) {
 	f := r.PostForm
 	code := f.Get("code")
 	if code == "" {
@@ -147,7 +142,7 @@ func (s *Server) authorizationCode(r *http.Request, c store.Client) (tokenRespon
 		// RFC 6749 §4.1.2: a code used twice revokes what it produced.
 		n, rerr := s.revokeGrant(ctx, ac.GrantID)
 		if rerr != nil {
-			return tokenResponse{}, serverError(s, ctx, "revoke grant of reused code", rerr)
+			return tokenResponse{}, s.serverError(ctx, "revoke grant of reused code", rerr)
 		}
 		s.log.WarnContext(ctx, "authorization code reused; grant revoked",
 			"client_id", c.ID, "grant_id", ac.GrantID, "revoked", n)
@@ -155,7 +150,7 @@ func (s *Server) authorizationCode(r *http.Request, c store.Client) (tokenRespon
 	case errors.Is(err, store.ErrNotFound):
 		return tokenResponse{}, badRequest(errInvalidGrant, "the code is invalid")
 	case err != nil:
-		return tokenResponse{}, serverError(s, ctx, "consume code", err)
+		return tokenResponse{}, s.serverError(ctx, "consume code", err)
 	}
 	if subtle.ConstantTimeCompare([]byte(ac.ClientID), []byte(c.ID)) != 1 {
 		return tokenResponse{}, badRequest(errInvalidGrant, "the code was issued to another client")
@@ -177,9 +172,9 @@ func (s *Server) authorizationCode(r *http.Request, c store.Client) (tokenRespon
 	if errors.Is(err, store.ErrNotFound) || (err == nil && u.Disabled) {
 		return tokenResponse{}, badRequest(errInvalidGrant, "the user is no longer active")
 	} else if err != nil {
-		return tokenResponse{}, serverError(s, ctx, "load user", err)
+		return tokenResponse{}, s.serverError(ctx, "load user", err)
 	}
-	scopes := strings.Fields(ac.Scope)
+	scopes := scope.Split(ac.Scope)
 	resp, err := s.issue(ctx, grant{
 		grantType: "authorization_code",
 		client:    c,
@@ -192,13 +187,13 @@ func (s *Server) authorizationCode(r *http.Request, c store.Client) (tokenRespon
 		refresh:   slices.Contains(c.GrantTypes, "refresh_token"),
 	})
 	if err != nil {
-		return tokenResponse{}, serverError(s, ctx, "issue authorization code tokens", err)
+		return tokenResponse{}, s.serverError(ctx, "issue authorization code tokens", err)
 	}
 	return resp, nil
 }
 
 // verifyPKCE is RFC 7636 §4.6 for S256, the only method accepted.
-func verifyPKCE(verifier, challenge string) *oauthError {
+func verifyPKCE(verifier, challenge string) error {
 	if verifier == "" {
 		return badRequest(errInvalidGrant, "code_verifier is required")
 	}
@@ -232,7 +227,7 @@ func validVerifier(v string) bool {
 // refreshToken is RFC 6749 §6 with rotation: each use returns a new
 // refresh token, and a rotated token presented again revokes its whole
 // family (RFC 9700 §4.14.2) unless it comes within the grace window.
-func (s *Server) refreshToken(r *http.Request, c store.Client) (tokenResponse, *oauthError) {
+func (s *Server) refreshToken(r *http.Request, c store.Client) (tokenResponse, error) {
 	f := r.PostForm
 	rt := f.Get("refresh_token")
 	if rt == "" {
@@ -248,7 +243,7 @@ func (s *Server) refreshToken(r *http.Request, c store.Client) (tokenResponse, *
 	if errors.Is(err, store.ErrNotFound) {
 		return tokenResponse{}, invalid
 	} else if err != nil {
-		return tokenResponse{}, serverError(s, ctx, "use refresh token", err)
+		return tokenResponse{}, s.serverError(ctx, "use refresh token", err)
 	}
 	if old.Kind != store.KindRefresh || old.Revoked || !now.Before(old.ExpiresAt) {
 		return tokenResponse{}, invalid
@@ -259,17 +254,17 @@ func (s *Server) refreshToken(r *http.Request, c store.Client) (tokenResponse, *
 	if !old.UsedAt.IsZero() && now.Sub(old.UsedAt) > s.cfg.RefreshReuseGrace {
 		n, rerr := s.revokeGrant(ctx, old.GrantID)
 		if rerr != nil {
-			return tokenResponse{}, serverError(s, ctx, "revoke reused refresh family", rerr)
+			return tokenResponse{}, s.serverError(ctx, "revoke reused refresh family", rerr)
 		}
 		s.log.WarnContext(ctx, "rotated refresh token reused; family revoked",
 			"client_id", c.ID, "grant_id", old.GrantID, "revoked", n)
 		return tokenResponse{}, invalid
 	}
 	// RFC 6749 §6: the new scope may only narrow the original grant.
-	original := strings.Fields(old.Scope)
+	original := scope.Split(old.Scope)
 	requested := original
 	if f.Has("scope") {
-		requested = strings.Fields(f.Get("scope"))
+		requested = scope.Split(f.Get("scope"))
 		for _, sc := range requested {
 			if !slices.Contains(original, sc) {
 				return tokenResponse{}, badRequest(errInvalidScope, "the scope exceeds the original grant")
@@ -280,7 +275,7 @@ func (s *Server) refreshToken(r *http.Request, c store.Client) (tokenResponse, *
 	if errors.Is(err, store.ErrNotFound) || (err == nil && u.Disabled) {
 		return tokenResponse{}, invalid
 	} else if err != nil {
-		return tokenResponse{}, serverError(s, ctx, "load user", err)
+		return tokenResponse{}, s.serverError(ctx, "load user", err)
 	}
 	// Roles and attributes may have changed since the grant: decide again.
 	granted := s.o.Policy.Grant(requested, c.Scopes, policy.Input{
@@ -304,26 +299,26 @@ func (s *Server) refreshToken(r *http.Request, c store.Client) (tokenResponse, *
 		refresh:   true,
 	})
 	if err != nil {
-		return tokenResponse{}, serverError(s, ctx, "issue refreshed tokens", err)
+		return tokenResponse{}, s.serverError(ctx, "issue refreshed tokens", err)
 	}
 	return resp, nil
 }
 
 // parseScope reads the scope parameter (RFC 6749 §3.3); absent means
 // every scope the client may have.
-func parseScope(f url.Values, fallback []string) ([]string, *oauthError) {
+func parseScope(f url.Values, fallback []string) ([]string, error) {
 	if !f.Has("scope") {
 		return fallback, nil
 	}
 	raw := f.Get("scope")
-	for i := 0; i < len(raw); i++ {
-		// RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
-		c := raw[i]
-		if c != ' ' && (c < 0x21 || c == 0x22 || c == 0x5c || c > 0x7e) {
+	// RFC 6749 §3.3: scope = scope-token *( SP scope-token ); only SP
+	// separates, so a tab or line break is malformed, not a separator.
+	for tok := range strings.SplitSeq(raw, " ") {
+		if tok != "" && !scope.IsToken(tok) {
 			return nil, badRequest(errInvalidScope, "the scope parameter is malformed")
 		}
 	}
-	return dedupe(strings.Fields(raw)), nil
+	return dedupe(scope.Split(raw)), nil
 }
 
 func dedupe(in []string) []string {
@@ -340,7 +335,7 @@ func dedupe(in []string) []string {
 // RFC 8707 §2 when given (it must be an absolute URI without fragment, and
 // one the client may address), else the client's default, else the
 // server's.
-func (s *Server) audience(f url.Values, c store.Client) ([]string, *oauthError) {
+func (s *Server) audience(f url.Values, c store.Client) ([]string, error) {
 	res := f["resource"]
 	if len(res) == 0 {
 		if len(c.Audience) > 0 {

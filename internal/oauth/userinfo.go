@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/portcullis/portcullis/internal/scope"
 	"github.com/portcullis/portcullis/internal/store"
 )
 
@@ -35,7 +36,7 @@ func (s *Server) userinfo(w http.ResponseWriter, r *http.Request) {
 		s.bearerError(w, http.StatusUnauthorized, errInvalidToken, "")
 		return
 	}
-	scopes := strings.Fields(t.Scope)
+	scopes := scope.Split(t.Scope)
 	if !slices.Contains(scopes, "openid") {
 		s.bearerError(w, http.StatusForbidden, errInsufficientScope, "openid")
 		return

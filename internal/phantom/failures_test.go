@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portcullis/portcullis/internal/logtest"
 	"github.com/portcullis/portcullis/internal/phantom"
 	"github.com/portcullis/portcullis/internal/phantom/phantomtest"
 	"github.com/portcullis/portcullis/internal/token"
@@ -19,6 +20,7 @@ import (
 // explicit inactive answer or a JWT that fails verification is cached as
 // inactive; anything else is ErrUnavailable and is asked again next time.
 func TestIntrospectorFailures(t *testing.T) {
+	t.Parallel()
 	other := phantomtest.NewIssuer(t, issuerName) // same name, other key
 	tests := []struct {
 		name    string
@@ -128,6 +130,7 @@ func TestIntrospectorFailures(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			f := newFixture(t, phantom.IntrospectorConfig{})
 			f.as.Override(tc.answer(t, f))
 			raw := opaque(t)
@@ -213,12 +216,13 @@ func TestIntrospectorTimeout(t *testing.T) {
 }
 
 func TestIntrospectorNetworkError(t *testing.T) {
+	t.Parallel()
 	srv := httptest.NewServer(http.NotFoundHandler())
 	url := srv.URL + "/introspect"
 	srv.Close() // nothing listens there any more
-	in, err := phantom.NewIntrospector(phantom.IntrospectorConfig{
-		URL: url, ClientID: gatewayID, ClientSecret: gatewaySecret,
-	}, phantomtest.NewIssuer(t, issuerName).Verifier(time.Now), nil, nil)
+	cfg := phantom.IntrospectorConfig{URL: url, ClientID: gatewayID, ClientSecret: gatewaySecret}
+	cfg.Client = defaultClient(t, cfg)
+	in, err := phantom.NewIntrospector(cfg, phantomtest.NewIssuer(t, issuerName).Verifier(time.Now), nil, nil)
 	if err != nil {
 		t.Fatalf("NewIntrospector: %v", err)
 	}
@@ -230,15 +234,16 @@ func TestIntrospectorNetworkError(t *testing.T) {
 // TestVerifierCancelled: verification running out of time is the
 // service being unavailable, not the token being bad.
 func TestVerifierCancelled(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, phantom.IntrospectorConfig{})
 	raw := opaque(t)
 	f.issue(t, raw, "alice", time.Hour)
 	v := phantomtest.VerifierFunc(func(context.Context, string) (*token.Verified, error) {
 		return nil, context.DeadlineExceeded
 	})
-	in, err := phantom.NewIntrospector(phantom.IntrospectorConfig{
-		URL: f.as.URL, ClientID: gatewayID, ClientSecret: gatewaySecret,
-	}, v, nil, f.clock.Now)
+	cfg := phantom.IntrospectorConfig{URL: f.as.URL, ClientID: gatewayID, ClientSecret: gatewaySecret}
+	cfg.Client = defaultClient(t, cfg)
+	in, err := phantom.NewIntrospector(cfg, v, nil, f.clock.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -255,16 +260,17 @@ func TestVerifierCancelled(t *testing.T) {
 // TestVerifierPanics: a panicking verifier fails the request, not the
 // process.
 func TestVerifierPanics(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, phantom.IntrospectorConfig{})
 	raw := opaque(t)
 	f.issue(t, raw, "alice", time.Hour)
 	v := phantomtest.VerifierFunc(func(_ context.Context, raw string) (*token.Verified, error) {
 		panic("verifier bug with " + raw)
 	})
-	logs := &syncBuffer{}
-	in, err := phantom.NewIntrospector(phantom.IntrospectorConfig{
-		URL: f.as.URL, ClientID: gatewayID, ClientSecret: gatewaySecret,
-	}, v, slog.New(slog.NewJSONHandler(logs, nil)), f.clock.Now)
+	logs := &logtest.Buffer{}
+	cfg := phantom.IntrospectorConfig{URL: f.as.URL, ClientID: gatewayID, ClientSecret: gatewaySecret}
+	cfg.Client = defaultClient(t, cfg)
+	in, err := phantom.NewIntrospector(cfg, v, slog.New(slog.NewJSONHandler(logs, nil)), f.clock.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -279,12 +285,13 @@ func TestVerifierPanics(t *testing.T) {
 // TestCredentialsEncoding: RFC 6749 §2.3.1 form-encodes the client id and
 // secret inside Basic auth, so reserved characters survive.
 func TestCredentialsEncoding(t *testing.T) {
+	t.Parallel()
 	const id, secret = "gate way:1", "s%e:c+ret/ü"
 	as := phantomtest.NewAuthServer(t, id, secret)
 	iss := phantomtest.NewIssuer(t, issuerName)
-	in, err := phantom.NewIntrospector(phantom.IntrospectorConfig{
-		URL: as.URL, ClientID: id, ClientSecret: secret,
-	}, iss.Verifier(time.Now), nil, nil)
+	cfg := phantom.IntrospectorConfig{URL: as.URL, ClientID: id, ClientSecret: secret}
+	cfg.Client = defaultClient(t, cfg)
+	in, err := phantom.NewIntrospector(cfg, iss.Verifier(time.Now), nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -299,6 +306,7 @@ func TestCredentialsEncoding(t *testing.T) {
 }
 
 func TestNewIntrospectorConfig(t *testing.T) {
+	t.Parallel()
 	v := phantomtest.NewIssuer(t, issuerName).Verifier(time.Now)
 	good := phantom.IntrospectorConfig{URL: "https://as.example/oauth2/introspect", ClientID: "g", ClientSecret: "s3cr3t-value"}
 	tests := []struct {
@@ -325,6 +333,7 @@ func TestNewIntrospectorConfig(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			cfg := good
 			tc.change(&cfg)
 			var jv phantom.JWTVerifier = v

@@ -1,11 +1,11 @@
 package phantom_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/portcullis/portcullis/internal/logtest"
 	"github.com/portcullis/portcullis/internal/phantom"
 	"github.com/portcullis/portcullis/internal/phantom/phantomtest"
 	"github.com/portcullis/portcullis/internal/token"
@@ -34,7 +35,7 @@ type fixture struct {
 	clock *phantomtest.Clock
 	ver   *phantomtest.Verifier
 	in    *phantom.Introspector
-	logs  *syncBuffer
+	logs  *logtest.Buffer
 }
 
 func newFixture(t testing.TB, cfg phantom.IntrospectorConfig) *fixture {
@@ -43,7 +44,7 @@ func newFixture(t testing.TB, cfg phantom.IntrospectorConfig) *fixture {
 		as:    phantomtest.NewAuthServer(t, gatewayID, gatewaySecret),
 		iss:   phantomtest.NewIssuer(t, issuerName),
 		clock: phantomtest.NewClock(epoch),
-		logs:  &syncBuffer{},
+		logs:  &logtest.Buffer{},
 	}
 	f.ver = f.iss.Verifier(f.clock.Now)
 	if cfg.URL == "" {
@@ -51,6 +52,9 @@ func newFixture(t testing.TB, cfg phantom.IntrospectorConfig) *fixture {
 	}
 	if cfg.ClientID == "" {
 		cfg.ClientID, cfg.ClientSecret = gatewayID, gatewaySecret
+	}
+	if cfg.Client == nil {
+		cfg.Client = defaultClient(t, cfg)
 	}
 	logger := slog.New(slog.NewJSONHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	in, err := phantom.NewIntrospector(cfg, f.ver, logger, f.clock.Now)
@@ -70,22 +74,14 @@ func (f *fixture) issue(t testing.TB, opaque, sub string, ttl time.Duration) str
 	return jwt
 }
 
-// syncBuffer is a log sink safe for the resolver's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+// defaultClient is the client the introspector would build for cfg, with
+// its idle connections closed when the test ends (before the fake server
+// closes: cleanups run last-registered first).
+func defaultClient(t testing.TB, cfg phantom.IntrospectorConfig) *http.Client {
+	t.Helper()
+	c := phantom.DefaultClient(cfg)
+	t.Cleanup(c.CloseIdleConnections)
+	return c
 }
 
 func opaque(t testing.TB) string {
@@ -98,6 +94,7 @@ func opaque(t testing.TB) string {
 }
 
 func TestIntrospectorResolve(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, phantom.IntrospectorConfig{})
 	active := opaque(t)
 	jwt := f.issue(t, active, "alice", time.Hour)
@@ -138,6 +135,7 @@ func TestIntrospectorResolve(t *testing.T) {
 }
 
 func TestIntrospectorCacheHit(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, phantom.IntrospectorConfig{})
 	raw := opaque(t)
 	f.issue(t, raw, "alice", time.Hour)
@@ -167,6 +165,7 @@ func TestIntrospectorCacheHit(t *testing.T) {
 // TestIntrospectorCacheBounds: an entry lives until the earlier of the
 // token's exp and MaxTTL, no longer.
 func TestIntrospectorCacheBounds(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name     string
 		maxTTL   time.Duration
@@ -183,6 +182,7 @@ func TestIntrospectorCacheBounds(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			f := newFixture(t, phantom.IntrospectorConfig{MaxTTL: tc.maxTTL})
 			raw := opaque(t)
 			f.issue(t, raw, "alice", tc.tokenTTL)
@@ -211,6 +211,7 @@ func TestIntrospectorCacheBounds(t *testing.T) {
 // TestRevocationVisibleAfterMaxTTL documents the revocation bound: a
 // revoked token keeps working from the cache for at most MaxTTL.
 func TestRevocationVisibleAfterMaxTTL(t *testing.T) {
+	t.Parallel()
 	const maxTTL = 20 * time.Second
 	f := newFixture(t, phantom.IntrospectorConfig{MaxTTL: maxTTL})
 	raw := opaque(t)
@@ -231,6 +232,7 @@ func TestRevocationVisibleAfterMaxTTL(t *testing.T) {
 }
 
 func TestIntrospectorNegativeCache(t *testing.T) {
+	t.Parallel()
 	t.Run("one junk token flooded", func(t *testing.T) {
 		f := newFixture(t, phantom.IntrospectorConfig{NegativeTTL: 10 * time.Second})
 		junk := opaque(t)
@@ -276,6 +278,7 @@ func TestIntrospectorNegativeCache(t *testing.T) {
 // TestIntrospectorCoalescing: concurrent misses for one token make one
 // call, however many callers wait.
 func TestIntrospectorCoalescing(t *testing.T) {
+	t.Parallel()
 	const callers = 100
 	f := newFixture(t, phantom.IntrospectorConfig{})
 	raw := opaque(t)
@@ -317,6 +320,7 @@ func TestIntrospectorCoalescing(t *testing.T) {
 // TestSharedCallOutlivesCaller: the caller who started a call hanging up
 // neither fails the others nor wastes the answer.
 func TestSharedCallOutlivesCaller(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, phantom.IntrospectorConfig{})
 	raw := opaque(t)
 	f.issue(t, raw, "alice", time.Hour)

@@ -23,11 +23,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"time"
 
+	"github.com/portcullis/portcullis/internal/loopback"
 	"github.com/portcullis/portcullis/internal/token"
 )
 
@@ -125,7 +125,7 @@ func NewIntrospector(cfg IntrospectorConfig, v JWTVerifier, logger *slog.Logger,
 		logger = slog.New(slog.DiscardHandler)
 	}
 	logger = logger.With("resolver", "introspection")
-	if u, _ := url.Parse(cfg.URL); u.Scheme == "http" && !isLoopback(u.Hostname()) {
+	if u, _ := url.Parse(cfg.URL); u.Scheme == "http" && !loopback.Host(u.Hostname()) {
 		logger.Warn("introspection endpoint is plain http: the gateway's credentials and tokens travel unencrypted",
 			"url", cfg.URL)
 	}
@@ -173,14 +173,6 @@ func validate(cfg IntrospectorConfig) error {
 		return fmt.Errorf("%w: cache size must not be negative", ErrInvalidConfig)
 	}
 	return nil
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // Resolve returns the verified phantom token for the opaque token raw:

@@ -19,11 +19,12 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
 
 	"cel.dev/cel-go/cel"
 	"cel.dev/cel-go/common"
 	"cel.dev/cel-go/common/types"
+
+	"github.com/portcullis/portcullis/internal/printable"
 )
 
 // Spec is the issuance policy as configured.
@@ -209,12 +210,12 @@ func compileError(scope string, errs []*common.Error) *CompileError {
 // oneLine escapes the line breaks and other control characters CEL copies
 // from the expression into its messages, so an error stays one line.
 func oneLine(msg string) string {
-	if strings.IndexFunc(msg, unicode.IsControl) < 0 {
+	if !printable.HasControl(msg) {
 		return msg
 	}
 	var b strings.Builder
 	for _, r := range msg {
-		if unicode.IsControl(r) {
+		if printable.IsControl(r) {
 			q := strconv.QuoteRune(r)
 			b.WriteString(q[1 : len(q)-1])
 			continue
