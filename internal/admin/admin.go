@@ -13,6 +13,9 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
 	"net/http"
 	"strings"
 	"time"
@@ -29,6 +32,50 @@ const TokenEnv = "PORTCULLIS_ADMIN_TOKEN"
 // blocks and reading every client's quota.
 const MinTokenLen = 32
 
+// minTokenBits is the least entropy CheckToken accepts, estimated from the
+// token's own character frequencies: 128 bits, what `openssl rand -base64
+// 32` gives with room to spare.
+const minTokenBits = 128
+
+// ErrWeakToken: the admin token is too short or too regular to be a
+// random value.
+var ErrWeakToken = errors.New("weak admin token")
+
+// CheckToken reports whether token is fit to guard the admin API: at least
+// MinTokenLen characters and about 128 bits of entropy, estimated as the
+// token's length times the Shannon entropy of its character frequencies.
+// A long run of one character, a repeated word or a short alphabet fails;
+// a generated value (openssl rand -base64 32, or 64 hex digits) passes.
+// The error never quotes the token.
+func CheckToken(token string) error {
+	if len(token) < MinTokenLen {
+		return fmt.Errorf("%w: %s must hold at least %d characters (generate one: openssl rand -base64 32)", ErrWeakToken, TokenEnv, MinTokenLen)
+	}
+	if bits := estimatedBits(token); bits < minTokenBits {
+		return fmt.Errorf("%w: %s holds about %.0f bits of entropy, want at least %d (generate one: openssl rand -base64 32)", ErrWeakToken, TokenEnv, bits, minTokenBits)
+	}
+	return nil
+}
+
+// estimatedBits is len(s) times the Shannon entropy (bits per byte) of the
+// byte frequencies of s: an upper bound on what the string can carry, and
+// a low one for anything typed by hand.
+func estimatedBits(s string) float64 {
+	var counts [256]int
+	for i := 0; i < len(s); i++ {
+		counts[s[i]]++
+	}
+	n := float64(len(s))
+	var h float64
+	for _, c := range counts {
+		if c > 0 {
+			p := float64(c) / n
+			h -= p * math.Log2(p)
+		}
+	}
+	return h * n
+}
+
 // QuotaReader reports the quota state of a client's limits (the gateway).
 type QuotaReader interface {
 	// ClientQuotas returns a JSON-encodable view of clientID's limits.
@@ -38,7 +85,7 @@ type QuotaReader interface {
 // Options are the finished parts the admin API serves. Nil Blocks or
 // Quotas mean the gateway role does not run on this node.
 type Options struct {
-	// Token is the admin bearer token; shorter than MinTokenLen turns the
+	// Token is the admin bearer token; one that fails CheckToken turns the
 	// API off.
 	Token  string
 	Blocks ratelimit.Blocks
@@ -64,7 +111,7 @@ func New(o Options) *API {
 	if a.now == nil {
 		a.now = time.Now
 	}
-	if len(o.Token) >= MinTokenLen {
+	if CheckToken(o.Token) == nil {
 		a.enabled = true
 		a.tokenSum = sha256.Sum256([]byte(o.Token))
 	}
@@ -82,7 +129,7 @@ func (a *API) auth(next http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !a.enabled {
 			writeJSON(w, http.StatusForbidden, map[string]string{
-				"error": "the admin API is off: set " + TokenEnv + " (at least 32 characters)",
+				"error": "the admin API is off: set " + TokenEnv + " to a random value (openssl rand -base64 32)",
 			})
 			return
 		}

@@ -20,7 +20,7 @@ func (f quotaFunc) ClientQuotas(ctx context.Context, clientID string) (any, erro
 }
 
 func TestAPI(t *testing.T) {
-	token := strings.Repeat("k", MinTokenLen)
+	token := "q8Zr2vT0xLw5Yb3NcF7mHs1KdJ9pGa4E"
 	now := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
 	blocks := ratelimit.NewMemoryBlocks()
 	if err := blocks.Block(t.Context(), ratelimit.Block{Key: "client_id:svc", Until: now.Add(time.Hour)}); err != nil {
@@ -44,7 +44,7 @@ func TestAPI(t *testing.T) {
 		notBody                   string
 	}{
 		{name: "no token", method: "GET", path: "/admin/v1/blocks", wantStatus: 401},
-		{name: "wrong token", method: "GET", path: "/admin/v1/blocks", token: strings.Repeat("x", MinTokenLen), wantStatus: 401},
+		{name: "wrong token", method: "GET", path: "/admin/v1/blocks", token: "R5tY8uI1oP4aS7dF0gH3jK6lZ9xC2vB5", wantStatus: 401},
 		{name: "token prefix", method: "GET", path: "/admin/v1/blocks", token: token[:MinTokenLen-1], wantStatus: 401},
 		{name: "blocks", method: "GET", path: "/admin/v1/blocks", token: token, wantStatus: 200, wantBody: "client_id:svc"},
 		{name: "quota", method: "GET", path: "/admin/v1/quotas/svc", token: token, wantStatus: 200, wantBody: `"svc"`},
@@ -87,5 +87,30 @@ func TestAPIOffWithShortToken(t *testing.T) {
 	mux.ServeHTTP(rec, req)
 	if rec.Code != http.StatusForbidden || !strings.Contains(rec.Body.String(), TokenEnv) {
 		t.Errorf("short token: %d %s, want 403 naming %s", rec.Code, rec.Body, TokenEnv)
+	}
+}
+
+func TestCheckToken(t *testing.T) {
+	tests := []struct {
+		name  string
+		token string
+		ok    bool
+	}{
+		{"base64 of 32 random bytes", "3q2+7wAAAAAhMmN4b3dFxk9lZ1Jz+Qp8TnVvYmNkZWY=", true},
+		{"64 hex digits", "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", true},
+		{"32 mixed characters", "q8Zr2vT0xLw5Yb3NcF7mHs1KdJ9pGa4E", true},
+		{"too short", "q8Zr2vT0xLw5Yb3NcF7m", false},
+		{"one character repeated", strings.Repeat("A", 40), false},
+		{"a word repeated", strings.Repeat("admin", 10), false},
+		{"two characters", strings.Repeat("ab", 32), false},
+	}
+	for _, tt := range tests {
+		err := CheckToken(tt.token)
+		if (err == nil) != tt.ok {
+			t.Errorf("%s: CheckToken = %v, want ok=%t", tt.name, err, tt.ok)
+		}
+		if err != nil && (!errors.Is(err, ErrWeakToken) || strings.Contains(err.Error(), tt.token)) {
+			t.Errorf("%s: error %q must wrap ErrWeakToken and never quote the token", tt.name, err)
+		}
 	}
 }

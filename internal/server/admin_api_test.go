@@ -10,7 +10,7 @@ import (
 )
 
 func TestAdminAPI(t *testing.T) {
-	token := strings.Repeat("k", 40)
+	token := "q8Zr2vT0xLw5Yb3NcF7mHs1KdJ9pGa4E"
 	cfg := testConfig(t)
 	cfg.RateLimit = config.RateLimit{
 		Plans:       map[string][]config.Limit{"gold": {{Name: "gold-daily", Quota: "2000/day", Key: []string{"client_id"}}}},

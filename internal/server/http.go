@@ -68,6 +68,11 @@ func (w *wiring) adminHandler() http.Handler {
 	mux.HandleFunc("GET /readyz", w.readyz)
 	// Built after the gateway (Start's serve phase), from finished parts.
 	opts := admin.Options{Token: w.getenv(admin.TokenEnv), Now: w.now}
+	if opts.Token != "" {
+		if err := admin.CheckToken(opts.Token); err != nil {
+			w.logger.Warn("the admin API is off", "component", "admin", "err", err)
+		}
+	}
 	if w.gateway != nil {
 		opts.Blocks = w.limiter.blocks
 		opts.Quotas = quotaReader{w.gateway}
