@@ -93,7 +93,7 @@ func TestDocsRequestRulesCompile(t *testing.T) {
 				continue
 			}
 			n++
-			if err := compileRequestRule(expr, time.UTC); err != nil {
+			if _, err := policy.CompileRequestRule(expr, time.UTC); err != nil {
 				t.Errorf("example does not compile: %v\n%s", err, expr)
 			}
 		}

@@ -16,6 +16,8 @@ import (
 	"unicode"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/portcullis/portcullis/internal/duration"
 )
 
 // maxFileSize bounds a configuration file. A real one is a few kilobytes;
@@ -157,9 +159,9 @@ func yamlError(name string, err error) error {
 // already caught the errors it can name precisely; these are what is left
 // (values yaml cannot convert, aliases the walk does not follow).
 func (s *source) decodeError(err error) error {
-	var ne *nodeError
+	var ne *duration.NodeError
 	if errors.As(err, &ne) {
-		return &FieldError{File: s.name, Line: ne.line, Field: s.fieldAt(ne.line, ne.column), Msg: ne.msg}
+		return &FieldError{File: s.name, Line: ne.Line, Field: s.fieldAt(ne.Line, ne.Column), Msg: ne.Msg}
 	}
 	var te *yaml.TypeError
 	if errors.As(err, &te) {
@@ -247,10 +249,10 @@ func (w *walker) walk(n *yaml.Node, t reflect.Type, path string) {
 	}
 	if reflect.PointerTo(t).Implements(unmarshalerType) {
 		if n.Kind != yaml.ScalarNode {
-			w.fail(n, path, "must be a duration such as 15m")
+			w.fail(n, path, duration.MsgNotScalar)
 			return
 		}
-		if _, err := parseDuration(n.Value); err != nil {
+		if _, err := duration.Parse(n.Value); err != nil {
 			w.fail(n, path, err.Error())
 		}
 		return

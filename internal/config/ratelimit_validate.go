@@ -2,78 +2,25 @@ package config
 
 import (
 	"fmt"
-	"maps"
-	"regexp"
-	"slices"
 	"strings"
 	"time"
+
+	"github.com/portcullis/portcullis/internal/duration"
 )
 
-// limitName is the syntax of limit, plan and abuse rule names: they go in
-// RateLimit headers (as sf-strings), metric labels and counter keys.
-var limitName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
+// rateLimitBackends are the values of ratelimit.backend.
+var rateLimitBackends = []string{BackendMemory, BackendRedis}
 
-var (
-	rateLimitBackends = []string{BackendMemory, BackendRedis}
-	onErrorPolicies   = []string{OnErrorDeny, OnErrorAllow, OnErrorLocal}
-	abuseKeys         = []string{string(KeyClientID), string(KeySub)}
-)
-
-// limitNameMsg says what a name must look like.
-const limitNameMsg = "1 to 64 of a-z, 0-9, _ and -, starting with a letter or digit"
-
-// rateLimit checks the ratelimit section and every limit of the gateway's
-// APIs and operations: names unique across all of them, rates and quotas
-// that parse, keys that are known, conditions that compile (with their
-// positions), plan references that exist, abuse rules that make sense.
-func (v *validator) rateLimit() {
+// rateLimitBackend checks what the catalog does not own of the ratelimit
+// section: the backend and its settings. Plans, limits and abuse rules
+// are the catalog's (see gateway).
+func (v *validator) rateLimitBackend() {
 	r := &v.c.RateLimit
-	g := &v.c.Gateway
 	v.oneOf("ratelimit.backend", r.Backend, rateLimitBackends)
 	v.rateLimitRedis(&r.Redis)
 	if r.Memory.MaxKeys < 1 {
 		v.add("ratelimit.memory.max_keys", "must be at least 1 (0 means 1000000)", nil)
 	}
-	v.rateLimitZone(r.TimeZone)
-	// Conditions read times as policies do, in the gateway's zone.
-	loc := g.Location()
-	names := map[string]string{}
-	for _, plan := range slices.Sorted(maps.Keys(r.Plans)) {
-		f := "ratelimit.plans." + plan
-		if !limitName.MatchString(plan) {
-			v.add(f, fmt.Sprintf("plan name %q is not %s", plan, limitNameMsg), nil)
-		}
-		v.limits(f, r.Plans[plan], true, loc, names)
-	}
-	for _, client := range slices.Sorted(maps.Keys(r.ClientPlans)) {
-		f := "ratelimit.client_plans." + client
-		plan := r.ClientPlans[client]
-		switch {
-		case client == "" || strings.IndexFunc(client, isSpaceOrControl) >= 0:
-			v.add(f, fmt.Sprintf("client id %q must be non-empty, without spaces or control characters", client), nil)
-		case plan == "":
-			v.add(f, "names no plan: name one of ratelimit.plans, or leave the client out", nil)
-		case !hasPlan(r, plan):
-			v.add(f, fmt.Sprintf("plan %q is not declared in ratelimit.plans", plan), nil)
-		}
-	}
-	if r.DefaultPlan != "" && !hasPlan(r, r.DefaultPlan) {
-		v.add("ratelimit.default_plan", fmt.Sprintf("plan %q is not declared in ratelimit.plans", r.DefaultPlan), nil)
-	}
-	for i := range g.APIs {
-		a := &g.APIs[i]
-		f := fmt.Sprintf("gateway.apis[%d]", i)
-		v.limits(f+".limits", a.Limits, false, loc, names)
-		for j := range a.Operations {
-			v.limits(fmt.Sprintf("%s.operations[%d].limits", f, j), a.Operations[j].Limits, false, loc, names)
-		}
-	}
-	v.abuse(r.Abuse)
-}
-
-func hasPlan(r *RateLimit, name string) bool {
-	_, ok := r.Plans[name]
-	return ok
 }
 
 // rateLimitRedis checks the redis block. It is checked whatever the
@@ -89,134 +36,6 @@ func (v *validator) rateLimitRedis(rd *RateLimitRedis) {
 	if len(rd.Prefix) > 64 || strings.IndexFunc(rd.Prefix, isSpaceOrControl) >= 0 {
 		v.add("ratelimit.redis.prefix", "must be at most 64 characters, without spaces or control characters", nil)
 	}
-	v.duration(durationRule{"ratelimit.redis.timeout", rd.Timeout, time.Millisecond, 10 * time.Second,
-		" (a limit waits for it on every request)"})
-}
-
-// rateLimitZone checks ratelimit.time_zone.
-func (v *validator) rateLimitZone(tz string) {
-	switch tz {
-	case "":
-		return
-	case "Local":
-		v.add("ratelimit.time_zone", "must be an IANA zone name such as Europe/Berlin: Local would change with the host", nil)
-		return
-	}
-	if _, err := time.LoadLocation(tz); err != nil {
-		v.add("ratelimit.time_zone", fmt.Sprintf("%q is not an IANA time zone name such as Europe/Berlin or UTC", tz), nil)
-	}
-}
-
-// limits checks a list of limits at field; names maps each limit name
-// seen so far to its field, for uniqueness across the file.
-func (v *validator) limits(field string, limits []Limit, plan bool, loc *time.Location, names map[string]string) {
-	for i := range limits {
-		l := &limits[i]
-		f := fmt.Sprintf("%s[%d]", field, i)
-		switch {
-		case l.Name == "":
-			v.add(f+".name", "must not be empty: the name shown in RateLimit headers and metrics", nil)
-		case !limitName.MatchString(l.Name):
-			v.add(f+".name", fmt.Sprintf("%q is not %s", l.Name, limitNameMsg), nil)
-		case strings.HasPrefix(l.Name, AbuseLimitPrefix):
-			v.add(f+".name", fmt.Sprintf("%q starts with %q, which names the counters of abuse rules", l.Name, AbuseLimitPrefix), nil)
-		case names[l.Name] != "":
-			v.add(f+".name", fmt.Sprintf("%q is also the name of %s: limit names are unique across the file", l.Name, names[l.Name]), nil)
-		default:
-			names[l.Name] = f
-		}
-		v.limitAmount(f, l)
-		v.limitKey(f, l, plan)
-		v.requestRule(f+".condition", l.Condition, loc)
-		v.oneOf(f+".on_backend_error", l.OnBackendError, onErrorPolicies)
-		if l.Strict && l.OnBackendError == OnErrorAllow {
-			v.add(f+".on_backend_error", "allow contradicts strict: a strict limit fails closed (deny) or counts locally (local)", nil)
-		}
-	}
-}
-
-// limitAmount checks quota, rate, burst and rolling.
-func (v *validator) limitAmount(f string, l *Limit) {
-	switch {
-	case l.Quota != "" && l.Rate != "":
-		v.add(f+".rate", "set quota or rate, not both (declare two limits for both)", nil)
-	case l.Quota == "" && l.Rate == "":
-		v.add(f+".quota", "needs quota (such as 2000/day) or rate (such as 100/s)", nil)
-	case l.Quota != "":
-		_, w, err := ParseQuota(l.Quota)
-		if err != nil {
-			v.add(f+".quota", err.Error(), nil)
-		} else if l.Rolling && w == WindowMonth {
-			v.add(f+".rolling", "a rolling quota needs a fixed window: minute, hour or day (months differ in length)", nil)
-		}
-		if l.Burst != 0 {
-			v.add(f+".burst", "goes with rate: a quota admits its whole count at once", nil)
-		}
-	default:
-		if _, _, err := ParseRate(l.Rate); err != nil {
-			v.add(f+".rate", err.Error(), nil)
-		}
-		if l.Rolling {
-			v.add(f+".rolling", "goes with quota: a rate is continuous already", nil)
-		}
-		switch {
-		case l.Burst < 0:
-			v.add(f+".burst", "must be at least 1 (0 means the rate's count)", nil)
-		case l.Burst > MaxLimitCount:
-			v.add(f+".burst", fmt.Sprintf("must be at most %d", MaxLimitCount), nil)
-		}
-	}
-}
-
-// limitKey checks a limit's key.
-func (v *validator) limitKey(f string, l *Limit, plan bool) {
-	if len(l.Key) == 0 {
-		v.add(f+".key", "must list what the limit counts by, such as [client_id] or [sub] ([api] for one counter shared by every caller)", nil)
-		return
-	}
-	hasClient := false
-	for k, s := range l.Key {
-		kf := fmt.Sprintf("%s.key[%d]", f, k)
-		p, err := ParseKeyPart(s)
-		switch {
-		case err != nil:
-			v.add(kf, err.Error(), nil)
-			continue
-		case slices.Contains(l.Key[:k], s):
-			v.add(kf, fmt.Sprintf("%q is listed twice", s), nil)
-		}
-		hasClient = hasClient || p.Kind == KeyClientID
-	}
-	if plan && !hasClient {
-		v.add(f+".key", "a plan counts per client: the key must contain client_id", nil)
-	}
-}
-
-// abuse checks the abuse rules.
-func (v *validator) abuse(rules []AbuseRule) {
-	for i := range rules {
-		a := &rules[i]
-		f := fmt.Sprintf("ratelimit.abuse[%d]", i)
-		switch {
-		case a.Name == "":
-			v.add(f+".name", "must not be empty: the rule's name in logs, metrics and blocks", nil)
-		case !limitName.MatchString(a.Name):
-			v.add(f+".name", fmt.Sprintf("%q is not %s", a.Name, limitNameMsg), nil)
-		case slices.ContainsFunc(rules[:i], func(o AbuseRule) bool { return o.Name == a.Name }):
-			v.add(f+".name", fmt.Sprintf("%q is the name of another abuse rule", a.Name), nil)
-		}
-		if a.Key == "" {
-			v.add(f+".key", "must be client_id or sub: what is counted and blocked", nil)
-		} else {
-			v.oneOf(f+".key", a.Key, abuseKeys)
-		}
-		switch {
-		case a.Rejections < 1:
-			v.add(f+".rejections", "must be at least 1: how many rejections within window are tolerated", nil)
-		case a.Rejections > MaxLimitCount:
-			v.add(f+".rejections", fmt.Sprintf("must be at most %d", MaxLimitCount), nil)
-		}
-		v.duration(durationRule{f + ".window", a.Window, time.Second, 24 * time.Hour, ""})
-		v.duration(durationRule{f + ".block", a.Block, time.Second, 720 * time.Hour, ""})
-	}
+	v.duration("ratelimit.redis.timeout", rd.Timeout, duration.Bounds{Min: time.Millisecond, Max: 10 * time.Second,
+		Why: " (a limit waits for it on every request)"})
 }

@@ -6,14 +6,16 @@ import (
 	"log/slog"
 	"maps"
 	"net"
-	"net/netip"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/portcullis/portcullis/internal/catalog"
+	"github.com/portcullis/portcullis/internal/duration"
 	"github.com/portcullis/portcullis/internal/policy"
+	"github.com/portcullis/portcullis/internal/scope"
 )
 
 // The algorithms each kind of token may be signed with. Access tokens
@@ -39,14 +41,6 @@ var reservedClaims = []string{
 	"active", "token_type", "username",
 }
 
-// durationRule bounds one duration field.
-type durationRule struct {
-	field    string
-	value    Duration
-	min, max time.Duration
-	why      string
-}
-
 // Validate checks every field, compiling the policy; the error names the
 // field (and the line when the config came from a file).
 //
@@ -63,26 +57,22 @@ func (c *Config) Validate() error {
 	v.nonEmpty("data_dir", c.DataDir)
 	v.store()
 	v.nonEmpty("master_key_file", c.MasterKeyFile)
-	for _, r := range []durationRule{
-		{"tokens.access_ttl", c.Tokens.AccessTTL, time.Second, 24 * time.Hour, ""},
-		{"tokens.refresh_ttl", c.Tokens.RefreshTTL, time.Second, 8760 * time.Hour, ""},
-		{"tokens.id_token_ttl", c.Tokens.IDTokenTTL, time.Second, 24 * time.Hour, ""},
-		{"tokens.code_ttl", c.Tokens.CodeTTL, time.Second, 10 * time.Minute, " (RFC 6749 §4.1.2)"},
-		{"tokens.refresh_reuse_grace", c.Tokens.RefreshReuseGrace, 0, time.Minute, ""},
-	} {
-		v.duration(r)
-	}
+	v.duration("tokens.access_ttl", c.Tokens.AccessTTL, duration.Bounds{Min: time.Second, Max: 24 * time.Hour})
+	v.duration("tokens.refresh_ttl", c.Tokens.RefreshTTL, duration.Bounds{Min: time.Second, Max: 8760 * time.Hour})
+	v.duration("tokens.id_token_ttl", c.Tokens.IDTokenTTL, duration.Bounds{Min: time.Second, Max: 24 * time.Hour})
+	v.duration("tokens.code_ttl", c.Tokens.CodeTTL, duration.Bounds{Min: time.Second, Max: 10 * time.Minute, Why: " (RFC 6749 §4.1.2)"})
+	v.duration("tokens.refresh_reuse_grace", c.Tokens.RefreshReuseGrace, duration.Bounds{Max: time.Minute})
 	v.defaultAudience()
 	v.oneOf("keys.access_alg", c.Keys.AccessAlg, accessAlgs)
 	v.oneOf("keys.id_alg", c.Keys.IDAlg, idAlgs)
-	v.duration(durationRule{"keys.reload_interval", c.Keys.ReloadInterval, time.Second, 24 * time.Hour, ""})
-	v.duration(durationRule{"sessions.ttl", c.Sessions.TTL, time.Second, 720 * time.Hour, ""})
+	v.duration("keys.reload_interval", c.Keys.ReloadInterval, duration.Bounds{Min: time.Second, Max: 24 * time.Hour})
+	v.duration("sessions.ttl", c.Sessions.TTL, duration.Bounds{Min: time.Second, Max: 720 * time.Hour})
 	issuance := v.policy()
 	v.oneOf("log.format", c.Log.Format, logFormats)
 	v.oneOf("log.level", c.Log.Level, logLevels)
-	v.duration(durationRule{"purge_interval", c.PurgeInterval, time.Second, 24 * time.Hour, ""})
+	v.duration("purge_interval", c.PurgeInterval, duration.Bounds{Min: time.Second, Max: 24 * time.Hour})
 	v.gateway()
-	v.rateLimit()
+	v.rateLimitBackend()
 	if len(v.errs) > 0 {
 		// In file order, so the report reads top to bottom.
 		slices.SortStableFunc(v.errs, func(a, b error) int { return lineOf(a) - lineOf(b) })
@@ -145,22 +135,14 @@ func (v *validator) oneOf(field, value string, allowed []string) {
 	}
 }
 
-func (v *validator) duration(r durationRule) {
-	d := time.Duration(r.value)
-	switch {
-	case d < 0:
-		v.add(r.field, "must not be negative", nil)
-	case d < r.min:
-		v.add(r.field, fmt.Sprintf("%s is too short: at least %s", r.value, Duration(r.min)), nil)
-	case d > r.max:
-		v.add(r.field, fmt.Sprintf("%s is too long: at most %s%s", r.value, Duration(r.max), r.why), nil)
+func (v *validator) duration(field string, d Duration, b duration.Bounds) {
+	if msg := b.Check(d); msg != "" {
+		v.add(field, msg, nil)
 	}
 }
 
-// issuer checks the issuer URL. RFC 8414 §2 and OpenID Connect Discovery
-// §3: an https URL without query or fragment. RFC 6749 §3.1 and §3.2
-// require TLS at the endpoints under it, so plain http is allowed only
-// where nothing crosses a network: a loopback address or localhost.
+// issuer checks the issuer URL by the catalog's rule for issuers
+// (catalog.IssuerURLProblem).
 func (v *validator) issuer() {
 	c := v.c
 	bad := func(msg string) { v.add("issuer", msg, nil) }
@@ -177,47 +159,9 @@ func (v *validator) issuer() {
 		bad("must not be empty")
 		return
 	}
-	if msg := issuerURLProblem(c.Issuer); msg != "" {
+	if msg := catalog.IssuerURLProblem(c.Issuer); msg != "" {
 		bad(msg)
 	}
-}
-
-// issuerURLProblem says what is wrong with an issuer URL, or "" when
-// nothing is. The URL itself is never echoed: it could carry user
-// information.
-func issuerURLProblem(raw string) string {
-	u, err := url.Parse(raw)
-	switch {
-	case err != nil:
-		return "is not a valid URL"
-	case !u.IsAbs() || u.Opaque != "":
-		return "must be an absolute URL such as https://auth.example.com"
-	case u.User != nil:
-		return "must not contain user information"
-	case strings.ContainsAny(raw, "?#"):
-		return "must not have a query or fragment (RFC 8414 §2)"
-	case u.Hostname() == "":
-		return "has no host"
-	}
-	switch u.Scheme {
-	case "https":
-	case "http":
-		if !isLoopback(u.Hostname()) {
-			return "must use https unless the host is a loopback address or localhost (RFC 6749 §3.1, §3.2 require TLS)"
-		}
-	default:
-		return fmt.Sprintf("scheme %q is not https", u.Scheme)
-	}
-	return ""
-}
-
-// isLoopback reports whether host never leaves the machine.
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	a, err := netip.ParseAddr(host)
-	return err == nil && a.Unmap().IsLoopback()
 }
 
 // defaultAudience checks tokens.default_audience: empty, or an absolute
@@ -305,15 +249,15 @@ func (v *validator) policy() *policy.Issuance {
 		if role == "" || strings.IndexFunc(role, isSpaceOrControl) >= 0 {
 			v.add(field, fmt.Sprintf("role name %q must be non-empty, without spaces or control characters", role), nil)
 		}
-		for i, scope := range p.Roles[role] {
-			if !isScopeToken(scope) {
-				v.add(fmt.Sprintf("%s[%d]", field, i), scopeMsg(scope), nil)
+		for i, sc := range p.Roles[role] {
+			if !scope.IsToken(sc) {
+				v.add(fmt.Sprintf("%s[%d]", field, i), catalog.ScopeMsg(sc), nil)
 			}
 		}
 	}
-	for _, scope := range slices.Sorted(maps.Keys(p.Scopes)) {
-		if !isScopeToken(scope) {
-			v.add("policy.scopes."+scope, scopeMsg(scope), nil)
+	for _, sc := range slices.Sorted(maps.Keys(p.Scopes)) {
+		if !scope.IsToken(sc) {
+			v.add("policy.scopes."+sc, catalog.ScopeMsg(sc), nil)
 		}
 	}
 	seen := make(map[string]bool, len(p.ClaimAttributes))
@@ -381,25 +325,6 @@ func (v *validator) exprError(field string, ce *policy.CompileError) {
 
 func isSpaceOrControl(r rune) bool {
 	return r <= ' ' || r == 0x7f || r == 0x85 || r == 0xa0 || r >= 0x2000 && r <= 0x200b || r == 0x3000
-}
-
-// isScopeToken reports whether s is a scope-token (RFC 6749 §3.3):
-// printable ASCII other than space, '"' and '\'.
-func isScopeToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < 0x21 || c > 0x7e || c == '"' || c == '\\' {
-			return false
-		}
-	}
-	return true
-}
-
-func scopeMsg(scope string) string {
-	return fmt.Sprintf("scope %q is not a scope token: printable ASCII without spaces, quotes or backslashes (RFC 6749 §3.3)", scope)
 }
 
 // SlogLevel returns Level as a slog.Level; a level Validate would reject

@@ -9,7 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/portcullis/portcullis/internal/config"
+	"github.com/portcullis/portcullis/internal/catalog"
 	"github.com/portcullis/portcullis/internal/ratelimit"
 )
 
@@ -50,19 +50,15 @@ type abuseRule struct {
 	blocks counter
 }
 
-func (b *builder) abuseRule(c *config.AbuseRule) (*abuseRule, error) {
-	if !isLimitName(c.Name) {
-		return nil, fmt.Errorf("abuse rule name %q is not 1 to 64 of a-z, 0-9, _ and -", c.Name)
-	}
-	if c.Rejections < 1 || c.Window.Duration() < time.Second || c.Block.Duration() < time.Second {
-		return nil, fmt.Errorf("abuse rule %s: rejections, window and block must be positive", c.Name)
-	}
+// abuseRule compiles one rule of a validated snapshot; what it refuses
+// is what the gateway lacks to enforce it (a block list, a revoker).
+func (b *builder) abuseRule(c *catalog.AbuseRule) (*abuseRule, error) {
 	a := &abuseRule{
 		name:   c.Name,
 		block:  c.Block.Duration(),
 		revoke: c.RevokeTokens,
 		lim: &ratelimit.Limit{
-			Name:    config.AbuseLimitPrefix + c.Name,
+			Name:    catalog.AbuseLimitPrefix + c.Name,
 			Kind:    ratelimit.Quota,
 			Rolling: true,
 			Count:   c.Rejections,
@@ -73,9 +69,9 @@ func (b *builder) abuseRule(c *config.AbuseRule) (*abuseRule, error) {
 		},
 		blocks: b.limitRT.metrics.blocksBy(c.Name),
 	}
-	switch config.KeyKind(c.Key) {
-	case config.KeyClientID:
-	case config.KeySub:
+	switch catalog.KeyKind(c.Key) {
+	case catalog.KeyClientID:
+	case catalog.KeySub:
 		a.bySub = true
 	default:
 		return nil, fmt.Errorf("abuse rule %s: key %q is not client_id or sub", c.Name, c.Key)

@@ -41,7 +41,7 @@ func benchEnv(b *testing.B, logger *slog.Logger) (*gatewaytest.Issuer, *gatewayt
 	ctx, cancel := context.WithCancel(context.Background())
 	b.Cleanup(cancel)
 	gw, err := New(ctx, Options{
-		Config:      cfg,
+		Catalog:     cfg,
 		SplitSource: is.SplitSource(),
 		Getenv:      func(string) string { return is.ClientSecret },
 		Logger:      logger,

@@ -8,16 +8,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/portcullis/portcullis/internal/config"
+	"github.com/portcullis/portcullis/internal/catalog"
 )
-
-// Defaults of the CORS section, for zero values.
-var (
-	defaultCORSMethods = []string{"GET", "POST", "PUT", "PATCH", "DELETE"}
-	defaultCORSHeaders = []string{"Authorization", "Content-Type"}
-)
-
-const defaultCORSMaxAge = 10 * time.Minute
 
 // corsPolicy is an API's compiled cross-origin policy (Fetch standard,
 // "CORS protocol"). Header values are rendered once.
@@ -28,7 +20,6 @@ type corsPolicy struct {
 
 	methods     []string
 	headers     []string // lower case
-	anyHeader   bool
 	credentials bool
 
 	allowMethods  []string
@@ -54,14 +45,14 @@ var (
 
 var errCORS = errors.New("invalid cors")
 
-func compileCORS(c *config.CORS) (*corsPolicy, error) {
+// compileCORS renders a validated CORS policy (nil: none). Defaults are
+// applied and origins checked by the catalog; only a wildcard's parts
+// are worked out here.
+func compileCORS(c *catalog.CORS) (*corsPolicy, error) {
 	if c == nil {
 		return nil, nil
 	}
-	p := &corsPolicy{exact: map[string]bool{}, credentials: c.AllowCredentials}
-	if len(c.AllowedOrigins) == 0 {
-		return nil, fmt.Errorf("%w: allowed_origins is empty", errCORS)
-	}
+	p := &corsPolicy{exact: map[string]bool{}, credentials: c.AllowCredentials, methods: c.AllowedMethods}
 	for _, o := range c.AllowedOrigins {
 		switch {
 		case o == "*":
@@ -73,55 +64,18 @@ func compileCORS(c *config.CORS) (*corsPolicy, error) {
 			}
 			p.wildcards = append(p.wildcards, w)
 		default:
-			if err := checkOrigin(o); err != nil {
-				return nil, err
-			}
 			p.exact[strings.ToLower(o)] = true
 		}
 	}
-	if p.anyOrigin && p.credentials {
-		// Fetch refuses "*" with credentials; echoing every origin instead
-		// would hand any site the user's session.
-		return nil, fmt.Errorf("%w: allowed_origins \"*\" cannot be combined with allow_credentials", errCORS)
-	}
-	p.methods = c.AllowedMethods
-	if len(p.methods) == 0 {
-		p.methods = defaultCORSMethods
-	}
-	for i, m := range p.methods {
-		if !isToken(m) {
-			return nil, fmt.Errorf("%w: allowed_methods[%d] is not a method", errCORS, i)
-		}
-	}
-	headers := c.AllowedHeaders
-	if len(headers) == 0 {
-		headers = defaultCORSHeaders
-	}
-	for i, h := range headers {
-		if h == "*" {
-			p.anyHeader = true
-			continue
-		}
-		if !isToken(h) {
-			return nil, fmt.Errorf("%w: allowed_headers[%d] is not a header name", errCORS, i)
-		}
+	for _, h := range c.AllowedHeaders {
 		p.headers = append(p.headers, strings.ToLower(h))
 	}
-	for i, h := range c.ExposedHeaders {
-		if !isToken(h) {
-			return nil, fmt.Errorf("%w: exposed_headers[%d] is not a header name", errCORS, i)
-		}
-	}
 	p.allowMethods = []string{strings.Join(p.methods, ", ")}
-	p.allowHeaders = []string{strings.Join(headers, ", ")}
+	p.allowHeaders = []string{strings.Join(c.AllowedHeaders, ", ")}
 	if len(c.ExposedHeaders) > 0 {
 		p.exposeHeaders = []string{strings.Join(c.ExposedHeaders, ", ")}
 	}
-	age := c.MaxAge.Duration()
-	if age == 0 {
-		age = defaultCORSMaxAge
-	}
-	p.maxAge = []string{strconv.FormatInt(int64(age/time.Second), 10)}
+	p.maxAge = []string{strconv.FormatInt(int64(c.MaxAge.Duration()/time.Second), 10)}
 	return p, nil
 }
 
@@ -136,6 +90,8 @@ func checkOrigin(o string) error {
 	return nil
 }
 
+// parseWildcardOrigin splits "scheme://*.domain[:port]" into what
+// wildcardOrigin.matches compares.
 func parseWildcardOrigin(o string) (wildcardOrigin, error) {
 	bad := fmt.Errorf("%w: origin %q: a wildcard must read scheme://*.domain[:port]", errCORS, o)
 	if err := checkOrigin(o); err != nil {
@@ -304,13 +260,7 @@ func (s *corsStep) preflight(ex *exchange, r *http.Request) {
 	}
 	s.allow(h, origins[0])
 	h["Access-Control-Allow-Methods"] = s.p.allowMethods
-	if s.p.anyHeader {
-		if req := r.Header["Access-Control-Request-Headers"]; len(req) > 0 {
-			h["Access-Control-Allow-Headers"] = []string{strings.Join(req, ", ")}
-		}
-	} else {
-		h["Access-Control-Allow-Headers"] = s.p.allowHeaders
-	}
+	h["Access-Control-Allow-Headers"] = s.p.allowHeaders
 	h["Access-Control-Max-Age"] = s.p.maxAge
 	ex.decision = decisionPreflight
 	ex.WriteHeader(http.StatusNoContent)
@@ -336,9 +286,6 @@ func (p *corsPolicy) headersAllowed(lines []string) bool {
 			}
 			if !isToken(name) {
 				return false
-			}
-			if p.anyHeader {
-				continue
 			}
 			ok := false
 			for _, have := range p.headers {

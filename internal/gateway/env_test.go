@@ -14,7 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/portcullis/portcullis/internal/config"
+	"github.com/portcullis/portcullis/internal/catalog"
 	"github.com/portcullis/portcullis/internal/gateway/gatewaytest"
 )
 
@@ -24,7 +24,7 @@ type env struct {
 	is   *gatewaytest.Issuer
 	up   *gatewaytest.Upstream
 	gw   *Gateway
-	cfg  config.Gateway
+	cfg  catalog.Snapshot
 	logs *syncBuffer
 	reg  *prometheus.Registry
 }
@@ -50,19 +50,19 @@ const testSecretEnv = "PORTCULLIS_TEST_GATEWAY_SECRET"
 
 // warehouseConfig is the warehouse API of DESIGN, plus the routes the
 // tests need.
-func warehouseConfig(is *gatewaytest.Issuer, up *gatewaytest.Upstream) config.Gateway {
-	return config.Gateway{
-		Issuers: []config.Issuer{{
+func warehouseConfig(is *gatewaytest.Issuer, up *gatewaytest.Upstream) catalog.Snapshot {
+	return catalog.Snapshot{
+		Issuers: []catalog.Issuer{{
 			Issuer:          is.URL(),
 			ClientID:        is.ClientID,
 			ClientSecretEnv: testSecretEnv,
 		}},
-		APIs: []config.API{{
+		APIs: []catalog.API{{
 			Name:      "warehouse",
 			BasePath:  "/warehouse",
 			Upstream:  up.URL() + "/backend",
 			Audiences: []string{"warehouse"},
-			Operations: []config.Operation{
+			Operations: []catalog.Operation{
 				{Method: "GET", Path: "/items", Scopes: []string{"list_items"}},
 				{Method: "GET", Path: "/items/{id}", Scopes: []string{"list_items"}},
 				{Method: "POST", Path: "/orders", Scopes: []string{"order_item"}},
@@ -71,7 +71,7 @@ func warehouseConfig(is *gatewaytest.Issuer, up *gatewaytest.Upstream) config.Ga
 				{Method: "GET", Path: "/health", Public: true},
 				{Method: "GET", Path: "/files/{path...}", Scopes: []string{"list_items"}},
 			},
-			CORS: &config.CORS{
+			CORS: &catalog.CORS{
 				AllowedOrigins:   []string{"https://app.example", "https://*.example.com"},
 				AllowCredentials: true,
 				ExposedHeaders:   []string{"X-Request-Id"},
@@ -80,7 +80,7 @@ func warehouseConfig(is *gatewaytest.Issuer, up *gatewaytest.Upstream) config.Ga
 	}
 }
 
-func newEnv(t testing.TB, edit func(*config.Gateway)) *env {
+func newEnv(t testing.TB, edit func(*catalog.Snapshot)) *env {
 	t.Helper()
 	e := &env{
 		is:   gatewaytest.NewIssuer(t),
@@ -95,7 +95,7 @@ func newEnv(t testing.TB, edit func(*config.Gateway)) *env {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	gw, err := New(ctx, Options{
-		Config:      e.cfg,
+		Catalog:     e.cfg,
 		SplitSource: e.is.SplitSource(),
 		Getenv:      e.getenv,
 		Logger:      slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),

@@ -7,7 +7,12 @@
 // It never issues tokens and never imports the authorization server's
 // packages (oauth, keys): it trusts only what the issuer publishes.
 //
-// Each operation's chain is built once per configuration from small
+// It is built from a catalog snapshot (package catalog), which it
+// validates with the catalog's one validation before building anything;
+// what it checks itself needs the running process: files to read, CEL to
+// compile, secrets to find.
+//
+// Each operation's chain is built once per snapshot from small
 // http.Handler steps (cors, credentials, resolve, scope, policy, limits,
 // body, headers, then the proxy); the table of APIs and operations is immutable
 // and swapped whole on reload. Upstream requests are never retried: a
@@ -26,16 +31,17 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/portcullis/portcullis/internal/config"
+	"github.com/portcullis/portcullis/internal/catalog"
 	"github.com/portcullis/portcullis/internal/phantom"
 	"github.com/portcullis/portcullis/internal/ratelimit"
 )
 
 // Options are the gateway's collaborators.
 type Options struct {
-	// Config is the gateway section; BaseDir resolves relative paths in it
-	// (OpenAPI documents, secret files, CA files).
-	Config  config.Gateway
+	// Catalog is what the gateway serves: its APIs, issuers, limits and
+	// settings. BaseDir resolves the relative paths in it (OpenAPI
+	// documents, secret files, CA files).
+	Catalog catalog.Snapshot
 	BaseDir string
 	// SplitSource finds split tokens; nil means APIs accepting split
 	// tokens refuse them (fail closed).
@@ -47,7 +53,7 @@ type Options struct {
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// RateLimiter counts rate limits and quotas. Nil is allowed only when
-	// the configuration declares no limits, plans or abuse rules: New
+	// the catalog declares no limits, plans or abuse rules: New
 	// and Reload refuse one that does (fail closed).
 	RateLimiter ratelimit.Backend
 	// Blocks holds the clients and users blocked by abuse rules (or an
@@ -93,9 +99,11 @@ type Gateway struct {
 	retired retiredCounts
 }
 
-// New builds the gateway: issuers (JWKS caches started with ctx, which
-// stops their refresh), resolvers and the route table. A bad
-// configuration is an error naming the API and operation.
+// New builds the gateway from o.Catalog: issuers (JWKS caches started
+// with ctx, which stops their refresh), resolvers and the route table. A
+// snapshot the catalog's validation refuses is a *ConfigError holding
+// its *catalog.FieldError problems; one that fails to build is a
+// *ConfigError naming the API and operation.
 func New(ctx context.Context, o Options) (*Gateway, error) {
 	return newGateway(ctx, o, productionFactory())
 }
@@ -103,7 +111,7 @@ func New(ctx context.Context, o Options) (*Gateway, error) {
 func newGateway(ctx context.Context, o Options, f factory) (*Gateway, error) {
 	ids, err := newRequestIDs()
 	if err != nil {
-		return nil, fmt.Errorf("gateway: request ids: %w", err)
+		return nil, fmt.Errorf("request ids: %w", err)
 	}
 	logger := o.Logger
 	if logger == nil {
@@ -141,7 +149,7 @@ func newGateway(ctx context.Context, o Options, f factory) (*Gateway, error) {
 		return nil, err
 	}
 	g.limitRT = newLimitRuntime(g.logger, lm, o.Revoker)
-	if err := g.Reload(ctx, o.Config); err != nil {
+	if err := g.Reload(ctx, o.Catalog); err != nil {
 		g.metrics.unregister()
 		return nil, err
 	}

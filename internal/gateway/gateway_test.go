@@ -17,7 +17,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/portcullis/portcullis/internal/config"
+	"github.com/portcullis/portcullis/internal/catalog"
 	"github.com/portcullis/portcullis/internal/gateway/gatewaytest"
 )
 
@@ -227,11 +227,11 @@ func tamper(t testing.TB, jwt string) string {
 func TestRevokedOpaqueAfterCacheBound(t *testing.T) {
 	now := time.Now()
 	clock := func() time.Time { return now }
-	e := newEnv(t, func(c *config.Gateway) {
-		c.Issuers[0].CacheTTL = config.Duration(30 * time.Second)
+	e := newEnv(t, func(c *catalog.Snapshot) {
+		c.Issuers[0].CacheTTL = catalog.Duration(30 * time.Second)
 	})
 	// The clock only matters to the resolver caches; rebuild with it.
-	gw, err := New(t.Context(), Options{Config: e.cfg, Getenv: e.getenv, Now: clock, SplitSource: e.is.SplitSource()})
+	gw, err := New(t.Context(), Options{Catalog: e.cfg, Getenv: e.getenv, Now: clock, SplitSource: e.is.SplitSource()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -285,7 +285,7 @@ func TestTokenKindsRefusedWhenNotAccepted(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(strings.Join(tc.accept, "+")+"/"+tc.kind, func(t *testing.T) {
-			e := newEnv(t, func(c *config.Gateway) { c.APIs[0].Tokens = tc.accept })
+			e := newEnv(t, func(c *catalog.Snapshot) { c.APIs[0].Tokens = tc.accept })
 			w := e.serve(request("GET", "/warehouse/items", e.token(t, tc.kind, "list_items")))
 			if w.Code != tc.want {
 				t.Errorf("status = %d, want %d", w.Code, tc.want)
@@ -296,7 +296,7 @@ func TestTokenKindsRefusedWhenNotAccepted(t *testing.T) {
 
 func TestSplitWithoutSourceFailsClosed(t *testing.T) {
 	e := newEnv(t, nil)
-	gw, err := New(t.Context(), Options{Config: e.cfg, Getenv: e.getenv})
+	gw, err := New(t.Context(), Options{Catalog: e.cfg, Getenv: e.getenv})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -311,7 +311,7 @@ func TestKeysNotLoaded(t *testing.T) {
 	is.SetJWKSDown(true)
 	up := gatewaytest.NewUpstream(t)
 	cfg := warehouseConfig(is, up)
-	gw, err := New(t.Context(), Options{Config: cfg, Getenv: func(string) string { return is.ClientSecret }})
+	gw, err := New(t.Context(), Options{Catalog: cfg, Getenv: func(string) string { return is.ClientSecret }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -328,7 +328,7 @@ func TestKeysNotLoaded(t *testing.T) {
 }
 
 func TestPublicOperation(t *testing.T) {
-	e := newEnv(t, func(c *config.Gateway) {
+	e := newEnv(t, func(c *catalog.Snapshot) {
 		c.APIs[0].Operations[4].Policy = `request.method == "GET"`
 	})
 	r := request("GET", "/warehouse/health", "")
@@ -345,9 +345,9 @@ func TestPublicOperation(t *testing.T) {
 
 func TestPublicAPIWithoutIssuer(t *testing.T) {
 	up := gatewaytest.NewUpstream(t)
-	gw, err := New(t.Context(), Options{Config: config.Gateway{APIs: []config.API{{
+	gw, err := New(t.Context(), Options{Catalog: catalog.Snapshot{APIs: []catalog.API{{
 		Name: "docs", BasePath: "/docs", Upstream: up.URL(), Public: true,
-		Operations: []config.Operation{{Path: "/{page...}"}},
+		Operations: []catalog.Operation{{Path: "/{page...}"}},
 	}}}})
 	if err != nil {
 		t.Fatal(err)
@@ -371,7 +371,7 @@ func TestPublicAPIWithoutIssuer(t *testing.T) {
 }
 
 func TestPolicies(t *testing.T) {
-	e := newEnv(t, func(c *config.Gateway) {
+	e := newEnv(t, func(c *catalog.Snapshot) {
 		c.TrustedProxies = []string{"10.0.0.0/8"}
 		c.APIs[0].Policy = `ip.in(request.ip, ["192.0.2.0/24", "198.51.100.0/24"])`
 	})

@@ -8,11 +8,11 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/portcullis/portcullis/internal/config"
+	"github.com/portcullis/portcullis/internal/catalog"
 )
 
 func TestHeaderSmugglingNeverReachesUpstream(t *testing.T) {
-	e := newEnv(t, func(c *config.Gateway) {
+	e := newEnv(t, func(c *catalog.Snapshot) {
 		c.StripHeaders = []string{"X-Tenant"}
 		c.StripHeaderPrefixes = []string{"X-Internal-"}
 	})
@@ -88,7 +88,7 @@ func TestHeaderSmugglingNeverReachesUpstream(t *testing.T) {
 }
 
 func TestTrustedProxyChain(t *testing.T) {
-	e := newEnv(t, func(c *config.Gateway) { c.TrustedProxies = []string{"10.0.0.0/8", "2001:db8::1"} })
+	e := newEnv(t, func(c *catalog.Snapshot) { c.TrustedProxies = []string{"10.0.0.0/8", "2001:db8::1"} })
 	tok := e.token(t, "jwt", "list_items")
 	r := request("GET", "/warehouse/items", tok)
 	r.RemoteAddr = "10.0.0.5:5555"

@@ -2,13 +2,10 @@ package gateway
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -16,20 +13,13 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/portcullis/portcullis/internal/config"
-	"github.com/portcullis/portcullis/internal/openapi"
+	"github.com/portcullis/portcullis/internal/catalog"
 	"github.com/portcullis/portcullis/internal/phantom"
 	"github.com/portcullis/portcullis/internal/policy"
 	"github.com/portcullis/portcullis/internal/token"
 )
 
-// Defaults of an issuer's settings, for zero values.
-var defaultAlgorithms = []string{"ES256", "RS256", "PS256", "EdDSA"}
-
 const (
-	defaultCacheTTL    = 60 * time.Second
-	defaultNegativeTTL = 10 * time.Second
-	defaultLeeway      = 30 * time.Second
 	// discoveryRetry spaces attempts to discover an introspection
 	// endpoint after one failed, so requests do not hammer the issuer.
 	discoveryRetry = 30 * time.Second
@@ -64,14 +54,14 @@ var (
 )
 
 // factory makes the gateway's collaborators. Production uses the token,
-// phantom, policy and openapi packages; tests substitute fakes.
+// phantom, policy and catalog packages; tests substitute fakes.
 type factory struct {
 	keys         func(cfg token.JWKSConfig, logger *slog.Logger, now func() time.Time) keySource
 	verifier     func(cfg token.VerifierConfig, keys keySource, now func() time.Time) (phantom.JWTVerifier, error)
 	introspector func(cfg phantom.IntrospectorConfig, v phantom.JWTVerifier, logger *slog.Logger, now func() time.Time) (tokenResolver, error)
 	split        func(src phantom.SplitSource, v phantom.JWTVerifier, cfg phantom.IntrospectorConfig, logger *slog.Logger, now func() time.Time) tokenResolver
 	rule         func(expr string, loc *time.Location) (requestRule, error)
-	openapi      func(data []byte) (*openapi.API, error)
+	openapi      func(data []byte) ([]catalog.Operation, error)
 	// client fetches discovery documents.
 	client *http.Client
 }
@@ -97,7 +87,7 @@ func productionFactory() factory {
 		rule: func(expr string, loc *time.Location) (requestRule, error) {
 			return policy.CompileRequestRule(expr, loc)
 		},
-		openapi: openapi.Parse,
+		openapi: catalog.OpenAPIOperations,
 		client:  &http.Client{Timeout: 10 * time.Second},
 	}
 }
@@ -106,8 +96,8 @@ func productionFactory() factory {
 // resolvers built over it for each audience set APIs ask for. Reloads keep
 // an issuer whose settings did not change, so its caches stay warm.
 type issuer struct {
-	cfg    config.Issuer // defaults applied
-	secret string        // the introspection client secret; never logged
+	cfg    catalog.Issuer // defaults applied
+	secret string         // the introspection client secret; never logged
 	keys   keySource
 	// stop ends the key cache's background refresh; nil until started.
 	stop     context.CancelFunc
@@ -126,22 +116,6 @@ type resolvers struct {
 	split  tokenResolver // nil without a split source (fail closed)
 }
 
-func issuerDefaults(is config.Issuer) config.Issuer {
-	if len(is.Algorithms) == 0 {
-		is.Algorithms = defaultAlgorithms
-	}
-	if is.CacheTTL == 0 {
-		is.CacheTTL = config.Duration(defaultCacheTTL)
-	}
-	if is.NegativeCacheTTL == 0 {
-		is.NegativeCacheTTL = config.Duration(defaultNegativeTTL)
-	}
-	if is.Leeway == 0 {
-		is.Leeway = config.Duration(defaultLeeway)
-	}
-	return is
-}
-
 // sameIssuer reports whether two issuers can share caches.
 func sameIssuer(a, b *issuer) bool {
 	return a.cfg.Issuer == b.cfg.Issuer && a.cfg.JWKSURI == b.cfg.JWKSURI &&
@@ -152,18 +126,13 @@ func sameIssuer(a, b *issuer) bool {
 }
 
 // readSecret finds the introspection client secret: from a file that
-// only its owner can read, or from the environment. The secret never
-// appears in an error.
-func readSecret(is config.Issuer, baseDir string, getenv func(string) string) (string, error) {
-	if is.ClientID == "" {
-		if is.ClientSecretFile != "" || is.ClientSecretEnv != "" {
-			return "", errors.New("client_secret_file and client_secret_env need a client_id")
-		}
-		return "", nil
-	}
+// only its owner can read, or from the environment (Validate made sure
+// a client_id comes with exactly one of them). The secret never appears
+// in an error.
+func readSecret(is catalog.Issuer, baseDir string, getenv func(string) string) (string, error) {
 	switch {
-	case is.ClientSecretFile != "" && is.ClientSecretEnv != "":
-		return "", errors.New("set client_secret_file or client_secret_env, not both")
+	case is.ClientID == "":
+		return "", nil
 	case is.ClientSecretFile != "":
 		path := resolvePath(baseDir, is.ClientSecretFile)
 		fi, err := os.Stat(path)
@@ -183,14 +152,13 @@ func readSecret(is config.Issuer, baseDir string, getenv func(string) string) (s
 			return "", fmt.Errorf("client_secret_file %s is empty", is.ClientSecretFile)
 		}
 		return s, nil
-	case is.ClientSecretEnv != "":
+	default:
 		s := strings.TrimSpace(getenv(is.ClientSecretEnv))
 		if s == "" {
 			return "", fmt.Errorf("client_secret_env: environment variable %s is empty", is.ClientSecretEnv)
 		}
 		return s, nil
 	}
-	return "", errors.New("client_id needs client_secret_file or client_secret_env")
 }
 
 // resolversFor returns the resolvers for an audience set, reusing those of
@@ -266,73 +234,17 @@ func (e *introspectionEndpoint) get(ctx context.Context, now time.Time) (string,
 	if now.Before(e.next) {
 		return "", errors.New("discovery failed recently")
 	}
-	u, err := discoverIntrospection(ctx, e.client, e.issuer)
+	// The one safe discovery of package token: the document must name
+	// this issuer, redirects never leave https, and the endpoint it
+	// gives (which receives the gateway's client secret) obeys the same
+	// URL rules.
+	u, err := token.DiscoverEndpoint(ctx, e.client, e.issuer, token.EndpointIntrospection)
 	if err != nil {
 		e.next = now.Add(discoveryRetry)
 		return "", err
 	}
 	e.url = u
 	return u, nil
-}
-
-// maxDiscoveryBytes bounds a discovery document.
-const maxDiscoveryBytes = 1 << 20
-
-// discoverIntrospection reads introspection_endpoint from the issuer's
-// OpenID Connect discovery document, falling back to RFC 8414 metadata.
-// The document must name the same issuer (RFC 8414 §3.3), so a
-// compromised or mistaken URL cannot point the gateway elsewhere.
-func discoverIntrospection(ctx context.Context, client *http.Client, issuer string) (string, error) {
-	base, err := url.Parse(issuer)
-	if err != nil || base.Host == "" {
-		return "", errors.New("issuer is not an absolute url")
-	}
-	trimmed := strings.TrimSuffix(issuer, "/")
-	// RFC 8414 §3.1 inserts the well-known segment before the path.
-	rfc8414 := base.Scheme + "://" + base.Host + "/.well-known/oauth-authorization-server" + strings.TrimSuffix(base.Path, "/")
-	var errs []error
-	for _, u := range []string{trimmed + "/.well-known/openid-configuration", rfc8414} {
-		ep, err := fetchIntrospectionEndpoint(ctx, client, u, issuer)
-		if err == nil {
-			return ep, nil
-		}
-		errs = append(errs, err)
-	}
-	return "", fmt.Errorf("discover introspection endpoint: %w", errors.Join(errs...))
-}
-
-func fetchIntrospectionEndpoint(ctx context.Context, client *http.Client, docURL, issuer string) (string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, docURL, nil)
-	if err != nil {
-		return "", err
-	}
-	req.Header.Set("Accept", "application/json")
-	res, err := client.Do(req)
-	if err != nil {
-		return "", err
-	}
-	defer res.Body.Close()
-	if res.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("%s: status %d", docURL, res.StatusCode)
-	}
-	var doc struct {
-		Issuer                string `json:"issuer"`
-		IntrospectionEndpoint string `json:"introspection_endpoint"`
-	}
-	if err := json.NewDecoder(io.LimitReader(res.Body, maxDiscoveryBytes)).Decode(&doc); err != nil {
-		return "", fmt.Errorf("%s: %w", docURL, err)
-	}
-	if doc.Issuer != issuer {
-		return "", fmt.Errorf("%s: names another issuer", docURL)
-	}
-	ep, err := url.Parse(doc.IntrospectionEndpoint)
-	if err != nil || ep.Host == "" || (ep.Scheme != "https" && ep.Scheme != "http") {
-		return "", fmt.Errorf("%s: no usable introspection_endpoint", docURL)
-	}
-	if iu, _ := url.Parse(issuer); iu.Scheme == "https" && ep.Scheme != "https" {
-		return "", fmt.Errorf("%s: introspection_endpoint downgrades to http", docURL)
-	}
-	return doc.IntrospectionEndpoint, nil
 }
 
 // lazyIntrospector builds its phantom.Introspector once the endpoint is

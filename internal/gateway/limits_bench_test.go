@@ -12,7 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/portcullis/portcullis/internal/config"
+	"github.com/portcullis/portcullis/internal/catalog"
 	"github.com/portcullis/portcullis/internal/gateway/gatewaytest"
 	"github.com/portcullis/portcullis/internal/ratelimit"
 	"github.com/portcullis/portcullis/internal/token"
@@ -74,7 +74,7 @@ func BenchmarkGatewayLimits(b *testing.B) {
 				o.RateLimiter = newSteadyBackend()
 				o.Blocks = ratelimit.NewMemoryBlocks()
 			}
-			o.Config = cfg
+			o.Catalog = cfg
 			gw, err := New(b.Context(), o)
 			if err != nil {
 				b.Fatal(err)
@@ -89,7 +89,7 @@ func BenchmarkGatewayLimits(b *testing.B) {
 // GET /items/{id}: the block checks, the plan lookup, two interned keys,
 // one call of the memory backend with two checks, and the two headers.
 func BenchmarkLimitStep(b *testing.B) {
-	cfg := config.Gateway{APIs: []config.API{{Operations: []config.Operation{{Method: "POST", Path: "/orders"}}}}}
+	cfg := catalog.Snapshot{APIs: []catalog.API{{Operations: []catalog.Operation{{Method: "POST", Path: "/orders"}}}}}
 	warehouseLimits(&cfg)
 	backend := newSteadyBackend()
 	bl := &builder{f: productionFactory(), limiter: backend, blocks: ratelimit.NewMemoryBlocks(),

@@ -5,7 +5,7 @@ import (
 	"net/netip"
 	"testing"
 
-	"github.com/portcullis/portcullis/internal/config"
+	"github.com/portcullis/portcullis/internal/catalog"
 )
 
 // FuzzLimitKey: a key's parts come from the client (a header) and the
@@ -15,10 +15,10 @@ import (
 func FuzzLimitKey(f *testing.F) {
 	ol := &opLimits{t: &limitTable{rt: newLimitRuntime(nil, nil, nil)}, api: "warehouse", op: "GET /items"}
 	spec := &limitSpec{name: "k", key: []keyPart{
-		{kind: config.KeySub},
-		{kind: config.KeyHeader, name: "X-Tenant"},
-		{kind: config.KeyClaim, name: "org"},
-		{kind: config.KeyIP, bits4: 24, bits6: 64},
+		{kind: catalog.KeySub},
+		{kind: catalog.KeyHeader, name: "X-Tenant"},
+		{kind: catalog.KeyClaim, name: "org"},
+		{kind: catalog.KeyIP, bits4: 24, bits6: 64},
 	}}
 	sc := newLimitScratch(1)
 	key := func(sub, header, claim, ip string) string {

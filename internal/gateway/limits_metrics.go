@@ -51,7 +51,7 @@ func newLimitMetrics(m *metrics) (*limitMetrics, error) {
 			for _, done := range cs[:i] {
 				m.reg.Unregister(done)
 			}
-			return nil, fmt.Errorf("gateway: register rate-limit metrics: %w", err)
+			return nil, fmt.Errorf("register rate-limit metrics: %w", err)
 		}
 	}
 	m.all = append(m.all, cs...)

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/portcullis/portcullis/internal/config"
+	"github.com/portcullis/portcullis/internal/catalog"
 	"github.com/portcullis/portcullis/internal/ratelimit"
 )
 
@@ -86,8 +86,8 @@ func (g *Gateway) Quotas(ctx context.Context, clientID string) ([]QuotaState, er
 func clientKeyed(s *limitSpec) (perAPI, ok bool) {
 	for _, p := range s.key {
 		switch p.kind {
-		case config.KeyClientID:
-		case config.KeyAPI:
+		case catalog.KeyClientID:
+		case catalog.KeyAPI:
 			perAPI = true
 		default:
 			return false, false

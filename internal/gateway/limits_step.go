@@ -10,7 +10,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/portcullis/portcullis/internal/config"
+	"github.com/portcullis/portcullis/internal/catalog"
 	"github.com/portcullis/portcullis/internal/policy"
 	"github.com/portcullis/portcullis/internal/ratelimit"
 )
@@ -216,19 +216,19 @@ func (ol *opLimits) key(sc *limitScratch, spec *limitSpec, ex *exchange, r *http
 			b = append(b, '|')
 		}
 		switch p.kind {
-		case config.KeyClientID:
+		case catalog.KeyClientID:
 			b = appendKeyValue(b, clientID)
-		case config.KeySub:
+		case catalog.KeySub:
 			b = appendKeyValue(b, sub)
-		case config.KeyAPI:
+		case catalog.KeyAPI:
 			b = appendKeyValue(b, ol.api)
-		case config.KeyOperation:
+		case catalog.KeyOperation:
 			b = appendKeyValue(b, ol.op)
-		case config.KeyIP:
+		case catalog.KeyIP:
 			b = appendIPKey(b, ex.client, p.bits4, p.bits6)
-		case config.KeyClaim:
+		case catalog.KeyClaim:
 			b = appendClaimKey(b, claims[p.name])
-		case config.KeyHeader:
+		case catalog.KeyHeader:
 			var v string
 			if vs := r.Header[p.name]; len(vs) > 0 {
 				v = vs[0]

@@ -16,7 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/portcullis/portcullis/internal/config"
+	"github.com/portcullis/portcullis/internal/catalog"
 	"github.com/portcullis/portcullis/internal/gateway/gatewaytest"
 	"github.com/portcullis/portcullis/internal/ratelimit"
 	"github.com/portcullis/portcullis/internal/ratelimit/ratelimittest"
@@ -40,9 +40,9 @@ type limitEnv struct {
 // gold plan (2000/day, 100/s with bursts of 100) for warehouse-service,
 // and regional-orders (10/hour per user of the regional office) on
 // POST /orders.
-func warehouseLimits(cfg *config.Gateway) {
-	cfg.RateLimit = config.RateLimit{
-		Plans: map[string][]config.Limit{
+func warehouseLimits(cfg *catalog.Snapshot) {
+	cfg.RateLimit = catalog.RateLimits{
+		Plans: map[string][]catalog.Limit{
 			"gold": {
 				{Name: "gold-daily", Quota: "2000/day"},
 				{Name: "gold-burst", Rate: "100/s", Burst: 100},
@@ -53,7 +53,7 @@ func warehouseLimits(cfg *config.Gateway) {
 	for i := range cfg.APIs[0].Operations {
 		op := &cfg.APIs[0].Operations[i]
 		if op.Method == "POST" && op.Path == "/orders" {
-			op.Limits = append(op.Limits, config.Limit{
+			op.Limits = append(op.Limits, catalog.Limit{
 				Name: "regional-orders", Quota: "10/hour", Key: []string{"sub"},
 				Condition: `claims.office == "regional"`,
 			})
@@ -63,7 +63,7 @@ func warehouseLimits(cfg *config.Gateway) {
 
 // newLimitEnv builds the gateway; edit changes the configuration, opts the
 // options (after the defaults: memory backend and blocks, a revoker).
-func newLimitEnv(t testing.TB, edit func(*config.Gateway), opts func(*Options)) *limitEnv {
+func newLimitEnv(t testing.TB, edit func(*catalog.Snapshot), opts func(*Options)) *limitEnv {
 	t.Helper()
 	e := &env{
 		is:   gatewaytest.NewIssuer(t),
@@ -85,7 +85,7 @@ func newLimitEnv(t testing.TB, edit func(*config.Gateway), opts func(*Options)) 
 		edit(&e.cfg)
 	}
 	o := Options{
-		Config:      e.cfg,
+		Catalog:     e.cfg,
 		SplitSource: e.is.SplitSource(),
 		Getenv:      e.getenv,
 		Logger:      slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
@@ -350,8 +350,8 @@ func TestLimitConditions(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			le := newLimitEnv(t, func(cfg *config.Gateway) {
-				cfg.APIs[0].Limits = []config.Limit{{Name: "cond", Quota: "1/hour", Key: []string{"sub"}, Condition: tc.condition}}
+			le := newLimitEnv(t, func(cfg *catalog.Snapshot) {
+				cfg.APIs[0].Limits = []catalog.Limit{{Name: "cond", Quota: "1/hour", Key: []string{"sub"}, Condition: tc.condition}}
 			}, nil)
 			tok := le.tokenFor(t, tc.caller)
 			path := "/warehouse/items"
@@ -412,8 +412,8 @@ func TestLimitKeys(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			le := newLimitEnv(t, func(cfg *config.Gateway) {
-				cfg.APIs[0].Limits = []config.Limit{{Name: "k", Quota: "1/hour", Key: tc.key}}
+			le := newLimitEnv(t, func(cfg *catalog.Snapshot) {
+				cfg.APIs[0].Limits = []catalog.Limit{{Name: "k", Quota: "1/hour", Key: tc.key}}
 			}, nil)
 			var got []int
 			for i, rq := range tc.reqs {
@@ -447,12 +447,12 @@ func TestLimitKeys(t *testing.T) {
 }
 
 func TestPublicOperationLimits(t *testing.T) {
-	le := newLimitEnv(t, func(cfg *config.Gateway) {
+	le := newLimitEnv(t, func(cfg *catalog.Snapshot) {
 		warehouseLimits(cfg)
 		cfg.RateLimit.DefaultPlan = "gold"
 		for i := range cfg.APIs[0].Operations {
 			if op := &cfg.APIs[0].Operations[i]; op.Path == "/health" {
-				op.Limits = []config.Limit{{Name: "health", Rate: "1/m", Key: []string{"ip", "sub"}}}
+				op.Limits = []catalog.Limit{{Name: "health", Rate: "1/m", Key: []string{"ip", "sub"}}}
 			}
 		}
 	}, nil)
@@ -469,10 +469,10 @@ func TestPublicOperationLimits(t *testing.T) {
 }
 
 func TestAbuseBlock(t *testing.T) {
-	le := newLimitEnv(t, func(cfg *config.Gateway) {
-		cfg.APIs[0].Limits = []config.Limit{{Name: "per-user", Quota: "1/hour", Key: []string{"sub"}}}
-		cfg.RateLimit.Abuse = []config.AbuseRule{{Name: "mass-download", Key: "sub", Rejections: 3,
-			Window: config.Duration(time.Minute), Block: config.Duration(15 * time.Minute), RevokeTokens: true}}
+	le := newLimitEnv(t, func(cfg *catalog.Snapshot) {
+		cfg.APIs[0].Limits = []catalog.Limit{{Name: "per-user", Quota: "1/hour", Key: []string{"sub"}}}
+		cfg.RateLimit.Abuse = []catalog.AbuseRule{{Name: "mass-download", Key: "sub", Rejections: 3,
+			Window: catalog.Duration(time.Minute), Block: catalog.Duration(15 * time.Minute), RevokeTokens: true}}
 	}, nil)
 	tok := le.tokenFor(t, bob)
 	get := func(tok string) *httptest.ResponseRecorder { return le.serve(request("GET", "/warehouse/items", tok)) }
@@ -550,10 +550,10 @@ func TestAbuseBlock(t *testing.T) {
 }
 
 func TestAbuseBlockByClient(t *testing.T) {
-	le := newLimitEnv(t, func(cfg *config.Gateway) {
+	le := newLimitEnv(t, func(cfg *catalog.Snapshot) {
 		warehouseLimits(cfg)
-		cfg.RateLimit.Abuse = []config.AbuseRule{{Name: "greedy-app", Key: "client_id", Rejections: 1,
-			Window: config.Duration(time.Minute), Block: config.Duration(time.Hour)}}
+		cfg.RateLimit.Abuse = []catalog.AbuseRule{{Name: "greedy-app", Key: "client_id", Rejections: 1,
+			Window: catalog.Duration(time.Minute), Block: catalog.Duration(time.Hour)}}
 	}, nil)
 	tok := le.tokenFor(t, caller{sub: "svc", clientID: "warehouse-service"})
 	for range 102 {
@@ -583,45 +583,45 @@ func TestAbuseBlockByClient(t *testing.T) {
 func TestLimitsFailClosedAtBuild(t *testing.T) {
 	tests := []struct {
 		name string
-		edit func(*config.Gateway)
+		edit func(*catalog.Snapshot)
 		opts func(*Options)
 		want string
 	}{
 		{"limits without a backend", warehouseLimits, func(o *Options) { o.RateLimiter = nil }, "no rate-limit backend"},
-		{"an operation limit without a backend", func(cfg *config.Gateway) {
-			cfg.APIs[0].Operations[0].Limits = []config.Limit{{Name: "x", Rate: "1/s", Key: []string{"sub"}}}
+		{"an operation limit without a backend", func(cfg *catalog.Snapshot) {
+			cfg.APIs[0].Operations[0].Limits = []catalog.Limit{{Name: "x", Rate: "1/s", Key: []string{"sub"}}}
 		}, func(o *Options) { o.RateLimiter = nil }, "no rate-limit backend"},
-		{"abuse rules without blocks", func(cfg *config.Gateway) {
-			cfg.RateLimit.Abuse = []config.AbuseRule{{Name: "a", Key: "sub", Rejections: 1, Window: config.Duration(time.Minute), Block: config.Duration(time.Minute)}}
+		{"abuse rules without blocks", func(cfg *catalog.Snapshot) {
+			cfg.RateLimit.Abuse = []catalog.AbuseRule{{Name: "a", Key: "sub", Rejections: 1, Window: catalog.Duration(time.Minute), Block: catalog.Duration(time.Minute)}}
 		}, func(o *Options) { o.Blocks = nil }, "block list"},
-		{"revoke_tokens without a revoker", func(cfg *config.Gateway) {
-			cfg.RateLimit.Abuse = []config.AbuseRule{{Name: "a", Key: "sub", Rejections: 1, Window: config.Duration(time.Minute), Block: config.Duration(time.Minute), RevokeTokens: true}}
+		{"revoke_tokens without a revoker", func(cfg *catalog.Snapshot) {
+			cfg.RateLimit.Abuse = []catalog.AbuseRule{{Name: "a", Key: "sub", Rejections: 1, Window: catalog.Duration(time.Minute), Block: catalog.Duration(time.Minute), RevokeTokens: true}}
 		}, func(o *Options) { o.Revoker = nil }, "revoke"},
-		{"duplicate names", func(cfg *config.Gateway) {
+		{"duplicate names", func(cfg *catalog.Snapshot) {
 			warehouseLimits(cfg)
-			cfg.APIs[0].Limits = []config.Limit{{Name: "gold-daily", Rate: "1/s", Key: []string{"sub"}}}
-		}, nil, "used twice"},
-		{"bad condition", func(cfg *config.Gateway) {
-			cfg.APIs[0].Limits = []config.Limit{{Name: "x", Rate: "1/s", Key: []string{"sub"}, Condition: "claims.x +"}}
+			cfg.APIs[0].Limits = []catalog.Limit{{Name: "gold-daily", Rate: "1/s", Key: []string{"sub"}}}
+		}, nil, "is also the name of ratelimit.plans.gold[0]"},
+		{"bad condition", func(cfg *catalog.Snapshot) {
+			cfg.APIs[0].Limits = []catalog.Limit{{Name: "x", Rate: "1/s", Key: []string{"sub"}, Condition: "claims.x +"}}
 		}, nil, "condition"},
-		{"bad key", func(cfg *config.Gateway) {
-			cfg.APIs[0].Limits = []config.Limit{{Name: "x", Rate: "1/s", Key: []string{"password"}}}
+		{"bad key", func(cfg *catalog.Snapshot) {
+			cfg.APIs[0].Limits = []catalog.Limit{{Name: "x", Rate: "1/s", Key: []string{"password"}}}
 		}, nil, "key"},
-		{"no key", func(cfg *config.Gateway) {
-			cfg.APIs[0].Limits = []config.Limit{{Name: "x", Rate: "1/s"}}
+		{"no key", func(cfg *catalog.Snapshot) {
+			cfg.APIs[0].Limits = []catalog.Limit{{Name: "x", Rate: "1/s"}}
 		}, nil, "key"},
-		{"unknown plan", func(cfg *config.Gateway) {
+		{"unknown plan", func(cfg *catalog.Snapshot) {
 			warehouseLimits(cfg)
 			cfg.RateLimit.ClientPlans["x"] = "platinum"
 		}, nil, "platinum"},
-		{"plan key without client", func(cfg *config.Gateway) {
-			cfg.RateLimit.Plans = map[string][]config.Limit{"p": {{Name: "x", Rate: "1/s", Key: []string{"sub"}}}}
+		{"plan key without client", func(cfg *catalog.Snapshot) {
+			cfg.RateLimit.Plans = map[string][]catalog.Limit{"p": {{Name: "x", Rate: "1/s", Key: []string{"sub"}}}}
 		}, nil, "client_id"},
-		{"abuse counter name", func(cfg *config.Gateway) {
-			cfg.APIs[0].Limits = []config.Limit{{Name: "abuse-x", Rate: "1/s", Key: []string{"sub"}}}
+		{"abuse counter name", func(cfg *catalog.Snapshot) {
+			cfg.APIs[0].Limits = []catalog.Limit{{Name: "abuse-x", Rate: "1/s", Key: []string{"sub"}}}
 		}, nil, "abuse rules"},
-		{"bad rate", func(cfg *config.Gateway) {
-			cfg.APIs[0].Limits = []config.Limit{{Name: "x", Rate: "1/day", Key: []string{"sub"}}}
+		{"bad rate", func(cfg *catalog.Snapshot) {
+			cfg.APIs[0].Limits = []catalog.Limit{{Name: "x", Rate: "1/day", Key: []string{"sub"}}}
 		}, nil, "rate"},
 	}
 	for _, tc := range tests {
@@ -629,7 +629,7 @@ func TestLimitsFailClosedAtBuild(t *testing.T) {
 			e := newEnv(t, nil) // for the issuer and upstream
 			cfg := warehouseConfig(e.is, e.up)
 			tc.edit(&cfg)
-			o := Options{Config: cfg, Getenv: e.getenv, RateLimiter: ratelimit.NewMemory(ratelimit.MemoryConfig{}),
+			o := Options{Catalog: cfg, Getenv: e.getenv, RateLimiter: ratelimit.NewMemory(ratelimit.MemoryConfig{}),
 				Blocks: ratelimit.NewMemoryBlocks(), Revoker: &fakeRevoker{}}
 			if tc.opts != nil {
 				tc.opts(&o)
@@ -666,8 +666,8 @@ func TestLimitsSurviveReload(t *testing.T) {
 	}
 	// A reload that drops the limit frees bob at once.
 	cfg := le.cfg
-	cfg.APIs = append([]config.API(nil), cfg.APIs...)
-	cfg.APIs[0].Operations = append([]config.Operation(nil), cfg.APIs[0].Operations...)
+	cfg.APIs = append([]catalog.API(nil), cfg.APIs...)
+	cfg.APIs[0].Operations = append([]catalog.Operation(nil), cfg.APIs[0].Operations...)
 	for i := range cfg.APIs[0].Operations {
 		cfg.APIs[0].Operations[i].Limits = nil
 	}
@@ -742,8 +742,8 @@ func TestLimitBackendErrors(t *testing.T) {
 }
 
 func TestLimitResponsesLeakNothing(t *testing.T) {
-	le := newLimitEnv(t, func(cfg *config.Gateway) {
-		cfg.APIs[0].Limits = []config.Limit{{Name: "t", Quota: "1/hour", Key: []string{"header:X-Tenant", "sub"}}}
+	le := newLimitEnv(t, func(cfg *catalog.Snapshot) {
+		cfg.APIs[0].Limits = []catalog.Limit{{Name: "t", Quota: "1/hour", Key: []string{"header:X-Tenant", "sub"}}}
 	}, nil)
 	tok := le.tokenFor(t, bob)
 	var bodies []string
@@ -761,11 +761,11 @@ func TestLimitResponsesLeakNothing(t *testing.T) {
 }
 
 func TestQuotas(t *testing.T) {
-	le := newLimitEnv(t, func(cfg *config.Gateway) {
+	le := newLimitEnv(t, func(cfg *catalog.Snapshot) {
 		warehouseLimits(cfg)
 		cfg.RateLimit.Plans["gold"] = append(cfg.RateLimit.Plans["gold"],
-			config.Limit{Name: "gold-per-api", Quota: "500/hour", Key: []string{"client_id", "api"}},
-			config.Limit{Name: "gold-per-user", Quota: "50/hour", Key: []string{"client_id", "sub"}})
+			catalog.Limit{Name: "gold-per-api", Quota: "500/hour", Key: []string{"client_id", "api"}},
+			catalog.Limit{Name: "gold-per-user", Quota: "50/hour", Key: []string{"client_id", "sub"}})
 	}, nil)
 	tok := le.tokenFor(t, caller{sub: "svc", clientID: "warehouse-service"})
 	for range 5 {
@@ -798,10 +798,10 @@ func TestQuotas(t *testing.T) {
 // TestLimitsConcurrent: requests racing on one limit admit exactly its
 // count, and the abuse rule blocks and revokes once.
 func TestLimitsConcurrent(t *testing.T) {
-	le := newLimitEnv(t, func(cfg *config.Gateway) {
+	le := newLimitEnv(t, func(cfg *catalog.Snapshot) {
 		warehouseLimits(cfg)
-		cfg.RateLimit.Abuse = []config.AbuseRule{{Name: "flood", Key: "sub", Rejections: 20,
-			Window: config.Duration(time.Minute), Block: config.Duration(time.Minute), RevokeTokens: true}}
+		cfg.RateLimit.Abuse = []catalog.AbuseRule{{Name: "flood", Key: "sub", Rejections: 20,
+			Window: catalog.Duration(time.Minute), Block: catalog.Duration(time.Minute), RevokeTokens: true}}
 	}, nil)
 	tok := le.tokenFor(t, bob)
 	var (

@@ -62,7 +62,7 @@ func newMetrics(reg prometheus.Registerer, g *Gateway) (*metrics, error) {
 			for _, done := range cs[:i] {
 				reg.Unregister(done)
 			}
-			return nil, fmt.Errorf("gateway: register metrics: %w", err)
+			return nil, fmt.Errorf("register metrics: %w", err)
 		}
 	}
 	m.reg, m.all = reg, cs

@@ -125,7 +125,7 @@ func gathered(t testing.TB, e *env, name, labels string) float64 {
 
 func TestMetricsOffWithoutRegistry(t *testing.T) {
 	e := newEnv(t, nil)
-	gw, err := New(t.Context(), Options{Config: e.cfg, Getenv: e.getenv})
+	gw, err := New(t.Context(), Options{Catalog: e.cfg, Getenv: e.getenv})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +136,7 @@ func TestMetricsOffWithoutRegistry(t *testing.T) {
 		t.Errorf("status %d", w.Code)
 	}
 	// A second gateway on the same registry is refused, not mixed in.
-	if _, err := New(t.Context(), Options{Config: e.cfg, Getenv: e.getenv, Metrics: e.reg}); err == nil {
+	if _, err := New(t.Context(), Options{Catalog: e.cfg, Getenv: e.getenv, Metrics: e.reg}); err == nil {
 		t.Error("a second gateway registered on the same registry")
 	}
 }
@@ -176,10 +176,10 @@ func TestFailedNewReleasesMetrics(t *testing.T) {
 	bad := cloneConfig(e.cfg)
 	bad.APIs[0].BasePath = "nope"
 	reg := prometheus.NewRegistry()
-	if _, err := New(t.Context(), Options{Config: bad, Getenv: e.getenv, Metrics: reg}); err == nil {
+	if _, err := New(t.Context(), Options{Catalog: bad, Getenv: e.getenv, Metrics: reg}); err == nil {
 		t.Fatal("New accepted a bad config")
 	}
-	if _, err := New(t.Context(), Options{Config: e.cfg, Getenv: e.getenv, Metrics: reg}); err != nil {
+	if _, err := New(t.Context(), Options{Catalog: e.cfg, Getenv: e.getenv, Metrics: reg}); err != nil {
 		t.Errorf("New after a failed New on the same registry: %v", err)
 	}
 }

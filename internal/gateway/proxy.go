@@ -18,13 +18,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/portcullis/portcullis/internal/config"
-)
-
-// Defaults of the upstream settings, for zero values.
-const (
-	defaultUpstreamTimeout = 30 * time.Second
-	defaultDialTimeout     = 5 * time.Second
+	"github.com/portcullis/portcullis/internal/catalog"
 )
 
 // transportKey identifies a tuned transport: upstreams with equal keys
@@ -45,10 +39,10 @@ type transportKey struct {
 // against a plain httputil.ReverseProxy over the same settings.
 func NewUpstreamTransport(dial, responseHeader time.Duration, tlsConfig *tls.Config) *http.Transport {
 	if dial <= 0 {
-		dial = defaultDialTimeout
+		dial = catalog.DefaultDialTimeout
 	}
 	if responseHeader <= 0 {
-		responseHeader = defaultUpstreamTimeout
+		responseHeader = catalog.DefaultUpstreamTimeout
 	}
 	d := &net.Dialer{Timeout: dial, KeepAlive: 30 * time.Second}
 	return &http.Transport{
@@ -64,26 +58,18 @@ func NewUpstreamTransport(dial, responseHeader time.Duration, tlsConfig *tls.Con
 	}
 }
 
-// transportFor builds the TLS settings of an API's upstream and returns
-// the key and a constructor; the caller reuses an existing transport with
-// the same key.
-func transportFor(api *config.API, target *url.URL, baseDir string) (transportKey, func() *http.Transport, error) {
+// transportFor builds the TLS settings of an API's upstream, reading its
+// files, and returns the key and a constructor; the caller reuses an
+// existing transport with the same key. The API is validated: tls is set
+// only for an https upstream, a certificate with its key.
+func transportFor(api *catalog.API, target *url.URL, baseDir string) (transportKey, func() *http.Transport, error) {
 	k := transportKey{
 		https:  target.Scheme == "https",
 		dial:   api.Timeouts.Dial.Duration(),
 		header: api.Timeouts.Upstream.Duration(),
 	}
-	if k.dial == 0 {
-		k.dial = defaultDialTimeout
-	}
-	if k.header == 0 {
-		k.header = defaultUpstreamTimeout
-	}
 	t := api.TLS
 	if !k.https {
-		if t != (config.UpstreamTLS{}) {
-			return k, nil, errors.New("tls settings need an https upstream")
-		}
 		return k, func() *http.Transport { return NewUpstreamTransport(k.dial, k.header, nil) }, nil
 	}
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: t.ServerName}
@@ -99,9 +85,6 @@ func transportFor(api *config.API, target *url.URL, baseDir string) (transportKe
 		}
 		cfg.RootCAs = pool
 		k.ca = sha256.Sum256(pem)
-	}
-	if (t.CertFile == "") != (t.KeyFile == "") {
-		return k, nil, errors.New("tls.cert_file and tls.key_file go together")
 	}
 	if t.CertFile != "" {
 		certPEM, err := os.ReadFile(resolvePath(baseDir, t.CertFile))
@@ -307,7 +290,8 @@ func (p *bufferPool) Put(b []byte) {
 
 var _ httputil.BufferPool = (*bufferPool)(nil)
 
-// resolvePath reads p relative to the configuration's directory.
+// resolvePath reads p relative to baseDir, the directory of the file
+// that declared the catalog (empty: the working directory).
 func resolvePath(baseDir, p string) string {
 	if baseDir == "" || p == "" || filepath.IsAbs(p) {
 		return p

@@ -21,11 +21,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/portcullis/portcullis/internal/config"
+	"github.com/portcullis/portcullis/internal/catalog"
 )
 
 func TestBodyLimit(t *testing.T) {
-	e := newEnv(t, func(c *config.Gateway) { c.APIs[0].MaxBodyBytes = 16 })
+	e := newEnv(t, func(c *catalog.Snapshot) { c.APIs[0].MaxBodyBytes = 16 })
 	tok := e.token(t, "jwt", "order_item")
 	tests := []struct {
 		name    string
@@ -90,8 +90,8 @@ func TestUpstreamUnreachable(t *testing.T) {
 }
 
 func TestUpstreamTimeout(t *testing.T) {
-	e := newEnv(t, func(c *config.Gateway) {
-		c.APIs[0].Timeouts.Upstream = config.Duration(50 * time.Millisecond)
+	e := newEnv(t, func(c *catalog.Snapshot) {
+		c.APIs[0].Timeouts.Upstream = catalog.Duration(50 * time.Millisecond)
 	})
 	release := make(chan struct{})
 	defer close(release)
@@ -203,12 +203,12 @@ func TestUpstreamTLS(t *testing.T) {
 	defer up.Close()
 	dir := t.TempDir()
 	writeCA(t, dir+"/ca.pem", up)
-	cfg := config.Gateway{APIs: []config.API{{
+	cfg := catalog.Snapshot{APIs: []catalog.API{{
 		Name: "tls", BasePath: "/tls", Upstream: up.URL + "/x", Public: true,
-		Operations: []config.Operation{{Path: "/{p...}"}},
-		TLS:        config.UpstreamTLS{CAFile: "ca.pem", ServerName: "example.com"},
+		Operations: []catalog.Operation{{Path: "/{p...}"}},
+		TLS:        catalog.UpstreamTLS{CAFile: "ca.pem", ServerName: "example.com"},
 	}}}
-	gw, err := New(t.Context(), Options{Config: cfg, BaseDir: dir})
+	gw, err := New(t.Context(), Options{Catalog: cfg, BaseDir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,7 +217,7 @@ func TestUpstreamTLS(t *testing.T) {
 		t.Errorf("status %d body %q", w.Code, w.Body)
 	}
 	// Without the CA the upstream is not trusted: 502, never a pass.
-	cfg.APIs[0].TLS = config.UpstreamTLS{}
+	cfg.APIs[0].TLS = catalog.UpstreamTLS{}
 	if err := gw.Reload(t.Context(), cfg); err != nil {
 		t.Fatal(err)
 	}
@@ -279,12 +279,12 @@ func TestUpstreamMutualTLS(t *testing.T) {
 	dir := t.TempDir()
 	writeCA(t, filepath.Join(dir, "ca.pem"), up)
 	writeClientCert(t, filepath.Join(dir, "client.pem"), filepath.Join(dir, "client.key"))
-	cfg := config.Gateway{APIs: []config.API{{
+	cfg := catalog.Snapshot{APIs: []catalog.API{{
 		Name: "mtls", BasePath: "/mtls", Upstream: up.URL, Public: true,
-		Operations: []config.Operation{{Path: "/{p...}"}},
-		TLS:        config.UpstreamTLS{CAFile: "ca.pem", CertFile: "client.pem", KeyFile: "client.key"},
+		Operations: []catalog.Operation{{Path: "/{p...}"}},
+		TLS:        catalog.UpstreamTLS{CAFile: "ca.pem", CertFile: "client.pem", KeyFile: "client.key"},
 	}}}
-	gw, err := New(t.Context(), Options{Config: cfg, BaseDir: dir})
+	gw, err := New(t.Context(), Options{Catalog: cfg, BaseDir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -292,7 +292,7 @@ func TestUpstreamMutualTLS(t *testing.T) {
 		t.Errorf("status %d, client certificate seen %d times", w.Code, seen.Load())
 	}
 	cfg.APIs[0].TLS.KeyFile = ""
-	if err := gw.Reload(t.Context(), cfg); err == nil || !strings.Contains(err.Error(), "go together") {
+	if err := gw.Reload(t.Context(), cfg); err == nil || !strings.Contains(err.Error(), "tls.key_file: must be set with cert_file") {
 		t.Errorf("Reload without key_file = %v", err)
 	}
 }

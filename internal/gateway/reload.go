@@ -5,12 +5,19 @@ import (
 	"net/http"
 	"sync/atomic"
 
-	"github.com/portcullis/portcullis/internal/config"
+	"github.com/portcullis/portcullis/internal/catalog"
 )
 
-// Reload builds a new route table from cfg and swaps it in; on error the
-// current table keeps serving and the error says why.
-func (g *Gateway) Reload(ctx context.Context, cfg config.Gateway) error {
+// Reload builds a new route table from snap and swaps it in; on error the
+// current table keeps serving and the error (a *ConfigError) says why.
+// The snapshot is copied, defaulted and validated first; snap itself is
+// never modified.
+func (g *Gateway) Reload(ctx context.Context, snap catalog.Snapshot) error {
+	snap = snap.Clone()
+	snap.ApplyDefaults()
+	if err := snap.Validate(); err != nil {
+		return &ConfigError{Err: err}
+	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	b := &builder{
@@ -27,11 +34,11 @@ func (g *Gateway) Reload(ctx context.Context, cfg config.Gateway) error {
 		oldIssuers:    g.issuers,
 		oldTransports: g.transports,
 	}
-	t, err := b.build(ctx, &cfg)
+	t, err := b.build(ctx, &snap)
 	if err != nil {
 		return err
 	}
-	// Only now, with the whole configuration accepted, do new issuers
+	// Only now, with the whole snapshot accepted, do new issuers
 	// fetch their keys.
 	startKeys(b.fresh, g.runKeys, g.logger)
 	g.commit(t, b)

@@ -8,7 +8,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/portcullis/portcullis/internal/config"
+	"github.com/portcullis/portcullis/internal/catalog"
 )
 
 func TestReloadSwapsTable(t *testing.T) {
@@ -20,9 +20,9 @@ func TestReloadSwapsTable(t *testing.T) {
 	fetches, introspections := e.is.JWKSFetches(), e.is.Introspections()
 
 	next := e.cfg
-	next.APIs = append([]config.API(nil), e.cfg.APIs...)
+	next.APIs = append([]catalog.API(nil), e.cfg.APIs...)
 	api := next.APIs[0]
-	api.Operations = append([]config.Operation{{Method: "GET", Path: "/stock", Scopes: []string{"list_items"}}}, api.Operations...)
+	api.Operations = append([]catalog.Operation{{Method: "GET", Path: "/stock", Scopes: []string{"list_items"}}}, api.Operations...)
 	next.APIs[0] = api
 	if err := e.gw.Reload(t.Context(), next); err != nil {
 		t.Fatalf("Reload: %v", err)
@@ -39,14 +39,15 @@ func TestReloadSwapsTable(t *testing.T) {
 	}
 
 	bad := next
-	bad.APIs = append([]config.API(nil), next.APIs...)
+	bad.APIs = append([]catalog.API(nil), next.APIs...)
 	badAPI := bad.APIs[0]
-	badAPI.Operations = append([]config.Operation{{Method: "GET", Path: "/x/../y"}}, badAPI.Operations...)
+	badAPI.Operations = append([]catalog.Operation{{Method: "GET", Path: "/x/../y"}}, badAPI.Operations...)
 	bad.APIs[0] = badAPI
 	err := e.gw.Reload(t.Context(), bad)
 	var ce *ConfigError
-	if !errors.As(err, &ce) || ce.API != "warehouse" || ce.Operation != "GET /x/../y" {
-		t.Fatalf("Reload(bad) = %v, want a ConfigError naming the api and operation", err)
+	var fe *catalog.FieldError
+	if !errors.As(err, &ce) || !errors.As(err, &fe) || fe.Field != "apis[0].operations[0].path" {
+		t.Fatalf("Reload(bad) = %v, want a ConfigError naming apis[0].operations[0].path", err)
 	}
 	if w := e.serve(request("GET", "/warehouse/stock", tok)); w.Code != 200 {
 		t.Errorf("after a refused reload: status %d, want 200 (old table)", w.Code)
@@ -57,8 +58,8 @@ func TestReloadChangedIssuerRefetches(t *testing.T) {
 	e := newEnv(t, nil)
 	fetches := e.is.JWKSFetches()
 	next := e.cfg
-	next.Issuers = []config.Issuer{e.cfg.Issuers[0]}
-	next.Issuers[0].Leeway = config.Duration(5e9)
+	next.Issuers = []catalog.Issuer{e.cfg.Issuers[0]}
+	next.Issuers[0].Leeway = catalog.Duration(5e9)
 	if err := e.gw.Reload(t.Context(), next); err != nil {
 		t.Fatal(err)
 	}
@@ -99,61 +100,81 @@ func TestReloadConcurrentWithTraffic(t *testing.T) {
 	wg.Wait()
 }
 
+// TestConfigErrors covers the snapshots New and Reload refuse: those the
+// catalog's validation refuses (field names the field), and those that
+// only fail to build (api and op name where).
 func TestConfigErrors(t *testing.T) {
 	e := newEnv(t, nil)
 	base := e.cfg
 	tests := []struct {
-		name string
-		edit func(c *config.Gateway)
-		want string // in the error
-		api  string
-		op   string
+		name  string
+		edit  func(c *catalog.Snapshot)
+		want  string // in the error
+		field string // of the first *catalog.FieldError; "" for a build error
+		api   string
+		op    string
 	}{
-		{"no name", func(c *config.Gateway) { c.APIs[0].Name = "" }, "name is required", "/warehouse", ""},
-		{"quote in name", func(c *config.Gateway) { c.APIs[0].Name = `a"b` }, "printable ASCII", `a"b`, ""},
-		{"bad base path", func(c *config.Gateway) { c.APIs[0].BasePath = "/warehouse/" }, "base_path", "warehouse", ""},
-		{"dot base path", func(c *config.Gateway) { c.APIs[0].BasePath = "/a/../b" }, "base_path", "warehouse", ""},
-		{"duplicate base path", func(c *config.Gateway) {
+		{"no name", func(c *catalog.Snapshot) { c.APIs[0].Name = "" }, "must not be empty", "apis[0].name", "", ""},
+		{"quote in name", func(c *catalog.Snapshot) { c.APIs[0].Name = `a"b` }, "is not a name", "apis[0].name", "", ""},
+		{"bad base path", func(c *catalog.Snapshot) { c.APIs[0].BasePath = "/warehouse/" }, "must not end with /", "apis[0].base_path", "", ""},
+		{"dot base path", func(c *catalog.Snapshot) { c.APIs[0].BasePath = "/a/../b" }, ". or .. segments", "apis[0].base_path", "", ""},
+		{"duplicate base path", func(c *catalog.Snapshot) {
 			c.APIs = append(c.APIs, c.APIs[0])
 			c.APIs[1].Name = "copy"
-		}, "base_path /warehouse is used", "copy", ""},
-		{"bad upstream", func(c *config.Gateway) { c.APIs[0].Upstream = "ftp://x" }, "upstream", "warehouse", ""},
-		{"upstream credentials", func(c *config.Gateway) { c.APIs[0].Upstream = "http://u:p@x" }, "upstream", "warehouse", ""},
-		{"unknown token kind", func(c *config.Gateway) { c.APIs[0].Tokens = []string{"saml"} }, "unknown kind", "warehouse", ""},
-		{"duplicate operation", func(c *config.Gateway) {
-			c.APIs[0].Operations = append(c.APIs[0].Operations, config.Operation{Method: "get", Path: "/items/{other}"})
-		}, "duplicate operation", "warehouse", "GET /items/{other}"},
-		{"conflicting operations", func(c *config.Gateway) {
+		}, "also the base path of apis[0]", "apis[1].base_path", "", ""},
+		{"bad upstream", func(c *catalog.Snapshot) { c.APIs[0].Upstream = "ftp://x" }, "not http or https", "apis[0].upstream", "", ""},
+		{"upstream credentials", func(c *catalog.Snapshot) { c.APIs[0].Upstream = "http://u:p@x" }, "user information", "apis[0].upstream", "", ""},
+		{"unknown token kind", func(c *catalog.Snapshot) { c.APIs[0].Tokens = []string{"saml"} }, "not one of jwt, opaque, split", "apis[0].tokens[0]", "", ""},
+		{"duplicate operation", func(c *catalog.Snapshot) {
+			c.APIs[0].Operations = append(c.APIs[0].Operations, catalog.Operation{Method: "GET", Path: "/items/{other}"})
+		}, "the same method and path as apis[0].operations[1]", "apis[0].operations[6].path", "", ""},
+		{"lower-case method", func(c *catalog.Snapshot) {
+			c.APIs[0].Operations = append(c.APIs[0].Operations, catalog.Operation{Method: "get", Path: "/stock"})
+		}, "methods are case sensitive", "apis[0].operations[6].method", "", ""},
+		{"conflicting operations", func(c *catalog.Snapshot) {
 			c.APIs[0].Operations = append(c.APIs[0].Operations,
-				config.Operation{Method: "GET", Path: "/q/{f}"}, config.Operation{Method: "GET", Path: "/{g}/r"})
-		}, "conflicting operations", "warehouse", "GET /{g}/r"},
-		{"bad wildcard", func(c *config.Gateway) {
+				catalog.Operation{Method: "GET", Path: "/q/{f}"}, catalog.Operation{Method: "GET", Path: "/{g}/r"})
+		}, "conflicting operations", "", "warehouse", "GET /{g}/r"},
+		{"bad wildcard", func(c *catalog.Snapshot) {
 			c.APIs[0].Operations[0].Path = "/items/{id"
-		}, "invalid path pattern", "warehouse", "GET /items/{id"},
-		{"dots in a pattern", func(c *config.Gateway) {
+		}, "a wildcard is a whole segment", "apis[0].operations[0].path", "", ""},
+		{"dots in a pattern", func(c *catalog.Snapshot) {
 			c.APIs[0].Operations[0].Path = "/items/.."
-		}, "dot segment", "warehouse", "GET /items/.."},
-		{"bad scope", func(c *config.Gateway) {
+		}, ". or .. segments", "apis[0].operations[0].path", "", ""},
+		{"bad scope", func(c *catalog.Snapshot) {
 			c.APIs[0].Operations[0].Scopes = []string{"a b"}
-		}, "scope", "warehouse", "GET /items"},
-		{"bad policy", func(c *config.Gateway) {
+		}, "not a scope token", "apis[0].operations[0].scopes[0]", "", ""},
+		{"bad policy", func(c *catalog.Snapshot) {
 			c.APIs[0].Operations[0].Policy = "request.nope"
-		}, "policy", "warehouse", "GET /items"},
-		{"bad api policy", func(c *config.Gateway) { c.APIs[0].Policy = "1 +" }, "policy", "warehouse", ""},
-		{"no issuer", func(c *config.Gateway) { c.Issuers = nil }, "names no issuer", "warehouse", ""},
-		{"unknown issuer", func(c *config.Gateway) { c.APIs[0].Issuer = "https://other.example" }, "not among", "warehouse", ""},
-		{"opaque without client", func(c *config.Gateway) { c.Issuers[0].ClientID = ""; c.Issuers[0].ClientSecretEnv = "" }, "no client_id", "warehouse", ""},
-		{"empty secret", func(c *config.Gateway) { c.Issuers[0].ClientSecretEnv = "UNSET_FOR_TEST" }, "is empty", "", ""},
-		{"two secrets", func(c *config.Gateway) { c.Issuers[0].ClientSecretFile = "x" }, "not both", "", ""},
-		{"bad introspection url", func(c *config.Gateway) { c.Issuers[0].IntrospectionURL = "ftp://x/introspect" }, "introspection", "warehouse", ""},
-		{"duplicate issuer", func(c *config.Gateway) { c.Issuers = append(c.Issuers, c.Issuers[0]) }, "listed twice", "", ""},
-		{"bad trusted proxy", func(c *config.Gateway) { c.TrustedProxies = []string{"10.1.2.3/8"} }, "trusted_proxies", "", ""},
-		{"bad zone", func(c *config.Gateway) { c.TimeZone = "Mars/Olympus" }, "time_zone", "", ""},
-		{"cors star with credentials", func(c *config.Gateway) {
-			c.APIs[0].CORS = &config.CORS{AllowedOrigins: []string{"*"}, AllowCredentials: true}
-		}, "cors", "warehouse", ""},
-		{"tls on http upstream", func(c *config.Gateway) { c.APIs[0].TLS.ServerName = "x" }, "https upstream", "warehouse", ""},
-		{"missing openapi", func(c *config.Gateway) { c.APIs[0].OpenAPI = "nope.yaml" }, "openapi", "warehouse", ""},
+		}, "undefined field 'nope'", "apis[0].operations[0].policy", "", ""},
+		{"bad api policy", func(c *catalog.Snapshot) { c.APIs[0].Policy = "1 +" }, "Syntax error", "apis[0].policy", "", ""},
+		{"no issuer", func(c *catalog.Snapshot) { c.Issuers = nil }, "the API needs tokens but issuers is empty", "apis[0].issuer", "", ""},
+		{"unknown issuer", func(c *catalog.Snapshot) { c.APIs[0].Issuer = "https://other.example" }, "does not name one of issuers", "apis[0].issuer", "", ""},
+		{"opaque without client", func(c *catalog.Snapshot) { c.Issuers[0].ClientID = ""; c.Issuers[0].ClientSecretEnv = "" },
+			"accepts opaque tokens", "apis[0].tokens", "", ""},
+		{"empty secret", func(c *catalog.Snapshot) { c.Issuers[0].ClientSecretEnv = "UNSET_FOR_TEST" }, "issuers[0]: client_secret_env: environment variable UNSET_FOR_TEST is empty", "", "", ""},
+		{"two secrets", func(c *catalog.Snapshot) { c.Issuers[0].ClientSecretFile = "x" }, "set only one of", "issuers[0].client_secret_env", "", ""},
+		{"bad introspection url", func(c *catalog.Snapshot) { c.Issuers[0].IntrospectionURL = "ftp://x/introspect" }, "is not https", "issuers[0].introspection_url", "", ""},
+		{"http introspection url off loopback", func(c *catalog.Snapshot) { c.Issuers[0].IntrospectionURL = "http://as.example/introspect" },
+			"must use https", "issuers[0].introspection_url", "", ""},
+		{"duplicate issuer", func(c *catalog.Snapshot) { c.Issuers = append(c.Issuers, c.Issuers[0]) }, "is the same issuer as issuers[0]", "issuers[1].issuer", "", ""},
+		{"http issuer off loopback", func(c *catalog.Snapshot) { c.Issuers[0].Issuer = "http://as.example" }, "must use https", "issuers[0].issuer", "", ""},
+		{"bad trusted proxy", func(c *catalog.Snapshot) { c.TrustedProxies = []string{"10.1.2.3/8"} }, "bits set past its prefix length", "trusted_proxies[0]", "", ""},
+		{"bad zone", func(c *catalog.Snapshot) { c.TimeZone = "Mars/Olympus" }, "not an IANA time zone", "time_zone", "", ""},
+		{"local zone", func(c *catalog.Snapshot) { c.TimeZone = "Local" }, "Local would change with the host", "time_zone", "", ""},
+		{"bad strip header", func(c *catalog.Snapshot) { c.StripHeaders = []string{"X Y"} }, "not a header name", "strip_headers[0]", "", ""},
+		{"cors star with credentials", func(c *catalog.Snapshot) {
+			c.APIs[0].CORS = &catalog.CORS{AllowedOrigins: []string{"*"}, AllowCredentials: true}
+		}, "cannot be combined with allow_credentials", "apis[0].cors.allowed_origins[0]", "", ""},
+		{"tls on http upstream", func(c *catalog.Snapshot) { c.APIs[0].TLS.ServerName = "x" }, "https upstream", "apis[0].tls", "", ""},
+		{"missing openapi", func(c *catalog.Snapshot) { c.APIs[0].OpenAPI = "nope.yaml" }, "openapi", "", "warehouse", ""},
+		{"openapi repeats an operation", func(c *catalog.Snapshot) {
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, "openapi.yaml"), []byte(openAPIDoc), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			c.APIs[0].OpenAPI = filepath.Join(dir, "openapi.yaml")
+		}, "duplicate operation", "", "warehouse", "GET /items"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -168,8 +189,19 @@ func TestConfigErrors(t *testing.T) {
 				t.Errorf("error = %q (api %q, operation %q), want %q in it, api %q, operation %q",
 					err, ce.API, ce.Operation, tc.want, tc.api, tc.op)
 			}
+			var fe *catalog.FieldError
+			field := ""
+			if errors.As(err, &fe) {
+				field = fe.Field
+			}
+			if field != tc.field {
+				t.Errorf("field = %q, want %q", field, tc.field)
+			}
 			if strings.Contains(err.Error(), e.is.ClientSecret) {
 				t.Errorf("error reveals the client secret")
+			}
+			if strings.HasPrefix(err.Error(), "gateway: ") {
+				t.Errorf("error = %q, starts with the prefix its caller adds", err)
 			}
 		})
 	}
@@ -180,11 +212,11 @@ func TestConfigErrors(t *testing.T) {
 }
 
 // cloneConfig copies the slices a test edits.
-func cloneConfig(c config.Gateway) config.Gateway {
-	c.Issuers = append([]config.Issuer(nil), c.Issuers...)
-	c.APIs = append([]config.API(nil), c.APIs...)
+func cloneConfig(c catalog.Snapshot) catalog.Snapshot {
+	c.Issuers = append([]catalog.Issuer(nil), c.Issuers...)
+	c.APIs = append([]catalog.API(nil), c.APIs...)
 	for i := range c.APIs {
-		c.APIs[i].Operations = append([]config.Operation(nil), c.APIs[i].Operations...)
+		c.APIs[i].Operations = append([]catalog.Operation(nil), c.APIs[i].Operations...)
 		for j := range c.APIs[i].Operations {
 			c.APIs[i].Operations[j].Scopes = append([]string(nil), c.APIs[i].Operations[j].Scopes...)
 		}
@@ -202,14 +234,14 @@ func TestClientSecretFile(t *testing.T) {
 	cfg := cloneConfig(e.cfg)
 	cfg.Issuers[0].ClientSecretEnv = ""
 	cfg.Issuers[0].ClientSecretFile = "secret"
-	_, err := New(t.Context(), Options{Config: cfg, BaseDir: dir})
+	_, err := New(t.Context(), Options{Catalog: cfg, BaseDir: dir})
 	if err == nil || !strings.Contains(err.Error(), "readable by group or others") {
 		t.Fatalf("New with a world-readable secret = %v, want a refusal", err)
 	}
 	if err := os.Chmod(path, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	gw, err := New(t.Context(), Options{Config: cfg, BaseDir: dir})
+	gw, err := New(t.Context(), Options{Catalog: cfg, BaseDir: dir})
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -249,9 +281,9 @@ func TestOpenAPIOperations(t *testing.T) {
 	}
 	e := newEnv(t, nil)
 	cfg := cloneConfig(e.cfg)
-	cfg.APIs[0].Operations = []config.Operation{{Method: "POST", Path: "/orders", Scopes: []string{"order_item"}}}
+	cfg.APIs[0].Operations = []catalog.Operation{{Method: "POST", Path: "/orders", Scopes: []string{"order_item"}}}
 	cfg.APIs[0].OpenAPI = "openapi.yaml"
-	gw, err := New(t.Context(), Options{Config: cfg, BaseDir: dir, Getenv: e.getenv})
+	gw, err := New(t.Context(), Options{Catalog: cfg, BaseDir: dir, Getenv: e.getenv})
 	if err != nil {
 		t.Fatal(err)
 	}

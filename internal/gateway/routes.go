@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"os"
 	"slices"
@@ -14,14 +13,15 @@ import (
 	"strings"
 	"time"
 
-	"github.com/portcullis/portcullis/internal/config"
+	"github.com/portcullis/portcullis/internal/catalog"
 	"github.com/portcullis/portcullis/internal/phantom"
 	"github.com/portcullis/portcullis/internal/ratelimit"
 	"github.com/portcullis/portcullis/internal/token"
 )
 
-// ConfigError is a gateway configuration New or Reload refuses, saying
-// where the problem is.
+// ConfigError is a catalog snapshot New or Reload refuses, saying where
+// the problem is. When the catalog's validation refused it, Err joins
+// the *catalog.FieldError problems and API and Operation are empty.
 type ConfigError struct {
 	// API is the API's name (or base path when it has none); empty for
 	// gateway-wide settings.
@@ -32,10 +32,10 @@ type ConfigError struct {
 	Err       error
 }
 
-// Error reads "gateway: api "x": operation "GET /y": why".
+// Error reads `api "x": operation "GET /y": why`. It does not say
+// "gateway": the caller that adds that context says it once.
 func (e *ConfigError) Error() string {
 	var b strings.Builder
-	b.WriteString("gateway: ")
 	if e.API != "" {
 		b.WriteString("api " + strconv.Quote(e.API) + ": ")
 	}
@@ -58,9 +58,7 @@ const (
 	acceptSplit
 )
 
-const defaultMaxBody = 1 << 20
-
-// table is an immutable routing table, built once per configuration and
+// table is an immutable routing table, built once per snapshot and
 // swapped whole by Reload.
 type table struct {
 	// apis is sorted longest base path first, so the first match is the
@@ -114,7 +112,7 @@ func (t *table) matchAPI(path string) *apiRoute {
 	return nil
 }
 
-// builder turns a configuration into a table, reusing what the previous
+// builder turns a snapshot into a table, reusing what the previous
 // one had (issuers with their caches, transports with their connections).
 type builder struct {
 	f       factory
@@ -137,38 +135,15 @@ type builder struct {
 	transports map[transportKey]*http.Transport
 }
 
-// build makes the table for cfg. Nothing it creates is started; on error
-// the caller throws it all away.
-func (b *builder) build(ctx context.Context, cfg *config.Gateway) (_ *table, err error) {
-	t := &table{unmatched: b.metrics.forOp("", "")}
-	for i, s := range cfg.TrustedProxies {
-		p, err := parseTrusted(s)
-		if err != nil {
-			return nil, &ConfigError{Err: fmt.Errorf("trusted_proxies[%d]: %w", i, err)}
-		}
-		t.trusted = append(t.trusted, p)
-	}
-	loc := time.UTC
-	if cfg.TimeZone != "" {
-		l, err := time.LoadLocation(cfg.TimeZone)
-		if err != nil {
-			return nil, &ConfigError{Err: fmt.Errorf("time_zone: %w", err)}
-		}
-		loc = l
-	}
-	prefixes := cfg.StripHeaderPrefixes
-	for i, p := range prefixes {
-		if !isToken(p) {
-			return nil, &ConfigError{Err: fmt.Errorf("strip_header_prefixes[%d] is not a header name prefix", i)}
-		}
-	}
-	for i, h := range cfg.StripHeaders {
-		if !isToken(h) {
-			return nil, &ConfigError{Err: fmt.Errorf("strip_headers[%d] is not a header name", i)}
-		}
-	}
-	strip := newStripSet(cfg.StripHeaders, prefixes)
-	if t.limits, err = b.buildLimits(cfg, loc); err != nil {
+// build makes the table for s, which Reload has defaulted and validated:
+// what is left to check here needs the running process (files, secrets,
+// compiled rules). Nothing it creates is started; on error the caller
+// throws it all away.
+func (b *builder) build(ctx context.Context, s *catalog.Snapshot) (_ *table, err error) {
+	t := &table{unmatched: b.metrics.forOp("", ""), trusted: s.TrustedProxyPrefixes()}
+	loc := s.Location()
+	strip := newStripSet(s.StripHeaders, s.StripHeaderPrefixes)
+	if t.limits, err = b.buildLimits(s, loc); err != nil {
 		return nil, &ConfigError{Err: err}
 	}
 
@@ -184,89 +159,40 @@ func (b *builder) build(ctx context.Context, cfg *config.Gateway) (_ *table, err
 			}
 		}
 	}()
-	for i := range cfg.Issuers {
-		is, err := b.issuer(cfg.Issuers[i])
+	for i := range s.Issuers {
+		is, err := b.issuer(s.Issuers[i])
 		if err != nil {
 			return nil, &ConfigError{Err: fmt.Errorf("issuers[%d]: %w", i, err)}
-		}
-		if _, dup := b.issuers[is.cfg.Issuer]; dup {
-			return nil, &ConfigError{Err: fmt.Errorf("issuers[%d]: issuer %s listed twice", i, is.cfg.Issuer)}
 		}
 		b.issuers[is.cfg.Issuer] = is
 		prevCombos[is] = is.combos
 		is.combos = map[string]*resolvers{}
 	}
-	bases := map[string]bool{}
-	for i := range cfg.APIs {
-		a := &cfg.APIs[i]
-		name := a.Name
-		if name == "" {
-			name = a.BasePath
-		}
-		if name == "" {
-			name = "#" + strconv.Itoa(i)
-		}
-		api, err := b.api(ctx, cfg, a, loc, strip, prevCombos)
+	for i := range s.APIs {
+		a := &s.APIs[i]
+		api, err := b.api(ctx, s, a, loc, strip, prevCombos)
 		if err != nil {
 			var ce *ConfigError
 			if errors.As(err, &ce) {
-				ce.API = name
+				ce.API = a.Name
 				return nil, ce
 			}
-			return nil, &ConfigError{API: name, Err: err}
+			return nil, &ConfigError{API: a.Name, Err: err}
 		}
-		if bases[api.base] {
-			return nil, &ConfigError{API: name, Err: fmt.Errorf("base_path %s is used by another api", api.base)}
-		}
-		bases[api.base] = true
 		t.apis = append(t.apis, api)
 	}
 	slices.SortStableFunc(t.apis, func(x, y *apiRoute) int { return len(y.base) - len(x.base) })
 	return t, nil
 }
 
-// parseTrusted reads a CIDR or a single address; a prefix with host bits
-// set is refused as the likely typo it is.
-func parseTrusted(s string) (netip.Prefix, error) {
-	if strings.Contains(s, "/") {
-		p, err := netip.ParsePrefix(s)
-		if err != nil {
-			return netip.Prefix{}, err
-		}
-		if p != p.Masked() {
-			return netip.Prefix{}, fmt.Errorf("%s has bits set beyond its length (did you mean %s?)", s, p.Masked())
-		}
-		if a := p.Addr(); a.Is4In6() {
-			// Peers are compared unmapped; so are prefixes.
-			if p.Bits() < 96 {
-				return netip.Prefix{}, fmt.Errorf("%s mixes IPv4-mapped and IPv6 addresses", s)
-			}
-			return netip.PrefixFrom(a.Unmap(), p.Bits()-96), nil
-		}
-		return p, nil
-	}
-	a, err := netip.ParseAddr(s)
-	if err != nil {
-		return netip.Prefix{}, err
-	}
-	a = a.Unmap()
-	return netip.PrefixFrom(a, a.BitLen()), nil
-}
-
 // issuer returns the issuer for c: the previous one when nothing changed
 // (keeping its warm caches), else a new, not yet started one.
-func (b *builder) issuer(c config.Issuer) (*issuer, error) {
-	if c.Issuer == "" {
-		return nil, errors.New("issuer is required")
-	}
-	if u, err := url.Parse(c.Issuer); err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		return nil, fmt.Errorf("issuer %q is not an absolute http(s) url", c.Issuer)
-	}
+func (b *builder) issuer(c catalog.Issuer) (*issuer, error) {
 	secret, err := readSecret(c, b.baseDir, b.getenv)
 	if err != nil {
-		return nil, fmt.Errorf("issuer %s: %w", c.Issuer, err)
+		return nil, err
 	}
-	is := &issuer{cfg: issuerDefaults(c), secret: secret}
+	is := &issuer{cfg: c, secret: secret}
 	if old := b.oldIssuers[c.Issuer]; old != nil && sameIssuer(old, is) {
 		return old, nil
 	}
@@ -276,51 +202,29 @@ func (b *builder) issuer(c config.Issuer) (*issuer, error) {
 	return is, nil
 }
 
-func (b *builder) api(ctx context.Context, cfg *config.Gateway, c *config.API, loc *time.Location,
+func (b *builder) api(ctx context.Context, s *catalog.Snapshot, c *catalog.API, loc *time.Location,
 	strip *stripSet, prevCombos map[*issuer]map[string]*resolvers) (*apiRoute, error) {
-	if c.Name == "" {
-		return nil, errors.New("name is required")
-	}
-	if !isRealmSafe(c.Name) {
-		return nil, errors.New("name must be printable ASCII without quotes or backslashes")
-	}
-	if err := checkBasePath(c.BasePath); err != nil {
-		return nil, err
-	}
 	api := &apiRoute{
 		name:    c.Name,
 		version: c.Version,
 		base:    c.BasePath,
 		maxBody: c.MaxBodyBytes,
 	}
-	if api.version == "" {
-		api.version = "v1"
-	}
-	if api.maxBody == 0 {
-		api.maxBody = defaultMaxBody
-	}
-	if api.maxBody < 0 {
-		return nil, errors.New("max_body_bytes must not be negative")
-	}
+	// The name is safe in a quoted-string realm as it is: the catalog's
+	// name syntax has no quotes, backslashes or controls.
 	realm := `Bearer realm="` + c.Name + `"`
 	api.challengeNone = []string{realm}
 	api.challengeInvalid = []string{realm + `, error="invalid_token"`}
 	api.challengeRequest = []string{realm + `, error="invalid_request"`}
 
-	kinds := c.Tokens
-	if len(kinds) == 0 {
-		kinds = []string{config.TokenJWT, config.TokenOpaque, config.TokenSplit}
-	}
-	for _, k := range kinds {
+	for _, k := range c.Tokens {
 		switch k {
-		case config.TokenJWT:
+		case catalog.TokenJWT:
 			api.accepts |= acceptJWT
-		case config.TokenOpaque:
+		case catalog.TokenOpaque:
 			api.accepts |= acceptOpaque
-		case config.TokenSplit:
+		case catalog.TokenSplit:
 			api.accepts |= acceptSplit
-		default:
-			return nil, fmt.Errorf("tokens: unknown kind %q (jwt, opaque, split)", k)
 		}
 	}
 	var err error
@@ -342,22 +246,17 @@ func (b *builder) api(ctx context.Context, cfg *config.Gateway, c *config.API, l
 		needsToken = needsToken || !op.public
 	}
 	if needsToken {
-		is, err := b.issuerFor(cfg, c)
-		if err != nil {
-			return nil, err
-		}
-		if api.accepts&acceptOpaque != 0 && is.cfg.ClientID == "" {
-			return nil, fmt.Errorf("accepts opaque tokens but issuer %s has no client_id for introspection", is.cfg.Issuer)
-		}
+		// Validate made sure the issuer exists and, for opaque tokens,
+		// has a client_id; the snapshot's issuers are those built.
+		is := b.issuers[s.IssuerFor(c).Issuer]
 		if api.resolvers, err = is.resolversFor(ctx, b, c.Audiences, prevCombos[is]); err != nil {
 			return nil, err
 		}
 	}
 
 	target, err := url.Parse(c.Upstream)
-	if err != nil || target.Host == "" || (target.Scheme != "http" && target.Scheme != "https") ||
-		target.User != nil || target.Fragment != "" {
-		return nil, errors.New("upstream must be an absolute http(s) url without credentials or fragment")
+	if err != nil {
+		return nil, fmt.Errorf("upstream: %w", err)
 	}
 	key, mk, err := transportFor(c, target, b.baseDir)
 	if err != nil {
@@ -377,13 +276,13 @@ func (b *builder) api(ctx context.Context, cfg *config.Gateway, c *config.API, l
 	for j, op := range ops {
 		op.metrics = b.metrics.forOp(c.Name, op.label)
 		sc := &stepConfig{api: api, op: op, strip: strip, loc: loc, now: b.now}
-		// The configured operations come first in ops, in order; those
-		// of an OpenAPI document have no limits of their own.
-		var opCfg []config.Limit
+		// The declared operations come first in ops, in order; those of
+		// an OpenAPI document have no limits of their own.
+		var opLimits []catalog.Limit
 		if j < len(c.Operations) {
-			opCfg = c.Operations[j].Limits
+			opLimits = c.Operations[j].Limits
 		}
-		if sc.limits, err = b.opLimitsFor(c.Name, op.label, c.Limits, opCfg, op.public, loc); err != nil {
+		if sc.limits, err = b.opLimitsFor(c.Name, op.label, c.Limits, opLimits, op.public, loc); err != nil {
 			return nil, &ConfigError{Operation: op.label, Err: err}
 		}
 		if op.handler, err = buildChain(sc, api.upstream); err != nil {
@@ -396,59 +295,43 @@ func (b *builder) api(ctx context.Context, cfg *config.Gateway, c *config.API, l
 	return api, nil
 }
 
-// issuerFor is the issuer whose tokens the API accepts.
-func (b *builder) issuerFor(cfg *config.Gateway, c *config.API) (*issuer, error) {
-	if c.Issuer == "" {
-		if len(cfg.Issuers) != 1 {
-			return nil, fmt.Errorf("needs a token but names no issuer, and the gateway has %d", len(cfg.Issuers))
-		}
-		return b.issuers[cfg.Issuers[0].Issuer], nil
-	}
-	is := b.issuers[c.Issuer]
-	if is == nil {
-		return nil, fmt.Errorf("issuer %s is not among the gateway's issuers", c.Issuer)
-	}
-	return is, nil
-}
-
-// operations collects the configured operations and those of the API's
+// operations collects the declared operations and those of the API's
 // OpenAPI document.
-func (b *builder) operations(c *config.API, loc *time.Location) ([]*operation, error) {
+func (b *builder) operations(c *catalog.API, loc *time.Location) ([]*operation, error) {
 	var ops []*operation
-	add := func(method, path string, scopes []string, public bool, rule string) error {
-		op, err := b.operation(c, method, path, scopes, public, rule, loc)
-		if err != nil {
-			return err
-		}
-		ops = append(ops, op)
-		return nil
-	}
 	for _, o := range c.Operations {
-		if err := add(o.Method, o.Path, o.Scopes, o.Public, o.Policy); err != nil {
+		op, err := b.operation(c, o, loc)
+		if err != nil {
 			return nil, err
 		}
+		ops = append(ops, op)
 	}
 	if c.OpenAPI != "" {
 		data, err := os.ReadFile(resolvePath(b.baseDir, c.OpenAPI))
 		if err != nil {
 			return nil, fmt.Errorf("openapi: %w", err)
 		}
-		doc, err := b.f.openapi(data)
+		imported, err := b.f.openapi(data)
 		if err != nil {
-			return nil, fmt.Errorf("openapi %s: %w", c.OpenAPI, err)
+			// The importer's errors start with "openapi: " already.
+			return nil, fmt.Errorf("%s: %w", c.OpenAPI, err)
 		}
-		for _, o := range doc.Operations {
-			if err := add(o.Method, o.Path, o.Scopes, o.Public, ""); err != nil {
+		for _, o := range imported {
+			op, err := b.operation(c, o, loc)
+			if err != nil {
 				return nil, fmt.Errorf("openapi %s: %w", c.OpenAPI, err)
 			}
+			ops = append(ops, op)
 		}
 	}
 	return ops, nil
 }
 
-func (b *builder) operation(c *config.API, method, path string, scopes []string, public bool,
-	rule string, loc *time.Location) (*operation, error) {
-	m := strings.ToUpper(method)
+// operation compiles one operation: its pattern, scopes and policy. The
+// declared ones are validated; those of an OpenAPI document come checked
+// by the importer (scopes) and are checked here as patterns.
+func (b *builder) operation(c *catalog.API, o catalog.Operation, loc *time.Location) (*operation, error) {
+	m := strings.ToUpper(o.Method)
 	if m == "*" {
 		m = ""
 	}
@@ -456,19 +339,13 @@ func (b *builder) operation(c *config.API, method, path string, scopes []string,
 	if m == "" {
 		labelMethod = "*"
 	}
-	label := labelMethod + " " + path
-	if m != "" && !isToken(m) {
-		return nil, &ConfigError{Operation: label, Err: errors.New("method is not an HTTP method")}
-	}
-	pt, err := parsePattern(path)
+	label := labelMethod + " " + o.Path
+	pt, err := parsePattern(o.Path)
 	if err != nil {
 		return nil, &ConfigError{Operation: label, Err: err}
 	}
-	op := &operation{method: m, pattern: pt, label: label, public: public || c.Public}
-	for _, s := range scopes {
-		if !isScopeToken(s) {
-			return nil, &ConfigError{Operation: label, Err: fmt.Errorf("scope %q is not a scope token (RFC 6749 §3.3)", s)}
-		}
+	op := &operation{method: m, pattern: pt, label: label, public: o.Public || c.Public}
+	for _, s := range o.Scopes {
 		if !contains(op.scopes, s) {
 			op.scopes = append(op.scopes, s)
 		}
@@ -477,57 +354,12 @@ func (b *builder) operation(c *config.API, method, path string, scopes []string,
 		op.scopeChallenge = []string{`Bearer realm="` + c.Name + `", error="insufficient_scope", scope="` +
 			strings.Join(op.scopes, " ") + `"`}
 	}
-	if rule != "" {
-		if op.policy, err = b.f.rule(rule, loc); err != nil {
+	if o.Policy != "" {
+		if op.policy, err = b.f.rule(o.Policy, loc); err != nil {
 			return nil, &ConfigError{Operation: label, Err: fmt.Errorf("policy: %w", err)}
 		}
 	}
 	return op, nil
-}
-
-// isScopeToken is RFC 6749 §3.3 scope-token: %x21 / %x23-5B / %x5D-7E.
-func isScopeToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < 0x21 || c == '"' || c == '\\' || c > 0x7e {
-			return false
-		}
-	}
-	return true
-}
-
-// isRealmSafe reports whether s can go in a quoted-string realm as is.
-func isRealmSafe(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
-			return false
-		}
-	}
-	return s != ""
-}
-
-// checkBasePath accepts "/name[/name...]" of unreserved characters, so its
-// escaped and unescaped forms are the same and stripping it from either
-// is exact.
-func checkBasePath(p string) error {
-	if p == "" || p[0] != '/' || p == "/" || strings.HasSuffix(p, "/") {
-		return fmt.Errorf("base_path %q must start with / and not end with one", p)
-	}
-	for seg := range strings.SplitSeq(p[1:], "/") {
-		if seg == "" || seg == "." || seg == ".." {
-			return fmt.Errorf("base_path %q has an empty or dot segment", p)
-		}
-		for i := 0; i < len(seg); i++ {
-			c := seg[i]
-			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~') {
-				return fmt.Errorf("base_path %q may hold only letters, digits and -._~", p)
-			}
-		}
-	}
-	return nil
 }
 
 // stepConfig is what a chain step is built from.

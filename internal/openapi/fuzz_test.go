@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/portcullis/portcullis/internal/scope"
 )
 
 // FuzzParse feeds arbitrary documents to Parse: it must return either an
@@ -51,7 +53,7 @@ func FuzzParse(f *testing.F) {
 				t.Fatalf("operation %s %s is public and requires %v", op.Method, op.Path, op.Scopes)
 			}
 			for i, s := range op.Scopes {
-				if !isScopeToken(s) || slices.Contains(op.Scopes[:i], s) {
+				if !scope.IsToken(s) || slices.Contains(op.Scopes[:i], s) {
 					t.Fatalf("operation %s %s scopes %q", op.Method, op.Path, op.Scopes)
 				}
 			}

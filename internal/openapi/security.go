@@ -3,9 +3,10 @@ package openapi
 import (
 	"fmt"
 	"slices"
-	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/portcullis/portcullis/internal/scope"
 )
 
 // scheme is what the importer needs of a Security Scheme Object.
@@ -116,18 +117,18 @@ func (p *parser) requirements(n *yaml.Node, loc string) (*requirements, error) {
 			}
 			for v, vn := range vals {
 				vloc := fmt.Sprintf("%s[%d]", join(iloc, k.Value), v)
-				scope, err := p.scalar(vn, vloc)
+				sc, err := p.scalar(vn, vloc)
 				if err != nil {
 					return nil, err
 				}
 				if !s.scoped {
 					continue
 				}
-				if !isScopeToken(scope) {
-					return nil, &Error{Path: vloc, Line: vn.Line, Msg: fmt.Sprintf("%s is not an oauth scope (RFC 6749 §3.3: printable ASCII, no spaces, quotes or backslashes)", quote(scope)), Err: ErrInvalid}
+				if !scope.IsToken(sc) {
+					return nil, &Error{Path: vloc, Line: vn.Line, Msg: fmt.Sprintf("%s is not an oauth scope (RFC 6749 §3.3: printable ASCII, no spaces, quotes or backslashes)", quote(sc)), Err: ErrInvalid}
 				}
-				if !slices.Contains(scopes, scope) {
-					scopes = append(scopes, scope)
+				if !slices.Contains(scopes, sc) {
+					scopes = append(scopes, sc)
 				}
 			}
 			scoped = scoped || s.scoped
@@ -142,15 +143,4 @@ func (p *parser) requirements(n *yaml.Node, loc string) (*requirements, error) {
 		r.scopes = nil
 	}
 	return r, nil
-}
-
-// isScopeToken reports whether s is a scope-token of RFC 6749 §3.3:
-// 1*( %x21 / %x23-5B / %x5D-7E ).
-func isScopeToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	return strings.IndexFunc(s, func(r rune) bool {
-		return r < 0x21 || r == 0x22 || r == 0x5c || r > 0x7e
-	}) < 0
 }

@@ -408,7 +408,7 @@ func (r *Running) ReloadGateway(ctx context.Context, gw config.Gateway) error {
 	if r.wiring == nil || r.wiring.gateway == nil {
 		return errNoGateway
 	}
-	return r.wiring.gateway.Reload(ctx, gw)
+	return r.wiring.gateway.Reload(ctx, gw.Snapshot())
 }
 
 // relTo resolves a relative path against dir (the configuration file's

@@ -159,7 +159,7 @@ func (w *wiring) startGateway(ctx context.Context) error {
 		RateLimiter: lim.backend,
 		Blocks:      lim.blocks,
 		Revoker:     storeRevoker{db: w.db},
-		Config:      w.cfg.Gateway,
+		Catalog:     w.cfg.Gateway.Snapshot(),
 		BaseDir:     w.cfg.BaseDir(),
 		SplitSource: newStoreSplitSource(w.db, w.now),
 		Getenv:      w.getenv,

@@ -317,7 +317,7 @@ func (c *JWKSCache) keySetURI(ctx context.Context) (uri string, discovered bool,
 	if uri != "" {
 		return uri, true, nil
 	}
-	uri, err = discover(ctx, c.client, c.cfg.Issuer)
+	uri, err = discover(ctx, c.client, c.cfg.Issuer, EndpointJWKS)
 	if err != nil {
 		return "", false, err
 	}

@@ -2,15 +2,14 @@ package token
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"net/netip"
 	"net/url"
-	"strings"
 	"time"
+
+	"github.com/portcullis/portcullis/internal/loopback"
 )
 
 const (
@@ -22,13 +21,6 @@ const (
 	fetchTimeout = 10 * time.Second
 	// maxRedirects bounds redirects followed while fetching.
 	maxRedirects = 3
-)
-
-// Well-known locations of the issuer metadata (OpenID Connect Discovery
-// 1.0 §4, RFC 8414 §3).
-const (
-	wellKnownOIDC  = "/.well-known/openid-configuration"
-	wellKnownOAuth = "/.well-known/oauth-authorization-server"
 )
 
 // statusError is a fetch answered with a status other than 200.
@@ -58,7 +50,7 @@ func checkFetchURL(raw string) (*url.URL, error) {
 	switch u.Scheme {
 	case "https":
 	case "http":
-		if !isLoopbackHost(u.Hostname()) {
+		if !loopback.Host(u.Hostname()) {
 			return nil, errors.New("url must use https (http only on a loopback host)")
 		}
 	default:
@@ -80,17 +72,10 @@ func checkIssuerURL(raw string) error {
 	return nil
 }
 
-func isLoopbackHost(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip, err := netip.ParseAddr(host)
-	return err == nil && ip.IsLoopback()
-}
-
 // restrictRedirects returns a copy of base whose redirects obey the same
-// URL rules as the first request, so a redirect cannot downgrade a fetch
-// to clear text.
+// URL rules as the first request and never leave https for http, so a
+// redirect cannot downgrade a fetch to clear text (not even to a loopback
+// host: a TLS-protected answer must not be swapped for one that is not).
 func restrictRedirects(base *http.Client) *http.Client {
 	c := *base
 	next := base.CheckRedirect
@@ -100,6 +85,9 @@ func restrictRedirects(base *http.Client) *http.Client {
 		}
 		if _, err := checkFetchURL(req.URL.String()); err != nil {
 			return fmt.Errorf("redirect refused: %w", err)
+		}
+		if len(via) > 0 && via[len(via)-1].URL.Scheme == "https" && req.URL.Scheme != "https" {
+			return errors.New("redirect refused: it leaves https for http")
 		}
 		if next != nil {
 			return next(req, via)
@@ -137,53 +125,4 @@ func fetchDocument(ctx context.Context, client *http.Client, rawURL string) ([]b
 		return nil, fmt.Errorf("fetch %s: document larger than %d bytes", rawURL, maxDocumentSize)
 	}
 	return body, nil
-}
-
-// wellKnownURLs returns where the issuer's metadata may live: OpenID
-// Connect Discovery appends its path to the issuer; RFC 8414 §3.1 inserts
-// its own between the host and the issuer's path.
-func wellKnownURLs(issuer string) []string {
-	oidc := strings.TrimSuffix(issuer, "/") + wellKnownOIDC
-	u, err := url.Parse(issuer)
-	if err != nil {
-		return []string{oidc}
-	}
-	u.Path = wellKnownOAuth + strings.TrimSuffix(u.Path, "/")
-	u.RawPath = ""
-	return []string{oidc, u.String()}
-}
-
-// discover reads the issuer's metadata and returns its jwks_uri. The
-// metadata must name the issuer exactly: OpenID Connect Discovery 1.0 §4.3
-// and RFC 8414 §3.3 make that the defence against mix-up attacks, where
-// one issuer's document points at another's keys.
-func discover(ctx context.Context, client *http.Client, issuer string) (string, error) {
-	urls := wellKnownURLs(issuer)
-	for i, u := range urls {
-		body, err := fetchDocument(ctx, client, u)
-		if se := (*statusError)(nil); errors.As(err, &se) && se.code == http.StatusNotFound && i+1 < len(urls) {
-			continue
-		}
-		if err != nil {
-			return "", fmt.Errorf("discovery: %w", err)
-		}
-		var doc struct {
-			Issuer  string `json:"issuer"`
-			JWKSURI string `json:"jwks_uri"`
-		}
-		if err := json.Unmarshal(body, &doc); err != nil {
-			return "", fmt.Errorf("discovery document %s: %w", u, err)
-		}
-		if doc.Issuer != issuer {
-			return "", fmt.Errorf("discovery document %s names issuer %q, want %q", u, doc.Issuer, issuer)
-		}
-		if doc.JWKSURI == "" {
-			return "", fmt.Errorf("discovery document %s has no jwks_uri", u)
-		}
-		if _, err := checkFetchURL(doc.JWKSURI); err != nil {
-			return "", fmt.Errorf("discovery document %s: jwks_uri: %w", u, err)
-		}
-		return doc.JWKSURI, nil
-	}
-	return "", errors.New("discovery: no metadata document found")
 }
