@@ -10,6 +10,7 @@ import (
 )
 
 func TestAdminAPI(t *testing.T) {
+	t.Parallel()
 	token := "q8Zr2vT0xLw5Yb3NcF7mHs1KdJ9pGa4E"
 	cfg := testConfig(t)
 	cfg.RateLimit = config.RateLimit{
@@ -56,6 +57,7 @@ func TestAdminAPI(t *testing.T) {
 }
 
 func TestAdminAPIOffWithoutToken(t *testing.T) {
+	t.Parallel()
 	r := startTest(t, testConfig(t))
 	resp, err := http.Get(r.AdminURL + "/admin/v1/blocks")
 	if err != nil {

@@ -60,6 +60,7 @@ func TestEveryRoleSubsetRuns(t *testing.T) {
 // TestGatewayOnlyNodeDoesNotMigrate: migrations belong to `migrate` and
 // the authorization server; a gateway node only reads the store.
 func TestGatewayOnlyNodeDoesNotMigrate(t *testing.T) {
+	t.Parallel()
 	cfg := testConfig(t)
 	r := startTest(t, cfg, WithRoles(RoleGateway))
 	closeRunning(t, r)
@@ -81,6 +82,7 @@ func TestGatewayOnlyNodeDoesNotMigrate(t *testing.T) {
 // before Start returns: under -race, a handler that read the gateway
 // while Start was still building it would be reported.
 func TestAdminServesOnlyFinishedParts(t *testing.T) {
+	t.Parallel()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -60,6 +60,7 @@ func get(t *testing.T, url string) (int, string) {
 }
 
 func TestStartServesProbesAndMetrics(t *testing.T) {
+	t.Parallel()
 	cfg := testConfig(t)
 	r := startTest(t, cfg)
 
@@ -111,6 +112,7 @@ func TestStartServesProbesAndMetrics(t *testing.T) {
 }
 
 func TestStartRolesAndShutdown(t *testing.T) {
+	t.Parallel()
 	cfg := testConfig(t)
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
@@ -141,6 +143,7 @@ func TestStartRolesAndShutdown(t *testing.T) {
 }
 
 func TestStartPortConflict(t *testing.T) {
+	t.Parallel()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -159,6 +162,7 @@ func TestStartPortConflict(t *testing.T) {
 }
 
 func TestStartRefusesUnknownRole(t *testing.T) {
+	t.Parallel()
 	_, err := Start(t.Context(), testConfig(t), nil, WithRoles("portal"))
 	if err == nil || !strings.Contains(err.Error(), `unknown role "portal"`) {
 		t.Fatalf("Start error = %v, want an unknown role error", err)
@@ -166,6 +170,7 @@ func TestStartRefusesUnknownRole(t *testing.T) {
 }
 
 func TestReadyzBeforeKeysLoad(t *testing.T) {
+	t.Parallel()
 	w := &wiring{logger: slog.New(slog.DiscardHandler), roles: AllRoles()}
 	rec := httptest.NewRecorder()
 	w.readyz(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
@@ -178,6 +183,7 @@ func TestReadyzBeforeKeysLoad(t *testing.T) {
 }
 
 func TestStartDiscoveryIsJSON(t *testing.T) {
+	t.Parallel()
 	r := startTest(t, testConfig(t))
 	_, body := get(t, r.Issuer+"/.well-known/openid-configuration")
 	var doc map[string]any

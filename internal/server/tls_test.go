@@ -21,6 +21,7 @@ import (
 // TestGatewayServesHTTP2OverTLS: with listen.gateway_tls the gateway
 // listener speaks TLS and offers HTTP/2.
 func TestGatewayServesHTTP2OverTLS(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	tmpl := &x509.Certificate{
@@ -51,6 +52,9 @@ func TestGatewayServesHTTP2OverTLS(t *testing.T) {
 	client := &http.Client{Transport: &http.Transport{
 		TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true,
 	}}
+	// Closed before the server (cleanups run last-in first-out), so its
+	// graceful shutdown does not wait for an idle HTTP/2 connection.
+	t.Cleanup(client.CloseIdleConnections)
 	resp, err := client.Get(r.GatewayURL + "/healthz")
 	if err != nil {
 		t.Fatal(err)
