@@ -57,9 +57,11 @@ func listenBackend(addr string) (*backendListener, error) {
 func (b *backendListener) close() { _ = b.ln.Close() } // nothing was served yet
 
 // serve serves the warehouse API until ctx ends. It verifies forwarded
-// tokens against the issuer's JWKS with the demo API's audience.
-func (b *backendListener) serve(ctx context.Context, issuer, audience string, logger *slog.Logger) error {
-	jwks := token.NewJWKSCache(token.JWKSConfig{Issuer: issuer}, logger, nil)
+// tokens against the issuer's JWKS with the demo API's audience. root is
+// the program's logger: the JWKS cache names its own component.
+func (b *backendListener) serve(ctx context.Context, issuer, audience string, root *slog.Logger) error {
+	logger := root.With("component", "backend")
+	jwks := token.NewJWKSCache(token.JWKSConfig{Issuer: issuer}, root, nil)
 	v, err := token.NewVerifier(token.VerifierConfig{Issuer: issuer, Audiences: []string{audience}}, jwks, nil)
 	if err != nil {
 		b.close()

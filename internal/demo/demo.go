@@ -303,7 +303,7 @@ func Start(ctx context.Context, o Options, env Env) (*server.Running, *File, err
 		}
 		// The backend verifies what the gateway forwards against the
 		// issuer as it is bound in this run.
-		return backend.serve(ctx, s.Issuer, demoAudience, logger.With("component", "backend"))
+		return backend.serve(ctx, s.Issuer, demoAudience, logger)
 	}
 	r, err := server.Start(ctx, cfg, logger, server.WithGetenv(noEnv), server.WithClock(env.Now), server.WithBeforeServe(seed))
 	if err != nil {

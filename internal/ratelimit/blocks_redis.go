@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
+	"math/rand/v2"
 	"net"
 	"slices"
 	"strings"
@@ -23,10 +25,15 @@ var ErrInvalidBlock = errors.New("ratelimit: invalid block")
 // no prefix.
 const defaultBlockPrefix = "pc:block:"
 
-// blockRetry is how long the follower waits before it asks Redis again
-// after the subscription failed, so a dead Redis costs one attempt per
-// interval and not a busy loop.
-const blockRetry = time.Second
+// blockRetryMin and blockRetryMax bound the follower's wait before it
+// asks Redis again after a failed subscription: the wait doubles from the
+// first to the second with each failure, so a dead Redis costs one
+// attempt per interval and not a busy loop, and a Redis back costs at
+// most blockRetryMax of deafness.
+const (
+	blockRetryMin = time.Second
+	blockRetryMax = 30 * time.Second
+)
 
 // blockPing is how long the subscription may stay silent before the
 // follower checks it with a PING: a peer gone without closing the
@@ -47,14 +54,20 @@ type RedisBlocks struct {
 	client  redis.UniversalClient
 	prefix  string
 	channel string
+	logger  *slog.Logger
 
 	mu     sync.RWMutex
 	blocks map[string]Block
 
-	// retry is how long the follower waits before subscribing again
-	// after its connection was lost; ping is how long a silent
+	// retry and retryMax bound the follower's backoff between
+	// subscription attempts (see backoff); ping is how long a silent
 	// connection goes before the follower checks it is alive.
-	retry, ping time.Duration
+	retry, retryMax, ping time.Duration
+	// sleep waits d unless ctx ends first and reports whether to go on;
+	// jitter returns a number in [0, n). Tests replace both so retries
+	// run without waiting.
+	sleep  func(ctx context.Context, d time.Duration) bool
+	jitter func(n int64) int64
 
 	// applied, when set by a test, is called after the follower applied a
 	// message or a reload, so tests wait for delivery instead of sleeping.
@@ -71,34 +84,42 @@ type blockChange struct {
 }
 
 // NewRedisBlocks returns blocks under prefix ("pc:block:" when empty).
-func NewRedisBlocks(client redis.UniversalClient, prefix string) *RedisBlocks {
+// logger (nil discards) gets the follower's connection and reload
+// failures, with component "ratelimit".
+func NewRedisBlocks(client redis.UniversalClient, prefix string, logger *slog.Logger) *RedisBlocks {
 	if prefix == "" {
 		prefix = defaultBlockPrefix
 	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
 	return &RedisBlocks{
-		client:  client,
-		prefix:  prefix,
-		channel: prefix + "changes",
-		blocks:  make(map[string]Block),
-		retry:   blockRetry,
-		ping:    blockPing,
+		client:   client,
+		prefix:   prefix,
+		channel:  prefix + "changes",
+		logger:   logger.With("component", "ratelimit"),
+		blocks:   make(map[string]Block),
+		retry:    blockRetryMin,
+		retryMax: blockRetryMax,
+		ping:     blockPing,
+		sleep:    sleepCtx,
+		jitter:   rand.Int64N,
 	}
 }
 
 // Start loads the current blocks and follows changes until ctx ends.
 //
-// It returns once the subscription is confirmed and the blocks are loaded
-// (an error then means neither happened, and the caller should not serve
-// as if no one were blocked); following continues in a goroutine that
-// ends with ctx. Subscribing before loading means no change published in
+// It returns once the first subscription is confirmed and the blocks are
+// loaded, or with the error that kept either from happening; the caller
+// should then not serve as if no one were blocked, but the follower is
+// running all the same: it keeps trying, with backoff, and loads every
+// block once Redis answers. Following goes on in a goroutine that ends
+// with ctx. Subscribing before loading means no change published in
 // between is missed.
 func (r *RedisBlocks) Start(ctx context.Context) error {
 	ps, err := r.subscribe(ctx)
-	if err != nil {
-		return err
-	}
 	go r.follow(ctx, ps)
-	return nil
+	return err
 }
 
 // subscribe subscribes to the channel, waits for the confirmation and then
@@ -116,31 +137,63 @@ func (r *RedisBlocks) subscribe(ctx context.Context) (*redis.PubSub, error) {
 	return ps, nil
 }
 
-// follow applies published changes until ctx ends. When the connection is
-// lost it subscribes again, every retry interval until it succeeds, and
-// reloads: pub/sub does not replay what was published meanwhile. Until
-// then the mirror keeps the blocks it had.
+// follow applies published changes until ctx ends, starting from ps (nil
+// when the first subscription failed). Whenever the connection is lost it
+// subscribes again, with backoff until it succeeds, and reloads: pub/sub
+// does not replay what was published meanwhile. Until then the mirror
+// keeps the blocks it had.
 func (r *RedisBlocks) follow(ctx context.Context, ps *redis.PubSub) {
 	for {
-		r.receive(ctx, ps)
-		_ = ps.Close()
-		for {
-			if !r.wait(ctx, r.retry) {
-				return
-			}
-			var err error
-			if ps, err = r.subscribe(ctx); err == nil {
-				break
-			}
+		if ps != nil {
+			r.receive(ctx, ps)
+			_ = ps.Close()
+		}
+		if ps = r.resubscribe(ctx); ps == nil {
+			return
 		}
 		r.notify()
 	}
 }
 
-// receive applies messages from ps until its connection is lost or ctx
-// ends. A connection silent for a ping interval is probed with PING, and
-// given up if the next interval brings no answer either, so a peer that
-// vanished without closing the connection is noticed.
+// resubscribe subscribes and reloads, waiting backoff(n) before attempt
+// n, until it succeeds (it returns the subscription) or ctx ends (nil).
+func (r *RedisBlocks) resubscribe(ctx context.Context) *redis.PubSub {
+	for attempt := 0; ; attempt++ {
+		if !r.sleep(ctx, r.backoff(attempt)) {
+			return nil
+		}
+		ps, err := r.subscribe(ctx)
+		if err == nil {
+			r.logger.Info("ratelimit: following blocks in redis again", "attempts", attempt+1)
+			return ps
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		r.logger.Warn("ratelimit: cannot follow blocks in redis; blocks set by other nodes are not seen until it answers",
+			"attempt", attempt+1, "err", err)
+	}
+}
+
+// backoff is the wait before subscription attempt n (from 0): retry
+// doubled n times, capped at retryMax, then jittered down by up to half so
+// nodes that lost Redis together do not come back in step.
+func (r *RedisBlocks) backoff(n int) time.Duration {
+	d := r.retryMax
+	if n < 32 && r.retry<<n < r.retryMax && r.retry<<n > 0 {
+		d = r.retry << n
+	}
+	half := int64(d / 2)
+	if half <= 0 {
+		return d
+	}
+	return d - time.Duration(r.jitter(half))
+}
+
+// receive applies messages from ps until its connection is lost, a reload
+// fails, or ctx ends. A connection silent for a ping interval is probed
+// with PING, and given up if the next interval brings no answer either, so
+// a peer that vanished without closing the connection is noticed.
 func (r *RedisBlocks) receive(ctx context.Context, ps *redis.PubSub) {
 	pinged := false
 	for {
@@ -157,16 +210,23 @@ func (r *RedisBlocks) receive(ctx context.Context, ps *redis.PubSub) {
 			return
 		}
 		pinged = false // any reply, a PONG included, proves the link
+		reload := false
 		switch m := msg.(type) {
 		case *redis.Subscription:
 			// go-redis redialled and resubscribed on its own: messages
 			// may have been missed while the connection was down.
-			_ = r.reload(ctx)
+			reload = true
 		case *redis.Message:
-			if !r.apply(m.Payload) {
-				// An unreadable message may have been a block: fail closed
-				// by rereading the source of truth.
-				_ = r.reload(ctx)
+			// An unreadable message may have been a block: fail closed
+			// by rereading the source of truth.
+			reload = !r.apply(m.Payload)
+		}
+		if reload {
+			if err := r.reload(ctx); err != nil {
+				// The mirror may be missing blocks: start over, which
+				// subscribes and reloads again with backoff.
+				r.logger.Warn("ratelimit: reloading blocks from redis failed; resubscribing", "err", err)
+				return
 			}
 		}
 		r.notify()
@@ -180,8 +240,9 @@ func (r *RedisBlocks) notify() {
 	}
 }
 
-// wait pauses for d unless ctx ends first; it reports whether to go on.
-func (r *RedisBlocks) wait(ctx context.Context, d time.Duration) bool {
+// sleepCtx pauses for d unless ctx ends first; it reports whether to go
+// on.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {

@@ -15,7 +15,7 @@ import (
 // returned channel after each message or reload it applies.
 func startTestBlocks(t *testing.T, c redis.UniversalClient, prefix string) (*RedisBlocks, <-chan struct{}) {
 	t.Helper()
-	rb := NewRedisBlocks(c, prefix)
+	rb := NewRedisBlocks(c, prefix, nil)
 	rb.retry = 10 * time.Millisecond
 	applied := make(chan struct{}, 1)
 	rb.applied = func() {
@@ -34,12 +34,18 @@ func startTestBlocks(t *testing.T, c redis.UniversalClient, prefix string) (*Red
 
 // waitForBlocks waits for the follower until cond holds; it fails the test after
 // a generous deadline rather than asserting any delivery time.
+// A nil applied polls cond instead.
 func waitForBlocks(t *testing.T, applied <-chan struct{}, cond func() bool) {
 	t.Helper()
 	deadline := time.After(10 * time.Second)
+	var poll <-chan time.Time
 	for !cond() {
+		if applied == nil {
+			poll = time.After(time.Millisecond)
+		}
 		select {
 		case <-applied:
+		case <-poll:
 		case <-deadline:
 			t.Fatal("condition not reached: a change was not delivered")
 		}
@@ -54,7 +60,7 @@ func TestRedisBlocksAcrossNodes(t *testing.T) {
 
 	// A block stored before the nodes start is loaded by Start.
 	before := Block{Key: "client:early", Until: now.Add(time.Hour), Reason: "operator"}
-	seed := NewRedisBlocks(c, prefix)
+	seed := NewRedisBlocks(c, prefix, nil)
 	if err := seed.Block(ctx, before); err != nil {
 		t.Fatalf("Block: %v", err)
 	}
@@ -127,7 +133,7 @@ func TestRedisBlocksIdlePing(t *testing.T) {
 	m := miniredis.RunT(t)
 	c := redis.NewClient(&redis.Options{Addr: m.Addr()})
 	t.Cleanup(func() { c.Close() })
-	rb := NewRedisBlocks(c, "")
+	rb := NewRedisBlocks(c, "", nil)
 	rb.ping = 5 * time.Millisecond
 	applied := make(chan struct{}, 16)
 	rb.applied = func() {
@@ -148,7 +154,7 @@ func TestRedisBlocksIdlePing(t *testing.T) {
 			t.Fatal("no PONG on an idle subscription")
 		}
 	}
-	other := NewRedisBlocks(c, "")
+	other := NewRedisBlocks(c, "", nil)
 	now := time.Now()
 	if err := other.Block(ctx, Block{Key: "sub:idle", Until: now.Add(time.Hour)}); err != nil {
 		t.Fatal(err)
@@ -160,7 +166,7 @@ func TestRedisBlocksExpireInRedis(t *testing.T) {
 	ctx := context.Background()
 	c := newTestRedisClient(t)
 	prefix := testPrefix(t, c)
-	rb := NewRedisBlocks(c, prefix)
+	rb := NewRedisBlocks(c, prefix, nil)
 	until := time.Now().Add(time.Hour)
 	if err := rb.Block(ctx, Block{Key: "k", Until: until}); err != nil {
 		t.Fatal(err)
@@ -180,7 +186,7 @@ func TestRedisBlocksInvalid(t *testing.T) {
 	m := miniredis.RunT(t)
 	c := redis.NewClient(&redis.Options{Addr: m.Addr()})
 	t.Cleanup(func() { c.Close() })
-	rb := NewRedisBlocks(c, "")
+	rb := NewRedisBlocks(c, "", nil)
 	tests := []struct {
 		name string
 		call func() error

@@ -43,16 +43,18 @@ func newLimiter(ctx context.Context, cfg config.RateLimit, getenv func(string) s
 		// Deadlines of the backend's contexts bound socket reads too.
 		ContextTimeoutEnabled: true,
 	})
-	blocks := ratelimit.NewRedisBlocks(client, cfg.Redis.Prefix+"block:")
+	// The ratelimit package names its own component in its loggers.
+	blocks := ratelimit.NewRedisBlocks(client, cfg.Redis.Prefix+"block:", logger)
 	if err := blocks.Start(ctx); err != nil {
-		// Blocks are loaded again by the subscriber once Redis answers;
-		// limits fall back per their on_backend_error meanwhile.
-		logger.Warn("rate-limit blocks not loaded from Redis yet", "err", err)
+		// The follower keeps retrying with backoff and reloads every block
+		// once Redis answers; limits fall back per their on_backend_error
+		// meanwhile.
+		logger.Warn("rate-limit blocks not loaded from Redis yet; retrying in the background", "component", "ratelimit", "err", err)
 	}
 	backend := ratelimit.NewRedis(client, ratelimit.RedisConfig{
 		Prefix:  cfg.Redis.Prefix + "rl:",
 		Timeout: time.Duration(cfg.Redis.Timeout),
-	}, mem, logger.With("component", "ratelimit"))
+	}, mem, logger)
 	return &limiter{backend: backend, blocks: blocks, redis: client}, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"os"
 	"path/filepath"
 	"runtime"
 	"sync/atomic"
@@ -30,49 +31,104 @@ func benchDB(b *testing.B) *DB {
 	return openMigrated(b, filepath.Join(b.TempDir(), "bench.db"))
 }
 
-// BenchmarkCreateToken measures the token endpoint's insert; every insert
-// is committed before CreateToken returns. callers=GOMAXPROCS is
-// b.RunParallel's default; callers=32 is closer to a token endpoint under
-// load, with many requests in flight, where group commit pays off.
+// benchDialects opens a fresh database of each dialect: SQLite in a temp
+// file, and PostgreSQL in a fresh schema when PORTCULLIS_TEST_POSTGRES is
+// set (with the DSN's own pool size, or pool_max_conns=N when
+// PORTCULLIS_BENCH_POOL=N, for measuring pool sizes).
+var benchDialects = []struct {
+	name string
+	open func(b *testing.B) *DB
+}{
+	{"sqlite", benchDB},
+	{"postgres", func(b *testing.B) *DB {
+		dsn := freshSchema(b, postgresDSN(b))
+		if n := os.Getenv("PORTCULLIS_BENCH_POOL"); n != "" {
+			dsn += "&pool_max_conns=" + n
+		}
+		return openMigrated(b, dsn)
+	}},
+}
+
+// BenchmarkCreateToken measures the token endpoint's insert on both
+// dialects; every insert is committed before CreateToken returns.
+// callers=GOMAXPROCS is b.RunParallel's default; callers=16×GOMAXPROCS
+// and 32×GOMAXPROCS are closer to a token endpoint under load (bench/authz.sh
+// runs 64 connections), with many requests in flight, where group commit
+// pays off.
 func BenchmarkCreateToken(b *testing.B) {
-	for _, parallelism := range []int{1, 16} {
-		b.Run(fmt.Sprintf("callers=%d", parallelism*runtime.GOMAXPROCS(0)), func(b *testing.B) {
-			db := benchDB(b)
-			ctx := context.Background()
-			var seq atomic.Uint64
-			b.SetParallelism(parallelism)
-			b.ReportAllocs()
-			b.ResetTimer()
-			cpu0 := processCPU()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					if err := db.CreateToken(ctx, benchToken(seq.Add(1))); err != nil {
-						b.Error(err)
-						return
-					}
-				}
-			})
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "inserts/s")
-			reportCPU(b, cpu0)
+	for _, d := range benchDialects {
+		b.Run("dialect="+d.name, func(b *testing.B) {
+			for _, parallelism := range []int{1, 16, 32} {
+				b.Run(fmt.Sprintf("callers=%d", parallelism*runtime.GOMAXPROCS(0)), func(b *testing.B) {
+					benchCreateToken(b, d.open(b), parallelism)
+				})
+			}
 		})
 	}
 }
 
-// BenchmarkGetToken measures introspection's lookup by digest over a table
-// of 100,000 tokens.
-func BenchmarkGetToken(b *testing.B) {
-	db := benchDB(b)
+func benchCreateToken(b *testing.B, db *DB, parallelism int) {
 	ctx := context.Background()
+	var seq atomic.Uint64
+	b.SetParallelism(parallelism)
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu0 := processCPU()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := db.CreateToken(ctx, benchToken(seq.Add(1))); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "inserts/s")
+	reportCPU(b, cpu0)
+}
+
+// BenchmarkGetToken measures introspection's lookup by digest over a table
+// of 100,000 tokens, on both dialects, with GOMAXPROCS callers and with
+// 64 per core (cold lookups of a loaded endpoint: with enough callers the
+// PostgreSQL pool size shows).
+func BenchmarkGetToken(b *testing.B) {
 	const rows = 100_000
-	// Load through one transaction: a hundred thousand commits would take
-	// longer than the benchmark.
+	for _, d := range benchDialects {
+		b.Run("dialect="+d.name, func(b *testing.B) {
+			db := d.open(b)
+			loadTokens(b, db, rows)
+			digests := make([][]byte, rows)
+			for i := range digests {
+				digests[i] = benchToken(uint64(i)).Digest
+			}
+			// The sub-benchmark runs many times with growing b.N; the
+			// table is loaded once, here.
+			for _, parallelism := range []int{1, 32} {
+				name := fmt.Sprintf("rows=%d/callers=%d", rows, parallelism*runtime.GOMAXPROCS(0))
+				b.Run(name, func(b *testing.B) {
+					b.SetParallelism(parallelism)
+					benchGetToken(b, db, digests)
+				})
+			}
+		})
+	}
+}
+
+// loadTokens inserts rows tokens through one transaction: a hundred
+// thousand commits would take longer than the benchmark.
+func loadTokens(b *testing.B, db *DB, rows int) {
+	b.Helper()
+	ctx := context.Background()
 	tx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	stmt, err := tx.PrepareContext(ctx, db.text(qCreateToken))
 	if err != nil {
 		b.Fatal(err)
 	}
 	for i := range uint64(rows) {
 		t := benchToken(i)
-		_, err := tx.ExecContext(ctx, qCreateToken.sqlite,
+		_, err := stmt.ExecContext(ctx,
 			t.Digest, t.Kind, t.Format, t.JTI, t.ClientID, t.Subject, t.Scope,
 			listArg(t.Audience), bytesArg(t.Claims), t.Payload, t.GrantID,
 			timeArg(t.AuthTime), timeArg(t.IssuedAt), t.ExpiresAt.UnixNano(),
@@ -84,15 +140,6 @@ func BenchmarkGetToken(b *testing.B) {
 	if err := tx.Commit(); err != nil {
 		b.Fatal(err)
 	}
-	digests := make([][]byte, rows)
-	for i := range digests {
-		digests[i] = benchToken(uint64(i)).Digest
-	}
-	// The sub-benchmark runs many times with growing b.N; the table is
-	// loaded once, here.
-	b.Run("rows=100000", func(b *testing.B) {
-		benchGetToken(b, db, digests)
-	})
 }
 
 func benchGetToken(b *testing.B, db *DB, digests [][]byte) {

@@ -134,6 +134,54 @@ func tokenTests() []contractTest {
 				t.Errorf("empty client id: err = %v, want ErrInvalid", err)
 			}
 		}},
+		{"RevokeTokensOfInBatches", func(t *testing.T, db *DB) {
+			// 3 per batch over 11 of alice's and 5 of bob's tokens: full
+			// batches, a short last one, and tokens already revoked or of
+			// another client left alone and uncounted.
+			db.revokeBatch = 3
+			var alice, bob []Token
+			for i := range 11 {
+				alice = append(alice, fullToken(fmt.Sprintf("alice-%d", i), KindAccess, "spa", "u-alice", "g1"))
+			}
+			for i := range 5 {
+				bob = append(bob, fullToken(fmt.Sprintf("bob-%d", i), KindRefresh, "spa", "u-bob", "g2"))
+			}
+			alice[4].Revoked = true
+			other := fullToken("svc-1", KindAccess, "svc", "u-alice", "g3")
+			for _, tok := range append(append(append([]Token{}, alice...), bob...), other) {
+				mustNil(t, "CreateToken", db.CreateToken(ctx, tok))
+			}
+			n, err := db.RevokeTokensOf(ctx, "spa", "u-alice")
+			mustNil(t, "RevokeTokensOf subject", err)
+			if n != 10 {
+				t.Errorf("RevokeTokensOf(spa, u-alice) changed %d, want 10", n)
+			}
+			for _, tok := range bob {
+				if got, _ := db.GetToken(ctx, tok.Digest); got.Revoked {
+					t.Errorf("%s revoked with alice's tokens", tok.JTI)
+				}
+			}
+			n, err = db.RevokeTokensOf(ctx, "spa", "")
+			mustNil(t, "RevokeTokensOf client", err)
+			if n != 5 {
+				t.Errorf("RevokeTokensOf(spa) changed %d, want 5 (bob's)", n)
+			}
+			for _, tok := range append(alice, bob...) {
+				got, err := db.GetToken(ctx, tok.Digest)
+				mustNil(t, "GetToken", err)
+				if !got.Revoked {
+					t.Errorf("%s not revoked", tok.JTI)
+				}
+			}
+			if got, _ := db.GetToken(ctx, other.Digest); got.Revoked {
+				t.Error("another client's token revoked")
+			}
+			n, err = db.RevokeTokensOf(ctx, "spa", "")
+			mustNil(t, "RevokeTokensOf again", err)
+			if n != 0 {
+				t.Errorf("RevokeTokensOf again changed %d, want 0", n)
+			}
+		}},
 		{"UseRefreshToken", func(t *testing.T, db *DB) {
 			tok := fullToken("r", KindRefresh, "spa", "u-alice", "g1")
 			mustNil(t, "CreateToken", db.CreateToken(ctx, tok))

@@ -43,8 +43,10 @@ type DB struct {
 	// purgeBatch is how many rows one PurgeExpired DELETE takes; zero
 	// means defaultPurgeBatch. Tests lower it.
 	purgeBatch int
-	// group commits SQLite's single-statement writes together; nil on
-	// PostgreSQL.
+	// revokeBatch is how many tokens one RevokeTokensOf UPDATE takes;
+	// zero means defaultRevokeBatch. Tests lower it.
+	revokeBatch int
+	// group commits concurrent single-statement writes together.
 	group *groupWriter
 }
 
@@ -185,14 +187,32 @@ func prepareSQLiteFile(path string) error {
 	}
 }
 
+// defaultPoolConns is the PostgreSQL pool size when the DSN does not set
+// pool_max_conns: 8, or 2 per core on larger machines. pgxpool's own
+// default (4, or 1 per core) is what limited issuance before token writes
+// were group-committed: every insert held a connection through its own
+// commit, and pool_max_conns=32 doubled the token endpoint's rate. Group
+// commit needs one connection per batch, and the pool sizes measured
+// since (4 to 32, docs/performance.md) issue and look up tokens at the
+// same rate within the noise; 8 keeps connections free for the reads and
+// transactions running beside a batch, while a few nodes together stay
+// well inside PostgreSQL's default max_connections of 100.
+func defaultPoolConns() int32 {
+	return int32(max(8, 2*runtime.GOMAXPROCS(0)))
+}
+
 // openPostgres opens a pgxpool (so pool_max_conns and the other pgxpool
-// DSN parameters work) and puts database/sql in front of it, giving both
+// DSN parameters work; a pool_max_conns in the DSN always wins over
+// defaultPoolConns) and puts database/sql in front of it, giving both
 // dialects, and goose, one code path.
 func openPostgres(ctx context.Context, cfg dsnConfig, logger *slog.Logger) (*DB, error) {
 	pcfg, err := pgxpool.ParseConfig(cfg.postgres)
 	if err != nil {
 		// pgconn redacts the password in its parse errors.
 		return nil, fmt.Errorf("postgres dsn: %w", err)
+	}
+	if !setsPoolSize(cfg.postgres) {
+		pcfg.MaxConns = defaultPoolConns()
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {
@@ -206,7 +226,9 @@ func openPostgres(ctx context.Context, cfg dsnConfig, logger *slog.Logger) (*DB,
 	logger.Debug("store opened", "dialect", dialectPostgres,
 		"host", pcfg.ConnConfig.Host, "database", pcfg.ConnConfig.Database,
 		"max_conns", pcfg.MaxConns)
-	return &DB{logger: logger, dialect: dialectPostgres, write: sqldb, read: sqldb, pgpool: pool}, nil
+	db := &DB{logger: logger, dialect: dialectPostgres, write: sqldb, read: sqldb, pgpool: pool}
+	db.group = newGroupWriter(db)
+	return db, nil
 }
 
 // Dialect is "sqlite" or "postgres".

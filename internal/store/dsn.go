@@ -131,3 +131,14 @@ func (c dsnConfig) sqliteDSN(pragmas []string, extra url.Values) string {
 func escapeURIPath(p string) string {
 	return strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(p)
 }
+
+// setsPoolSize reports whether a PostgreSQL DSN sets pool_max_conns itself.
+// An unparsable DSN reports false; pgxpool then refuses it with its own,
+// password-free error.
+func setsPoolSize(dsn string) bool {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return false
+	}
+	return u.Query().Has("pool_max_conns")
+}

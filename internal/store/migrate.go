@@ -37,7 +37,8 @@ func (db *DB) Migrate(ctx context.Context) error {
 	}
 	opts := []goose.ProviderOption{
 		goose.WithDisableGlobalRegistry(true),
-		goose.WithSlog(db.logger.With("component", "goose")),
+		// db.logger names the store component already; one component key a line.
+		goose.WithSlog(db.logger.With("part", "migrations")),
 	}
 	dialect := goose.DialectSQLite3
 	if db.dialect == dialectPostgres {

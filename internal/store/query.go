@@ -96,9 +96,7 @@ func (db *DB) exec(ctx context.Context, pool *sql.DB, q query, args ...any) (int
 	return res.RowsAffected()
 }
 
-// write1 runs a single-statement write. On SQLite it goes through the
-// group-commit writer; PostgreSQL commits concurrent writers in parallel
-// already.
+// write1 runs a single-statement write through the group-commit writer.
 func (db *DB) write1(ctx context.Context, q query, args ...any) (int64, error) {
 	if db.group != nil {
 		return db.group.exec(ctx, q, args)

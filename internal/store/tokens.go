@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 )
 
@@ -15,10 +16,8 @@ var (
 	qGetToken = newQuery(`SELECT ` + tokenCols + ` FROM tokens WHERE digest = ?`)
 	// Matching rows count as changed even when already revoked, so only a
 	// missing token reports zero rows.
-	qRevokeToken   = newQuery(`UPDATE tokens SET revoked = TRUE WHERE digest = ?`)
-	qRevokeGrant   = newQuery(`UPDATE tokens SET revoked = TRUE WHERE grant_id = ? AND revoked = FALSE`)
-	qRevokeClient  = newQuery(`UPDATE tokens SET revoked = TRUE WHERE client_id = ? AND revoked = FALSE`)
-	qRevokeSubject = newQuery(`UPDATE tokens SET revoked = TRUE WHERE client_id = ? AND subject = ? AND revoked = FALSE`)
+	qRevokeToken = newQuery(`UPDATE tokens SET revoked = TRUE WHERE digest = ?`)
+	qRevokeGrant = newQuery(`UPDATE tokens SET revoked = TRUE WHERE grant_id = ? AND revoked = FALSE`)
 	// The single statement is the atomic step: of two concurrent callers
 	// the database lets exactly one match "used_at IS NULL" (SQLite runs
 	// one writer at a time; PostgreSQL re-checks the WHERE clause on the
@@ -144,6 +143,15 @@ func (db *DB) RevokeGrant(ctx context.Context, grantID string) (int64, error) {
 // RevokeTokensOf marks revoked every token (access and refresh) issued to
 // clientID, or only those of subject when it is non-empty, and returns how
 // many changed. The holder must authenticate again.
+//
+// A client may hold millions of live tokens, and one UPDATE of them all
+// would hold SQLite's only writer (and stall the token endpoint) for as
+// long as it runs. So the digests are read first, and revoked by primary
+// key in batches of defaultRevokeBatch, each its own short transaction, as
+// PurgeExpired does; other writes go in between. Tokens issued after the
+// read began are not revoked, as they would not have been by a single
+// UPDATE that began at that moment. If ctx ends or a batch fails, the
+// batches done stay done and the count includes them.
 func (db *DB) RevokeTokensOf(ctx context.Context, clientID, subject string) (int64, error) {
 	const op = "revoke tokens of"
 	if clientID == "" {
@@ -152,19 +160,103 @@ func (db *DB) RevokeTokensOf(ctx context.Context, clientID, subject string) (int
 	if !validKey(clientID) || (subject != "" && !validKey(subject)) {
 		return 0, nil
 	}
-	var (
-		n   int64
-		err error
-	)
-	if subject == "" {
-		n, err = db.write1(ctx, qRevokeClient, clientID)
-	} else {
-		n, err = db.write1(ctx, qRevokeSubject, clientID, subject)
+	sel, args := qTokensOfClient, []any{clientID}
+	if subject != "" {
+		sel, args = qTokensOfSubject, []any{clientID, subject}
 	}
+	batch := db.revokeBatch
+	if batch <= 0 {
+		batch = defaultRevokeBatch
+	}
+	r := bulkRevoke{db: db, upd: revokeDigestsQuery(batch), args: make([]any, batch)}
+	if err := db.eachDigest(ctx, sel, args, batch, r.revoke); err != nil {
+		return r.total, opErr(op, err)
+	}
+	return r.total, nil
+}
+
+// defaultRevokeBatch bounds one UPDATE of RevokeTokensOf.
+const defaultRevokeBatch = 1000
+
+var (
+	qTokensOfClient  = newQuery(`SELECT digest FROM tokens WHERE client_id = ? AND revoked = FALSE`)
+	qTokensOfSubject = newQuery(`SELECT digest FROM tokens WHERE client_id = ? AND subject = ? AND revoked = FALSE`)
+)
+
+// revokeDigestsQuery revokes up to n tokens by digest. "revoked = FALSE"
+// keeps a token revoked meanwhile by someone else out of the count.
+func revokeDigestsQuery(n int) query {
+	return newQuery(`UPDATE tokens SET revoked = TRUE WHERE revoked = FALSE AND digest IN (?` +
+		strings.Repeat(", ?", n-1) + `)`)
+}
+
+// bulkRevoke revokes tokens batch by batch and counts them.
+type bulkRevoke struct {
+	db    *DB
+	upd   query
+	args  []any
+	total int64
+}
+
+// revoke revokes digests (at most len(r.args)) in one statement. A short
+// batch repeats its last digest, so every batch is the same statement and
+// SQLite prepares it once.
+func (r *bulkRevoke) revoke(ctx context.Context, digests [][]byte) error {
+	for i := range r.args {
+		r.args[i] = digests[min(i, len(digests)-1)]
+	}
+	n, err := r.db.exec(ctx, r.db.write, r.upd, r.args...)
 	if err != nil {
-		return 0, opErr(op, err)
+		return err
 	}
-	return n, nil
+	r.total += n
+	return nil
+}
+
+// eachDigest calls fn with the digests sel finds, batch at a time. With a
+// separate read pool (a SQLite file) it streams them: the WAL reader does
+// not hold up the writer fn uses. Where reads and writes share a pool
+// (PostgreSQL, whose pool may be a single connection, and in-memory
+// SQLite, which is one) it reads them all before the first call, so the
+// open cursor never waits for a connection of its own.
+func (db *DB) eachDigest(ctx context.Context, sel query, args []any, batch int, fn func(context.Context, [][]byte) error) error {
+	rows, err := db.rows(ctx, db.read, sel, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	stream := db.read != db.write
+	var pending [][]byte
+	for rows.Next() {
+		var d []byte
+		if err := rows.Scan(&d); err != nil {
+			return err
+		}
+		pending = append(pending, d)
+		if stream && len(pending) == batch {
+			if err := fn(ctx, pending); err != nil {
+				return err
+			}
+			pending = pending[:0]
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if err := rows.Close(); err != nil {
+		return err
+	}
+	for len(pending) > 0 {
+		n := min(batch, len(pending))
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := fn(ctx, pending[:n]); err != nil {
+			return err
+		}
+		pending = pending[n:]
+	}
+	return nil
 }
 
 // UseRefreshToken atomically sets UsedAt=now on the refresh token if it was

@@ -39,12 +39,14 @@ type groupWrite struct {
 	finished bool
 }
 
-// groupWriter commits concurrent single-statement writes of SQLite in
-// shared transactions ("group commit"). A SQLite commit costs a WAL frame
-// write per dirty page, and most pages a token insert dirties (the tail of
-// the table and of the expires_at, grant_id, client_id and subject indexes)
+// groupWriter commits concurrent single-statement writes in shared
+// transactions ("group commit"). A SQLite commit costs a WAL frame write
+// per dirty page, and most pages a token insert dirties (the tail of the
+// table and of the expires_at, grant_id, client_id and subject indexes)
 // are the same for every insert, so thirty inserts in one transaction write
-// little more than one does.
+// little more than one does. A PostgreSQL commit waits for its WAL flush
+// and every statement for a network round trip; a batch sent as one
+// pipeline (runGroupPipeline) pays for both once.
 //
 // There is no writer goroutine: a caller that finds the writer idle runs
 // its statement at once, on its own goroutine, so a lone write costs
@@ -53,7 +55,8 @@ type groupWrite struct {
 // hands the lead to the first caller waiting. Every caller still returns
 // only after its own row is committed, and a statement's own failure (a
 // primary-key conflict) fails that statement alone: SQLite rolls back the
-// statement, not the transaction.
+// statement, not the transaction, and on PostgreSQL the batch is sent
+// again without it.
 type groupWriter struct {
 	db      *DB
 	mu      sync.Mutex
@@ -185,10 +188,10 @@ func (req *groupWrite) finish(n int64, err error) {
 
 // runGroup executes batch, as one transaction when it holds more than one
 // statement. The statements of a shared transaction run under a context
-// that is never canceled: modernc.org/sqlite cancels with
-// sqlite3_interrupt, which would roll back everyone's transaction for one
-// impatient caller. A caller whose context ended before the batch started
-// is skipped instead.
+// that is never canceled by one caller: modernc.org/sqlite cancels with
+// sqlite3_interrupt, and pgx by closing the connection, either of which
+// would roll back everyone's transaction for one impatient caller. A
+// caller whose context ended before the batch started is skipped instead.
 func (db *DB) runGroup(batch []*groupWrite) {
 	live := make([]*groupWrite, 0, len(batch))
 	for _, req := range batch {
@@ -198,14 +201,18 @@ func (db *DB) runGroup(batch []*groupWrite) {
 		}
 		live = append(live, req)
 	}
-	if len(live) > 1 && db.runGroupTx(live) {
-		return
+	if len(live) > 1 {
+		if db.pgpool != nil {
+			live = db.runGroupPipeline(live)
+		} else if db.runGroupTx(live) {
+			live = nil
+		}
 	}
 	// One statement needs no shared transaction; and when the shared
-	// transaction failed as a whole (I/O error, disk full, busy), every
-	// statement gets its own so each caller gets its own, accurate
-	// answer. In autocommit an interrupt cancels one statement only, so
-	// the caller's context applies.
+	// transaction failed as a whole (I/O error, disk full, busy, a lost
+	// connection), every statement left gets its own so each caller gets
+	// its own, accurate answer. Alone, a statement can honour its
+	// caller's context.
 	for _, req := range live {
 		req.finish(db.exec(req.ctx, db.write, req.q, req.args...))
 	}

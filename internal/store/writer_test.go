@@ -11,11 +11,28 @@ import (
 	"time"
 )
 
+// writerDialects opens a fresh database of each dialect for the writer
+// tests; PostgreSQL only when PORTCULLIS_TEST_POSTGRES is set.
+var writerDialects = []struct {
+	name string
+	open func(t *testing.T) *DB
+}{
+	{"sqlite", func(t *testing.T) *DB { return openMigrated(t, filepath.Join(t.TempDir(), "group.db")) }},
+	{"postgres", func(t *testing.T) *DB { return openMigrated(t, freshSchema(t, postgresDSN(t))) }},
+}
+
 // TestGroupCommit drives many concurrent writers, some of them repeating a
-// digest, through SQLite's group-commit writer: every caller must get its
-// own answer, and exactly the rows reported inserted must exist.
+// digest, through the group-commit writer of each dialect: every caller
+// must get its own answer, and exactly the rows reported inserted must
+// exist. On PostgreSQL a conflict inside a pipelined batch aborts it, so
+// this also covers sending the batch again without the failed statement.
 func TestGroupCommit(t *testing.T) {
-	db := openMigrated(t, filepath.Join(t.TempDir(), "group.db"))
+	for _, d := range writerDialects {
+		t.Run(d.name, func(t *testing.T) { testGroupCommit(t, d.open(t)) })
+	}
+}
+
+func testGroupCommit(t *testing.T, db *DB) {
 	ctx := context.Background()
 	const (
 		writers = 48
@@ -79,13 +96,29 @@ func TestGroupCommit(t *testing.T) {
 // TestGroupCommitWithdrawsCanceledWrites shows a caller whose context ends
 // before its statement runs gets the context error and writes nothing.
 func TestGroupCommitWithdrawsCanceledWrites(t *testing.T) {
-	db := openMigrated(t, filepath.Join(t.TempDir(), "cancel.db"))
+	for _, d := range writerDialects {
+		t.Run(d.name, func(t *testing.T) { testGroupCommitWithdraws(t, d.open(t)) })
+	}
+}
+
+func testGroupCommitWithdraws(t *testing.T, db *DB) {
 	ctx := context.Background()
 
-	// Hold the write connection so queued writes cannot run.
+	// Stall the leader: an open transaction holding SQLite's write
+	// connection, which on PostgreSQL has inserted the leader's digest, so
+	// the leader's insert waits on its unique index entry.
 	tx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if db.Dialect() == dialectPostgres {
+		lt := fullToken("leader", KindAccess, "spa", "u", "g")
+		if _, err := db.txExec(ctx, tx, qCreateToken, lt.Digest, lt.Kind, lt.Format, lt.JTI,
+			lt.ClientID, lt.Subject, lt.Scope, listArg(lt.Audience), bytesArg(lt.Claims),
+			lt.Payload, lt.GrantID, timeArg(lt.AuthTime), timeArg(lt.IssuedAt),
+			lt.ExpiresAt.UnixNano(), timeArg(lt.UsedAt), lt.Revoked); err != nil {
+			t.Fatal(err)
+		}
 	}
 	leaderDone := make(chan error, 1)
 	go func() { leaderDone <- db.CreateToken(ctx, fullToken("leader", KindAccess, "spa", "u", "g")) }()
@@ -118,6 +151,41 @@ func TestGroupCommitWithdrawsCanceledWrites(t *testing.T) {
 	}
 	if _, err := db.GetToken(ctx, digest("leader")); err != nil {
 		t.Errorf("GetToken of the leader's write: %v", err)
+	}
+}
+
+func TestSetsPoolSize(t *testing.T) {
+	tests := []struct {
+		dsn  string
+		want bool
+	}{
+		{"postgres://db/portcullis", false},
+		{"postgres://db/portcullis?sslmode=disable", false},
+		{"postgres://db/portcullis?sslmode=disable&pool_max_conns=32", true},
+		{"postgresql://u@db:5432/p?pool_max_conns=1", true},
+	}
+	for _, tc := range tests {
+		if got := setsPoolSize(tc.dsn); got != tc.want {
+			t.Errorf("setsPoolSize(%q) = %v, want %v", tc.dsn, got, tc.want)
+		}
+	}
+}
+
+// TestPostgresPoolSize: without pool_max_conns the pool takes our default;
+// a pool_max_conns in the DSN is kept as given.
+func TestPostgresPoolSize(t *testing.T) {
+	dsn := freshSchema(t, postgresDSN(t))
+	for _, tc := range []struct {
+		dsn  string
+		want int32
+	}{
+		{dsn, defaultPoolConns()},
+		{dsn + "&pool_max_conns=3", 3},
+	} {
+		db := openMigrated(t, tc.dsn)
+		if got := db.pgpool.Config().MaxConns; got != tc.want {
+			t.Errorf("MaxConns = %d, want %d", got, tc.want)
+		}
 	}
 }
 
