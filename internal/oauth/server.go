@@ -35,9 +35,9 @@ type Store interface {
 	GetToken(ctx context.Context, digest []byte) (store.Token, error)
 	RevokeToken(ctx context.Context, digest []byte) error
 	RevokeGrant(ctx context.Context, grantID string) (int64, error)
-	UseRefreshToken(ctx context.Context, digest []byte, now time.Time) (store.Token, error)
+	UseRefreshToken(ctx context.Context, digest []byte, clientID string, now time.Time) (store.Token, error)
 	CreateCode(ctx context.Context, c store.AuthCode) error
-	ConsumeCode(ctx context.Context, digest []byte, now time.Time) (store.AuthCode, error)
+	ConsumeCode(ctx context.Context, digest []byte, clientID string, now time.Time) (store.AuthCode, error)
 	GetConsent(ctx context.Context, subject, clientID string) (store.Consent, error)
 	SaveConsent(ctx context.Context, c store.Consent) error
 }

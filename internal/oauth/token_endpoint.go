@@ -136,7 +136,10 @@ func (s *Server) authorizationCode(r *http.Request, c store.Client) (tokenRespon
 	}
 	ctx := r.Context()
 	now := s.now()
-	ac, err := s.o.Store.ConsumeCode(ctx, token.Digest(code), now)
+	// RFC 6749 §4.1.3: the store checks the code's client before it
+	// consumes it, in the same statement, so another client's attempt
+	// neither burns the code nor revokes its grant.
+	ac, err := s.o.Store.ConsumeCode(ctx, token.Digest(code), c.ID, now)
 	switch {
 	case errors.Is(err, store.ErrAlreadyUsed):
 		// RFC 6749 §4.1.2: a code used twice revokes what it produced.
@@ -147,13 +150,12 @@ func (s *Server) authorizationCode(r *http.Request, c store.Client) (tokenRespon
 		s.log.WarnContext(ctx, "authorization code reused; grant revoked",
 			"client_id", c.ID, "grant_id", ac.GrantID, "revoked", n)
 		return tokenResponse{}, badRequest(errInvalidGrant, "the code is invalid")
+	case errors.Is(err, store.ErrWrongClient):
+		return tokenResponse{}, badRequest(errInvalidGrant, "the code was issued to another client")
 	case errors.Is(err, store.ErrNotFound):
 		return tokenResponse{}, badRequest(errInvalidGrant, "the code is invalid")
 	case err != nil:
 		return tokenResponse{}, s.serverError(ctx, "consume code", err)
-	}
-	if subtle.ConstantTimeCompare([]byte(ac.ClientID), []byte(c.ID)) != 1 {
-		return tokenResponse{}, badRequest(errInvalidGrant, "the code was issued to another client")
 	}
 	if !now.Before(ac.ExpiresAt) {
 		return tokenResponse{}, badRequest(errInvalidGrant, "the code has expired")
@@ -239,16 +241,16 @@ func (s *Server) refreshToken(r *http.Request, c store.Client) (tokenResponse, e
 	}
 	ctx := r.Context()
 	now := s.now()
-	old, err := s.o.Store.UseRefreshToken(ctx, token.Digest(rt), now)
-	if errors.Is(err, store.ErrNotFound) {
+	// RFC 6749 §6: bound to its client, checked by the store before the
+	// token is marked used, so another client's attempt cannot make the
+	// rightful client's next refresh look like reuse.
+	old, err := s.o.Store.UseRefreshToken(ctx, token.Digest(rt), c.ID, now)
+	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrWrongClient) {
 		return tokenResponse{}, invalid
 	} else if err != nil {
 		return tokenResponse{}, s.serverError(ctx, "use refresh token", err)
 	}
 	if old.Kind != store.KindRefresh || old.Revoked || !now.Before(old.ExpiresAt) {
-		return tokenResponse{}, invalid
-	}
-	if subtle.ConstantTimeCompare([]byte(old.ClientID), []byte(c.ID)) != 1 {
 		return tokenResponse{}, invalid
 	}
 	if !old.UsedAt.IsZero() && now.Sub(old.UsedAt) > s.cfg.RefreshReuseGrace {

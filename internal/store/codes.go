@@ -12,9 +12,11 @@ const codeCols = `digest, client_id, subject, redirect_uri, scope, audience, non
 var (
 	qCreateCode = newQuery(`INSERT INTO auth_codes (` + codeCols + `)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-	// See qUseRefreshToken for why one conditional UPDATE is atomic.
+	// See qUseRefreshToken for why one conditional UPDATE is atomic. The
+	// client is part of the condition: RFC 6749 §4.1.3 binds a code to its
+	// client, so another client's attempt must not burn it.
 	qConsumeCode = newQuery(`UPDATE auth_codes SET used_at = ?
-		WHERE digest = ? AND used_at IS NULL
+		WHERE digest = ? AND client_id = ? AND used_at IS NULL
 		RETURNING ` + codeCols)
 	qGetCode = newQuery(`SELECT ` + codeCols + ` FROM auth_codes WHERE digest = ?`)
 )
@@ -83,7 +85,11 @@ func (db *DB) CreateCode(ctx context.Context, c AuthCode) error {
 // On first use the returned code carries UsedAt=now; on reuse it carries
 // the time of the first use (RFC 6749 §4.1.2: a code used twice should
 // revoke what it issued).
-func (db *DB) ConsumeCode(ctx context.Context, digest []byte, now time.Time) (AuthCode, error) {
+//
+// Only clientID may consume the code (RFC 6749 §4.1.3: the code is bound
+// to the client it was issued to, checked before it is used). A code of
+// another client gives ErrWrongClient and is left as it was, used or not.
+func (db *DB) ConsumeCode(ctx context.Context, digest []byte, clientID string, now time.Time) (AuthCode, error) {
 	const op = "consume code"
 	// A zero now would store NULL and leave the code redeemable.
 	if err := checkRequiredTime("now", now); err != nil {
@@ -92,7 +98,7 @@ func (db *DB) ConsumeCode(ctx context.Context, digest []byte, now time.Time) (Au
 	if len(digest) == 0 {
 		return AuthCode{}, opErr(op, ErrNotFound)
 	}
-	c, err := scanCode(db.row(ctx, db.write, qConsumeCode, now.UnixNano(), digest))
+	c, err := scanCode(db.row(ctx, db.write, qConsumeCode, now.UnixNano(), digest, clientID))
 	if err == nil {
 		return c, nil
 	}
@@ -103,7 +109,11 @@ func (db *DB) ConsumeCode(ctx context.Context, digest []byte, now time.Time) (Au
 	if err != nil {
 		return AuthCode{}, opErr(op, mapReadErr(err))
 	}
-	// The update matched nothing yet the code exists, so it was used
-	// before (used_at is never cleared).
+	if c.ClientID != clientID {
+		// Nothing of the code goes back to a client it is not bound to.
+		return AuthCode{}, opErr(op, ErrWrongClient)
+	}
+	// The update matched nothing yet the code exists for this client, so
+	// it was used before (used_at is never cleared).
 	return c, opErr(op, ErrAlreadyUsed)
 }

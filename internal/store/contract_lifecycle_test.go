@@ -53,9 +53,9 @@ func lifecycleTests() []contractTest {
 				_, err := db.GetToken(ctx, d)
 				mustNil(t, "GetToken live", err)
 			}
-			_, err = db.ConsumeCode(ctx, oldCode.Digest, now)
+			_, err = db.ConsumeCode(ctx, oldCode.Digest, "spa", now)
 			wantErr(t, "ConsumeCode purged", err, ErrNotFound)
-			_, err = db.ConsumeCode(ctx, newCode.Digest, now)
+			_, err = db.ConsumeCode(ctx, newCode.Digest, "spa", now)
 			mustNil(t, "ConsumeCode live", err)
 			_, err = db.GetSession(ctx, digest("s-old"))
 			wantErr(t, "GetSession purged", err, ErrNotFound)
@@ -102,7 +102,7 @@ func lifecycleTests() []contractTest {
 				_, err := db.GetToken(ctx, digest(name))
 				wantErr(t, "GetToken of deleted client", err, ErrNotFound)
 			}
-			_, err := db.ConsumeCode(ctx, digest("spa-c"), base)
+			_, err := db.ConsumeCode(ctx, digest("spa-c"), "spa", base)
 			wantErr(t, "ConsumeCode of deleted client", err, ErrNotFound)
 			_, err = db.GetConsent(ctx, "u-alice", "spa")
 			wantErr(t, "GetConsent of deleted client", err, ErrNotFound)
@@ -132,7 +132,7 @@ func lifecycleTests() []contractTest {
 				_, err := db.GetToken(ctx, digest(name))
 				wantErr(t, "GetToken of deleted user", err, ErrNotFound)
 			}
-			_, err := db.ConsumeCode(ctx, digest("u-alice-c"), base)
+			_, err := db.ConsumeCode(ctx, digest("u-alice-c"), "spa", base)
 			wantErr(t, "ConsumeCode of deleted user", err, ErrNotFound)
 			_, err = db.GetSession(ctx, digest("u-alice-s"))
 			wantErr(t, "GetSession of deleted user", err, ErrNotFound)
@@ -189,10 +189,10 @@ func lifecycleTests() []contractTest {
 				{"jti without expiry", func() error { return db.UseJTI(ctx, "svc", "j", time.Time{}) }},
 				{"revoke empty grant", func() error { _, err := db.RevokeGrant(ctx, ""); return err }},
 				{"use refresh token at zero time", func() error {
-					_, err := db.UseRefreshToken(ctx, digest("r"), time.Time{})
+					_, err := db.UseRefreshToken(ctx, digest("r"), "spa", time.Time{})
 					return err
 				}},
-				{"consume code at zero time", func() error { _, err := db.ConsumeCode(ctx, digest("c"), time.Time{}); return err }},
+				{"consume code at zero time", func() error { _, err := db.ConsumeCode(ctx, digest("c"), "spa", time.Time{}); return err }},
 				{"purge at zero time", func() error { _, err := db.PurgeExpired(ctx, time.Time{}); return err }},
 			}
 			for _, tc := range cases {
@@ -236,9 +236,9 @@ func lifecycleTests() []contractTest {
 				_, err = db.GetSession(ctx, d)
 				wantErr(t, "GetSession", err, ErrNotFound)
 				wantErr(t, "RevokeToken", db.RevokeToken(ctx, d), ErrNotFound)
-				_, err = db.UseRefreshToken(ctx, d, base)
+				_, err = db.UseRefreshToken(ctx, d, "spa", base)
 				wantErr(t, "UseRefreshToken", err, ErrNotFound)
-				_, err = db.ConsumeCode(ctx, d, base)
+				_, err = db.ConsumeCode(ctx, d, "spa", base)
 				wantErr(t, "ConsumeCode", err, ErrNotFound)
 				mustNil(t, "DeleteSession", db.DeleteSession(ctx, d))
 			}
@@ -251,8 +251,8 @@ func lifecycleTests() []contractTest {
 			mustNil(t, "CreateCode", db.CreateCode(ctx, code))
 			mustNil(t, "CreateSession", db.CreateSession(ctx, sess))
 			_, consumeErr := func() (AuthCode, error) {
-				_, _ = db.ConsumeCode(ctx, code.Digest, base)
-				return db.ConsumeCode(ctx, code.Digest, base)
+				_, _ = db.ConsumeCode(ctx, code.Digest, "spa", base)
+				return db.ConsumeCode(ctx, code.Digest, "spa", base)
 			}()
 			_, getErr := db.GetToken(ctx, digest("absent"))
 			errorsHideDigests(t, tok.Digest, db.CreateToken(ctx, tok))

@@ -187,13 +187,13 @@ func tokenTests() []contractTest {
 			mustNil(t, "CreateToken", db.CreateToken(ctx, tok))
 			first := base.Add(10 * time.Second)
 
-			got, err := db.UseRefreshToken(ctx, tok.Digest, first)
+			got, err := db.UseRefreshToken(ctx, tok.Digest, "spa", first)
 			mustNil(t, "UseRefreshToken first", err)
 			if diff := cmp.Diff(tok, got); diff != "" {
 				t.Errorf("first use should return the unused token (-want +got):\n%s", diff)
 			}
 
-			got, err = db.UseRefreshToken(ctx, tok.Digest, first.Add(time.Second))
+			got, err = db.UseRefreshToken(ctx, tok.Digest, "spa", first.Add(time.Second))
 			mustNil(t, "UseRefreshToken second", err)
 			if !got.UsedAt.Equal(first) {
 				t.Errorf("second use: UsedAt = %v, want the first use %v", got.UsedAt, first)
@@ -206,21 +206,47 @@ func tokenTests() []contractTest {
 
 			access := fullToken("a", KindAccess, "spa", "u-alice", "g1")
 			mustNil(t, "CreateToken access", db.CreateToken(ctx, access))
-			_, err = db.UseRefreshToken(ctx, access.Digest, first)
+			_, err = db.UseRefreshToken(ctx, access.Digest, "spa", first)
 			wantErr(t, "UseRefreshToken on an access token", err, ErrNotFound)
 			a, err := db.GetToken(ctx, access.Digest)
 			mustNil(t, "GetToken access", err)
 			if !a.UsedAt.IsZero() {
 				t.Errorf("access token marked used by UseRefreshToken")
 			}
-			_, err = db.UseRefreshToken(ctx, digest("nope"), first)
+			_, err = db.UseRefreshToken(ctx, digest("nope"), "spa", first)
 			wantErr(t, "UseRefreshToken missing", err, ErrNotFound)
+		}},
+		{"UseRefreshTokenOfAnotherClient", func(t *testing.T, db *DB) {
+			// RFC 6749 §6: bound to its client first; another client's
+			// attempt must not mark it used (which would make the rightful
+			// client's next refresh look like reuse and revoke the family).
+			tok := fullToken("r", KindRefresh, "spa", "u-alice", "g1")
+			mustNil(t, "CreateToken", db.CreateToken(ctx, tok))
+			first := base.Add(10 * time.Second)
+			got, err := db.UseRefreshToken(ctx, tok.Digest, "svc", first)
+			wantErr(t, "UseRefreshToken by another client", err, ErrWrongClient)
+			if got.ClientID != "" || got.Subject != "" {
+				t.Errorf("a refused client got the token back: %+v", got)
+			}
+			stored, err := db.GetToken(ctx, tok.Digest)
+			mustNil(t, "GetToken", err)
+			if !stored.UsedAt.IsZero() {
+				t.Errorf("another client's attempt marked the token used at %v", stored.UsedAt)
+			}
+			got, err = db.UseRefreshToken(ctx, tok.Digest, "spa", first)
+			mustNil(t, "UseRefreshToken by its client", err)
+			if !got.UsedAt.IsZero() {
+				t.Errorf("the rightful client's first use looks like reuse (UsedAt %v)", got.UsedAt)
+			}
+			// Once used, another client still learns nothing about it.
+			_, err = db.UseRefreshToken(ctx, tok.Digest, "svc", first.Add(time.Second))
+			wantErr(t, "UseRefreshToken used, by another client", err, ErrWrongClient)
 		}},
 		{"UseRefreshTokenConcurrently", func(t *testing.T, db *DB) {
 			tok := fullToken("r", KindRefresh, "spa", "u-alice", "g1")
 			mustNil(t, "CreateToken", db.CreateToken(ctx, tok))
 			firstUses, errs := race(func(i int) (bool, error) {
-				got, err := db.UseRefreshToken(ctx, tok.Digest, base.Add(time.Duration(i+1)*time.Millisecond))
+				got, err := db.UseRefreshToken(ctx, tok.Digest, "spa", base.Add(time.Duration(i+1)*time.Millisecond))
 				return err == nil && got.UsedAt.IsZero(), err
 			})
 			for _, err := range errs {
@@ -268,7 +294,7 @@ func codeTests() []contractTest {
 			wantErr(t, "CreateCode again", db.CreateCode(ctx, c), ErrConflict)
 
 			first := base.Add(5 * time.Second)
-			got, err := db.ConsumeCode(ctx, c.Digest, first)
+			got, err := db.ConsumeCode(ctx, c.Digest, "spa", first)
 			mustNil(t, "ConsumeCode first", err)
 			want := c
 			want.UsedAt = first
@@ -276,21 +302,40 @@ func codeTests() []contractTest {
 				t.Errorf("ConsumeCode first mismatch (-want +got):\n%s", diff)
 			}
 
-			got, err = db.ConsumeCode(ctx, c.Digest, first.Add(time.Second))
+			got, err = db.ConsumeCode(ctx, c.Digest, "spa", first.Add(time.Second))
 			wantErr(t, "ConsumeCode reuse", err, ErrAlreadyUsed)
 			// The reused code comes back so the caller can revoke its grant.
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("ConsumeCode reuse mismatch (-want +got):\n%s", diff)
 			}
 
-			_, err = db.ConsumeCode(ctx, digest("nope"), first)
+			_, err = db.ConsumeCode(ctx, digest("nope"), "spa", first)
 			wantErr(t, "ConsumeCode missing", err, ErrNotFound)
+		}},
+		{"ConsumeCodeOfAnotherClient", func(t *testing.T, db *DB) {
+			// RFC 6749 §4.1.3: the binding is checked before the code is
+			// used, so another client cannot burn it.
+			c := fullCode("code", "spa", "u-alice", "g1")
+			mustNil(t, "CreateCode", db.CreateCode(ctx, c))
+			first := base.Add(5 * time.Second)
+			got, err := db.ConsumeCode(ctx, c.Digest, "svc", first)
+			wantErr(t, "ConsumeCode by another client", err, ErrWrongClient)
+			if got.GrantID != "" || got.Subject != "" {
+				t.Errorf("a refused client got the code back: %+v", got)
+			}
+			got, err = db.ConsumeCode(ctx, c.Digest, "spa", first)
+			mustNil(t, "ConsumeCode by its client after another's attempt", err)
+			if !got.UsedAt.Equal(first) {
+				t.Errorf("UsedAt = %v, want %v", got.UsedAt, first)
+			}
+			_, err = db.ConsumeCode(ctx, c.Digest, "svc", first)
+			wantErr(t, "ConsumeCode used, by another client", err, ErrWrongClient)
 		}},
 		{"ConsumeCodeConcurrently", func(t *testing.T, db *DB) {
 			c := fullCode("code", "spa", "u-alice", "g1")
 			mustNil(t, "CreateCode", db.CreateCode(ctx, c))
 			wins, errs := race(func(i int) (bool, error) {
-				got, err := db.ConsumeCode(ctx, c.Digest, base.Add(time.Duration(i+1)*time.Millisecond))
+				got, err := db.ConsumeCode(ctx, c.Digest, "spa", base.Add(time.Duration(i+1)*time.Millisecond))
 				if errors.Is(err, ErrAlreadyUsed) {
 					if got.GrantID != c.GrantID {
 						return false, fmt.Errorf("reused code came back without its grant id")

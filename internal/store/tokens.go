@@ -22,8 +22,10 @@ var (
 	// the database lets exactly one match "used_at IS NULL" (SQLite runs
 	// one writer at a time; PostgreSQL re-checks the WHERE clause on the
 	// row the first caller updated).
+	// The client is part of the condition (RFC 6749 §6: a refresh token is
+	// bound to its client), so another client's attempt leaves it unused.
 	qUseRefreshToken = newQuery(`UPDATE tokens SET used_at = ?
-		WHERE digest = ? AND kind = 'refresh' AND used_at IS NULL
+		WHERE digest = ? AND kind = 'refresh' AND client_id = ? AND used_at IS NULL
 		RETURNING ` + tokenCols)
 	qGetRefreshToken = newQuery(`SELECT ` + tokenCols + ` FROM tokens
 		WHERE digest = ? AND kind = 'refresh'`)
@@ -260,10 +262,13 @@ func (db *DB) eachDigest(ctx context.Context, sel query, args []any, batch int, 
 }
 
 // UseRefreshToken atomically sets UsedAt=now on the refresh token if it was
-// unused. It returns the token as it was before the call (so UsedAt is zero
-// when this call was the first use) or ErrNotFound. An access token's
-// digest gives ErrNotFound: it cannot be exchanged.
-func (db *DB) UseRefreshToken(ctx context.Context, digest []byte, now time.Time) (Token, error) {
+// unused and belongs to clientID. It returns the token as it was before the
+// call (so UsedAt is zero when this call was the first use) or ErrNotFound.
+// An access token's digest gives ErrNotFound: it cannot be exchanged. A
+// refresh token of another client gives ErrWrongClient and stays as it
+// was, so a client that learns another's token cannot make the rightful
+// client's next refresh look like reuse.
+func (db *DB) UseRefreshToken(ctx context.Context, digest []byte, clientID string, now time.Time) (Token, error) {
 	const op = "use refresh token"
 	// A zero now would store NULL and leave the token reusable.
 	if err := checkRequiredTime("now", now); err != nil {
@@ -272,7 +277,7 @@ func (db *DB) UseRefreshToken(ctx context.Context, digest []byte, now time.Time)
 	if len(digest) == 0 {
 		return Token{}, opErr(op, ErrNotFound)
 	}
-	t, err := scanToken(db.row(ctx, db.write, qUseRefreshToken, now.UnixNano(), digest))
+	t, err := scanToken(db.row(ctx, db.write, qUseRefreshToken, now.UnixNano(), digest, clientID))
 	if err == nil {
 		// RETURNING shows the row after the update; report it as it was.
 		t.UsedAt = time.Time{}
@@ -287,6 +292,9 @@ func (db *DB) UseRefreshToken(ctx context.Context, digest []byte, now time.Time)
 	t, err = scanToken(db.row(ctx, db.read, qGetRefreshToken, digest))
 	if err != nil {
 		return Token{}, opErr(op, mapReadErr(err))
+	}
+	if t.ClientID != clientID {
+		return Token{}, opErr(op, ErrWrongClient)
 	}
 	return t, nil
 }

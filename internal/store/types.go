@@ -14,6 +14,9 @@ var (
 	// ErrAlreadyUsed means a single-use record (authorization code) was
 	// consumed before.
 	ErrAlreadyUsed = errors.New("store: already used")
+	// ErrWrongClient means a code or refresh token exists but is bound to
+	// another client; it was left untouched.
+	ErrWrongClient = errors.New("store: bound to another client")
 	// ErrReplay means a one-time identifier (a client assertion jti) was seen
 	// before.
 	ErrReplay = errors.New("store: replayed identifier")
