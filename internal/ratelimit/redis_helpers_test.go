@@ -64,18 +64,3 @@ func testPrefix(t testing.TB, c redis.UniversalClient) string {
 	})
 	return prefix
 }
-
-// testKeys lists the keys under prefix.
-func testKeys(t testing.TB, c redis.UniversalClient, prefix string) []string {
-	t.Helper()
-	ctx := context.Background()
-	var keys []string
-	iter := c.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-	for iter.Next(ctx) {
-		keys = append(keys, iter.Val())
-	}
-	if err := iter.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return keys
-}
