@@ -206,7 +206,7 @@ func TestPrivateKeyJWT(t *testing.T) {
 	}
 	now := time.Now()
 	assertion, err := jwt.Signed(signer).Claims(jwt.Claims{
-		Issuer: "signed", Subject: "signed", Audience: jwt.Audience{e.url("/oauth2/token")},
+		Issuer: "signed", Subject: "signed", Audience: jwt.Audience{e.issuer},
 		Expiry: jwt.NewNumericDate(now.Add(time.Minute)), IssuedAt: jwt.NewNumericDate(now), ID: "jti-1",
 	}).Serialize()
 	if err != nil {

@@ -5,11 +5,12 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/rsa"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
+	"sync"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -70,23 +71,35 @@ func (a *Authenticator) authenticateAssertion(ctx context.Context, in credential
 	}
 
 	c, err := a.st.GetClient(ctx, clientID)
-	if err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return store.Client{}, invalid(descFailed, errors.New("unknown client"))
-		}
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return store.Client{}, unavailable(false, err)
 	}
-	if c.AuthMethod != store.AuthPrivateKeyJWT {
-		return store.Client{}, invalid(descFailed, errors.New("client is registered for "+c.AuthMethod+", used private_key_jwt"))
+	var candidates []jose.JSONWebKey
+	var refuse error
+	switch {
+	case err != nil:
+		refuse = invalid(descFailed, errors.New("unknown client"))
+	case c.AuthMethod != store.AuthPrivateKeyJWT:
+		refuse = invalid(descFailed, errors.New("client is registered for "+c.AuthMethod+", used private_key_jwt"))
+	default:
+		if candidates, err = verificationKeys(c.JWKS, tok.Headers[0]); err != nil {
+			refuse = invalid(descFailed, err)
+		}
 	}
-	candidates, err := verificationKeys(c.JWKS, tok.Headers[0])
-	if err != nil {
-		return store.Client{}, invalid(descFailed, err)
+	if refuse != nil {
+		// A signature check is by far the dearest step; skipping it
+		// when there is no key to check against would tell, by timing,
+		// which client ids are registered for private_key_jwt.
+		a.decoyVerify(tok)
+		return store.Client{}, refuse
 	}
 	var claims jwt.Claims
+	var aud struct {
+		Aud json.RawMessage `json:"aud"`
+	}
 	verified := false
 	for _, k := range candidates {
-		if err := tok.Claims(k, &claims); err == nil {
+		if err := tok.Claims(k, &claims, &aud); err == nil {
 			verified = true
 			break
 		}
@@ -100,8 +113,8 @@ func (a *Authenticator) authenticateAssertion(ctx context.Context, in credential
 		return store.Client{}, invalid(descAssertion, errors.New("iss and sub must both equal the client id"))
 	}
 	// RFC 7523 §3 item 3: the audience identifies this server.
-	if !slices.ContainsFunc(a.audiences, claims.Audience.Contains) {
-		return store.Client{}, invalid(descAssertion, errors.New("aud does not name this server"))
+	if err := a.checkAudience(aud.Aud); err != nil {
+		return store.Client{}, invalid(descAssertion, err)
 	}
 	now := a.now()
 	if err := checkAssertionTimes(claims, now); err != nil {
@@ -121,6 +134,88 @@ func (a *Authenticator) authenticateAssertion(ctx context.Context, in credential
 		return store.Client{}, unavailable(false, err)
 	}
 	return c, nil
+}
+
+// checkAudience applies draft-ietf-oauth-rfc7523bis (its update of RFC
+// 7523 §3), written after the 2025 disclosure that an assertion whose
+// audience is an endpoint URL can be replayed by a malicious server that
+// advertises another server's endpoint: the aud claim MUST be the
+// authorization server's issuer identifier as a JSON string, never an
+// array, and the server MUST refuse any other audience. Only when the
+// legacy option is on is the token endpoint URL (what RFC 7523 §3 and
+// OpenID Connect Core §9 suggested) accepted too, still as a single
+// string. Comparison is simple string comparison (RFC 3986 §6.2.1).
+func (a *Authenticator) checkAudience(raw json.RawMessage) error {
+	if len(raw) == 0 {
+		return errors.New("aud missing")
+	}
+	var aud string
+	if err := json.Unmarshal(raw, &aud); err != nil {
+		return errors.New("aud must be a single string")
+	}
+	switch {
+	case a.issuer != "" && aud == a.issuer:
+		return nil
+	case a.legacyTokenEndpoint && a.tokenEndpoint != "" && aud == a.tokenEndpoint:
+		return nil
+	}
+	return errors.New("aud is not this server's issuer identifier")
+}
+
+// decoyVerify checks tok's signature against a key nobody holds, of the
+// kind tok's algorithm needs, so a refusal before any real check costs
+// about what a real check does. The result is ignored: it never verifies.
+func (a *Authenticator) decoyVerify(tok *jwt.JSONWebToken) {
+	a.decoys.Add(1)
+	if k := decoyKey(tok.Headers[0].Algorithm); k != nil {
+		var sink jwt.Claims
+		_ = tok.Claims(k, &sink)
+	}
+}
+
+// Decoy public keys, one per key type, made on first use: RSA key
+// generation is slow and most servers never see an RSA assertion.
+var (
+	decoyRSA = sync.OnceValue(func() any {
+		k, err := rsa.GenerateKey(rand.Reader, minRSABits)
+		if err != nil {
+			return nil
+		}
+		return &k.PublicKey
+	})
+	decoyP256 = sync.OnceValue(func() any { return decoyECDSA(elliptic.P256()) })
+	decoyP384 = sync.OnceValue(func() any { return decoyECDSA(elliptic.P384()) })
+	decoyEd   = sync.OnceValue(func() any {
+		pub, _, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			return nil
+		}
+		return pub
+	})
+)
+
+func decoyECDSA(c elliptic.Curve) any {
+	k, err := ecdsa.GenerateKey(c, rand.Reader)
+	if err != nil {
+		return nil
+	}
+	return &k.PublicKey
+}
+
+// decoyKey returns the decoy public key for alg, nil for an algorithm
+// outside assertionAlgs (which parsing already refused).
+func decoyKey(alg string) any {
+	switch jose.SignatureAlgorithm(alg) {
+	case jose.RS256, jose.PS256:
+		return decoyRSA()
+	case jose.ES256:
+		return decoyP256()
+	case jose.ES384:
+		return decoyP384()
+	case jose.EdDSA:
+		return decoyEd()
+	}
+	return nil
 }
 
 // checkAssertionTimes applies RFC 7523 §3 items 4-6 with a leeway, and

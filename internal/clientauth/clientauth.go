@@ -16,6 +16,7 @@ import (
 	"errors"
 	"net/http"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/portcullis/portcullis/internal/store"
@@ -108,32 +109,75 @@ const (
 type Authenticator struct {
 	st        Store
 	secretKey []byte
-	audiences []string
-	now       func() time.Time
+	// issuer is the one audience a client assertion is meant to carry;
+	// tokenEndpoint is accepted too only with legacyTokenEndpoint.
+	issuer              string
+	tokenEndpoint       string
+	legacyTokenEndpoint bool
+	now                 func() time.Time
 	// dummyDigest stands in for the digest of an unknown client, so a
 	// miss costs the same HMAC and comparison as a hit.
 	dummyDigest []byte
+	// decoys counts signature checks against a decoy key (see
+	// decoyVerify); tests read it to see the costly path was taken.
+	decoys atomic.Int64
 }
 
-// New returns an authenticator. secretKey keys the HMAC-SHA-256 digests of
-// client secrets; audiences are the values a client assertion's "aud" may
-// hold (the issuer and the token endpoint URL, RFC 7523 §3).
+// Options configure how an Authenticator checks client assertions
+// (private_key_jwt).
+type Options struct {
+	// Issuer is the authorization server's issuer identifier (RFC 8414
+	// §2), the audience a client assertion must carry, as a single
+	// string (draft-ietf-oauth-rfc7523bis). Empty makes every assertion
+	// fail: misconfiguration fails closed.
+	Issuer string
+	// TokenEndpoint is the token endpoint URL. It is accepted as an
+	// assertion's audience only when LegacyTokenEndpointAudience is set.
+	TokenEndpoint string
+	// LegacyTokenEndpointAudience also accepts TokenEndpoint as the
+	// audience (still a single string), for clients written to RFC 7523
+	// §3 and OpenID Connect Core §9, which suggested it. The default,
+	// false, follows draft-ietf-oauth-rfc7523bis: an endpoint-URL audience
+	// is what the 2025 audience-injection attack exploits.
+	LegacyTokenEndpointAudience bool
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// New returns an authenticator whose assertion audience is audiences[0],
+// the issuer identifier; further entries are ignored, so the token
+// endpoint URL is not accepted (use NewAuthenticator with
+// Options.LegacyTokenEndpointAudience for that). secretKey keys the
+// HMAC-SHA-256 digests of client secrets.
 //
 // An empty secretKey makes every secret-based authentication fail and no
 // audiences make every assertion fail: misconfiguration fails closed. A nil
 // now means time.Now.
 func New(st Store, secretKey []byte, audiences []string, now func() time.Time) *Authenticator {
-	if now == nil {
-		now = time.Now
+	o := Options{Now: now}
+	if len(audiences) > 0 {
+		o.Issuer = audiences[0]
+	}
+	return NewAuthenticator(st, secretKey, o)
+}
+
+// NewAuthenticator returns an authenticator reading clients from st.
+// secretKey keys the HMAC-SHA-256 digests of client secrets; an empty one
+// makes every secret-based authentication fail.
+func NewAuthenticator(st Store, secretKey []byte, o Options) *Authenticator {
+	if o.Now == nil {
+		o.Now = time.Now
 	}
 	dummy := make([]byte, sha256.Size)
 	rand.Read(dummy) // crypto/rand.Read never fails (Go 1.24+).
 	return &Authenticator{
-		st:          st,
-		secretKey:   slices.Clone(secretKey),
-		audiences:   slices.DeleteFunc(slices.Clone(audiences), func(s string) bool { return s == "" }),
-		now:         now,
-		dummyDigest: dummy,
+		st:                  st,
+		secretKey:           slices.Clone(secretKey),
+		issuer:              o.Issuer,
+		tokenEndpoint:       o.TokenEndpoint,
+		legacyTokenEndpoint: o.LegacyTokenEndpointAudience,
+		now:                 o.Now,
+		dummyDigest:         dummy,
 	}
 }
 

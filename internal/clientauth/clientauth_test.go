@@ -128,7 +128,7 @@ func assertionClaims(mod func(map[string]any)) map[string]any {
 	c := map[string]any{
 		"iss": jwtID,
 		"sub": jwtID,
-		"aud": tokenURL,
+		"aud": issuer,
 		"exp": now0.Add(5 * time.Minute).Unix(),
 		"iat": now0.Unix(),
 		"jti": rand.Text(),
@@ -194,7 +194,9 @@ func newRequest(t testing.TB, authz []string, body url.Values, query string) *ht
 }
 
 func newAuthenticator(st clientauth.Store) *clientauth.Authenticator {
-	return clientauth.New(st, secretKey, []string{issuer, tokenURL}, func() time.Time { return now0 })
+	return clientauth.NewAuthenticator(st, secretKey, clientauth.Options{
+		Issuer: issuer, TokenEndpoint: tokenURL, Now: func() time.Time { return now0 },
+	})
 }
 
 type authCase struct {
@@ -346,11 +348,21 @@ func TestAuthenticateAssertions(t *testing.T) {
 		{name: "ES384", form: assertionForm(signAssertion(t, k.es384, jose.ES384, "k-es384", valid(nil))), wantID: jwtID},
 		{name: "no kid", form: assertionForm(signAssertion(t, k.ed, jose.EdDSA, "", valid(nil))), wantID: jwtID},
 		{name: "aud is the issuer", form: assertionForm(es(valid(func(c map[string]any) { c["aud"] = issuer }))), wantID: jwtID},
-		{name: "aud array", form: assertionForm(es(valid(func(c map[string]any) { c["aud"] = []string{"https://other", tokenURL} }))), wantID: jwtID},
 		{name: "expired within leeway", form: assertionForm(es(valid(func(c map[string]any) { c["exp"] = now0.Add(-20 * time.Second).Unix() }))), wantID: jwtID},
 		{name: "no iat", form: assertionForm(es(valid(func(c map[string]any) { delete(c, "iat") }))), wantID: jwtID},
 
 		{name: "wrong aud", form: assertionForm(es(valid(func(c map[string]any) { c["aud"] = "https://evil.example" }))),
+			wantCode: "invalid_client"},
+		// draft-ietf-oauth-rfc7523bis: the issuer alone, as a string.
+		{name: "aud is the token endpoint", form: assertionForm(es(valid(func(c map[string]any) { c["aud"] = tokenURL }))),
+			wantCode: "invalid_client", wantDesc: "client assertion is invalid"},
+		{name: "aud array holding the issuer", form: assertionForm(es(valid(func(c map[string]any) { c["aud"] = []string{issuer} }))),
+			wantCode: "invalid_client", wantDesc: "client assertion is invalid"},
+		{name: "aud array with another audience", form: assertionForm(es(valid(func(c map[string]any) { c["aud"] = []string{"https://other", issuer} }))),
+			wantCode: "invalid_client", wantDesc: "client assertion is invalid"},
+		{name: "aud is the issuer with a trailing slash", form: assertionForm(es(valid(func(c map[string]any) { c["aud"] = issuer + "/" }))),
+			wantCode: "invalid_client"},
+		{name: "aud null", form: assertionForm(es(valid(func(c map[string]any) { c["aud"] = nil }))),
 			wantCode: "invalid_client"},
 		{name: "no aud", form: assertionForm(es(valid(func(c map[string]any) { delete(c, "aud") }))),
 			wantCode: "invalid_client"},
@@ -402,6 +414,72 @@ func TestAuthenticateAssertions(t *testing.T) {
 		{name: "basic and assertion", authz: []string{basicHeader(basicID, basicSecret)}, form: assertionForm(es(valid(nil))),
 			wantCode: "invalid_request", wantBasic: true},
 	})
+}
+
+// TestAssertionLegacyTokenEndpointAudience: with the legacy option on, the
+// token endpoint URL is accepted as well as the issuer, still only as a
+// single string.
+func TestAssertionLegacyTokenEndpointAudience(t *testing.T) {
+	k := getKeys()
+	tests := []struct {
+		name   string
+		legacy bool
+		aud    any
+		wantOK bool
+	}{
+		{"issuer", false, issuer, true},
+		{"token endpoint", false, tokenURL, false},
+		{"legacy issuer", true, issuer, true},
+		{"legacy token endpoint", true, tokenURL, true},
+		{"legacy token endpoint in an array", true, []string{tokenURL}, false},
+		{"legacy other URL", true, issuer + "/oauth2/introspect", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			a := clientauth.NewAuthenticator(newMemStore(testClients(t)...), secretKey, clientauth.Options{
+				Issuer: issuer, TokenEndpoint: tokenURL, LegacyTokenEndpointAudience: tc.legacy,
+				Now: func() time.Time { return now0 },
+			})
+			assertion := signAssertion(t, k.es256, jose.ES256, "k-es256", assertionClaims(func(c map[string]any) { c["aud"] = tc.aud }))
+			_, err := a.Authenticate(t.Context(), newRequest(t, nil, assertionForm(assertion), ""))
+			if gotOK := err == nil; gotOK != tc.wantOK {
+				t.Errorf("Authenticate() error = %v, want success %v", err, tc.wantOK)
+			}
+		})
+	}
+}
+
+// TestAssertionUnknownClientCostsASignatureCheck: an assertion that names
+// an unknown client, or a client that has no key for it, still pays for a
+// signature check, so timing does not tell which client ids exist.
+func TestAssertionUnknownClientCostsASignatureCheck(t *testing.T) {
+	k := getKeys()
+	as := func(id string, key any, alg jose.SignatureAlgorithm, kid string) url.Values {
+		return assertionForm(signAssertion(t, key, alg, kid, assertionClaims(func(c map[string]any) { c["iss"], c["sub"] = id, id })))
+	}
+	tests := []struct {
+		name       string
+		form       url.Values
+		wantDecoys int64
+	}{
+		{"unknown client ES256", as("nobody", k.es256, jose.ES256, "k-es256"), 1},
+		{"unknown client RS256", as("nobody", k.rsa, jose.RS256, "k-rsa"), 1},
+		{"unknown client EdDSA", as("nobody", k.ed, jose.EdDSA, ""), 1},
+		{"secret client", as(postID, k.es256, jose.ES256, "k-es256"), 1},
+		{"unknown kid", as(jwtID, k.es256, jose.ES256, "k-missing"), 1},
+		{"registered key, bad signature", as(jwtID, k.unregistered, jose.ES256, "k-es256"), 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			a := newAuthenticator(newMemStore(testClients(t)...))
+			if _, err := a.Authenticate(t.Context(), newRequest(t, nil, tc.form, "")); err == nil {
+				t.Fatal("Authenticate() accepted the assertion")
+			}
+			if got := clientauth.DecoyChecks(a); got != tc.wantDecoys {
+				t.Errorf("decoy signature checks = %d, want %d", got, tc.wantDecoys)
+			}
+		})
+	}
 }
 
 func TestAssertionReplay(t *testing.T) {
@@ -491,10 +569,13 @@ func TestMisconfiguredAuthenticatorFailsClosed(t *testing.T) {
 		a    *clientauth.Authenticator
 		r    *http.Request
 	}{
-		{"no secret key", clientauth.New(st, nil, []string{tokenURL}, nil),
+		{"no secret key", clientauth.New(st, nil, []string{issuer}, nil),
 			newRequest(t, nil, form("client_id", "empty-key-client", "client_secret", ""), "")},
 		{"no audiences", clientauth.New(st, secretKey, nil, func() time.Time { return now0 }),
 			newRequest(t, nil, assertionForm(signAssertion(t, getKeys().es256, jose.ES256, "k-es256", assertionClaims(nil))), "")},
+		{"no issuer", clientauth.NewAuthenticator(st, secretKey, clientauth.Options{TokenEndpoint: tokenURL, LegacyTokenEndpointAudience: true,
+			Now: func() time.Time { return now0 }}),
+			newRequest(t, nil, assertionForm(signAssertion(t, getKeys().es256, jose.ES256, "k-es256", assertionClaims(func(c map[string]any) { c["aud"] = "" }))), "")},
 	}
 	// A client whose digest is that of the empty secret under the empty key.
 	st.clients["empty-key-client"] = store.Client{ID: "empty-key-client", AuthMethod: store.AuthSecretPost,

@@ -14,11 +14,22 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
+	"fmt"
 )
 
 // ErrBadCredentials means the username or password is wrong (which of the
 // two is never told).
 var ErrBadCredentials = errors.New("identity: bad credentials")
+
+// ErrUnchecked marks an ErrBadCredentials returned before any lookup or
+// hashing (an empty password, or one over MaxPasswordBytes). Such a
+// refusal costs nothing to repeat, so it must not feed the login
+// Throttle: counting it would let junk requests fill the throttle's
+// tables under names chosen at will.
+var ErrUnchecked = errors.New("identity: refused before any check")
+
+// errUncheckedCredentials is both ErrBadCredentials and ErrUnchecked.
+var errUncheckedCredentials = fmt.Errorf("%w: %w", ErrBadCredentials, ErrUnchecked)
 
 // randomToken returns n bytes from crypto/rand as unpadded base64url, the
 // shape of every browser-held secret of this package (session and CSRF

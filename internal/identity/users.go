@@ -168,15 +168,17 @@ func (u *Users) SetDisabled(ctx context.Context, username string, disabled bool)
 // user is not disabled, else ErrBadCredentials. It spends the same hashing
 // work on an unknown username, so timing does not tell which users exist.
 //
+// A refusal made before any lookup or hashing also matches ErrUnchecked.
 // Errors other than ErrBadCredentials are server faults (the store is
 // down, a stored hash is corrupt, ctx ended) and must be shown as such, not
 // as a wrong password.
 func (u *Users) Authenticate(ctx context.Context, username, password string) (store.User, error) {
 	// Over-long passwords are refused before any lookup or hashing: no
 	// real password can be that long, and refusing costs the same for
-	// every username.
+	// every username. The error says so (ErrUnchecked), so the caller
+	// does not count it as a guess.
 	if len(password) > MaxPasswordBytes || password == "" {
-		return store.User{}, ErrBadCredentials
+		return store.User{}, errUncheckedCredentials
 	}
 	usr, err := u.st.GetUserByUsername(ctx, username)
 	switch {

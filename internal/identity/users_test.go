@@ -165,6 +165,9 @@ func TestAuthenticate(t *testing.T) {
 		name, username, password string
 		wantID                   string
 		wantErr                  error
+		// wantUnchecked: refused before any work, so not a guess the
+		// throttle should count.
+		wantUnchecked bool
 	}{
 		{name: "ok", username: "alice", password: "alice-password", wantID: alice.ID},
 		{name: "wrong password", username: "alice", password: "alice-passwore", wantErr: identity.ErrBadCredentials},
@@ -173,13 +176,18 @@ func TestAuthenticate(t *testing.T) {
 		{name: "invalid username", username: "' OR 1=1 --", password: "alice-password", wantErr: identity.ErrBadCredentials},
 		{name: "disabled user", username: "bob", password: "bob-password", wantErr: identity.ErrBadCredentials},
 		{name: "no password set", username: "nopass", password: "anything-at-all", wantErr: identity.ErrBadCredentials},
-		{name: "empty password", username: "alice", password: "", wantErr: identity.ErrBadCredentials},
-		{name: "over-long password", username: "alice", password: strings.Repeat("a", 1025), wantErr: identity.ErrBadCredentials},
+		{name: "empty password", username: "alice", password: "", wantErr: identity.ErrBadCredentials, wantUnchecked: true},
+		{name: "over-long password", username: "alice", password: strings.Repeat("a", 1025), wantErr: identity.ErrBadCredentials, wantUnchecked: true},
+		{name: "over-long password, unknown user", username: "mallory", password: strings.Repeat("a", 1025), wantErr: identity.ErrBadCredentials, wantUnchecked: true},
+		{name: "longest password", username: "alice", password: strings.Repeat("a", 1024), wantErr: identity.ErrBadCredentials},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := users.Authenticate(ctx(), tc.username, tc.password)
 			if !errors.Is(err, tc.wantErr) || (tc.wantErr == nil && err != nil) {
 				t.Fatalf("Authenticate err = %v, want %v", err, tc.wantErr)
+			}
+			if gotUnchecked := errors.Is(err, identity.ErrUnchecked); gotUnchecked != tc.wantUnchecked {
+				t.Errorf("Authenticate err = %v: errors.Is(ErrUnchecked) = %v, want %v", err, gotUnchecked, tc.wantUnchecked)
 			}
 			if got.ID != tc.wantID {
 				t.Errorf("Authenticate user id = %q, want %q", got.ID, tc.wantID)

@@ -2,6 +2,7 @@ package oauth
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -41,6 +42,11 @@ type authRequest struct {
 	// to that user.
 	Subject  string `json:"sub,omitempty"`
 	IssuedAt int64  `json:"iat"`
+	// CSRFNonce is a random value the forms' CSRF tokens are bound to
+	// (identity.CSRF), so a token is valid only with the sealed request
+	// it was issued for: an attacker's own cookie and token, fetched for
+	// a request of theirs, cannot be posted with a victim's request.
+	CSRFNonce string `json:"x"`
 }
 
 // requestLifetime bounds how long a user may take between the
@@ -131,30 +137,87 @@ func (s *Server) resolveClient(ctx context.Context, w http.ResponseWriter, p url
 // redirectAllowed is exact string matching (RFC 9700 §2.1, RFC 6749
 // §3.1.2.3), with the one exception RFC 8252 §7.3 requires: a native app's
 // loopback redirect may use any port.
+//
+// The exception is for native apps only (see nativeClient): a browser app
+// that registered a loopback URI for development must get back exactly
+// the port it registered, or any other program listening on the machine
+// could receive its codes. It applies only to a registered loopback URI
+// without a port, which is how RFC 8252 §7.3 has a native app register
+// one, and the requested port must be a real one.
 func redirectAllowed(c store.Client, uri string) bool {
 	if slices.Contains(c.RedirectURIs, uri) {
 		return true
 	}
-	if c.AuthMethod != store.AuthNone {
+	if !nativeClient(c) {
 		return false
 	}
 	// RFC 8252 §8.3: loopback IP literals only, never "localhost", which a
 	// resolver could send elsewhere.
 	got, err := url.Parse(uri)
-	if err != nil || got.Scheme != "http" || !loopback.IP(got.Hostname()) {
+	if err != nil || got.Scheme != "http" || !loopback.IP(got.Hostname()) || !validURLPort(got) ||
+		got.User != nil || got.Fragment != "" || got.Opaque != "" {
 		return false
 	}
 	for _, reg := range c.RedirectURIs {
-		want, err := url.Parse(reg)
-		if err != nil || want.Scheme != "http" || !loopback.IP(want.Hostname()) {
-			continue
-		}
-		if want.Hostname() == got.Hostname() && want.EscapedPath() == got.EscapedPath() &&
-			want.RawQuery == got.RawQuery && got.Fragment == "" && got.User == nil {
+		want, ok := portlessLoopback(reg)
+		if ok && want.Hostname() == got.Hostname() && want.EscapedPath() == got.EscapedPath() &&
+			want.RawQuery == got.RawQuery {
 			return true
 		}
 	}
 	return false
+}
+
+// nativeClient reports whether c is a native app in the sense of RFC 8252,
+// judged from what registration recorded, since a client record has no
+// "application type": a public client (no authentication, RFC 8252 §8.4)
+// whose every redirect URI is one a native app uses and a browser app
+// cannot: a loopback IP literal over http without a port (§7.3) or a
+// private-use URI scheme (§7.1). One https or portful loopback redirect
+// URI makes it a browser app (an SPA), matched exactly.
+func nativeClient(c store.Client) bool {
+	if c.AuthMethod != store.AuthNone || len(c.RedirectURIs) == 0 {
+		return false
+	}
+	for _, reg := range c.RedirectURIs {
+		if _, ok := portlessLoopback(reg); ok {
+			continue
+		}
+		u, err := url.Parse(reg)
+		if err != nil || u.Scheme == "" || u.Scheme == "http" || u.Scheme == "https" {
+			return false
+		}
+	}
+	return true
+}
+
+// portlessLoopback parses raw and reports whether it is an http URI on a
+// loopback IP literal with no port, no user info and no fragment.
+func portlessLoopback(raw string) (*url.URL, bool) {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme != "http" || !loopback.IP(u.Hostname()) ||
+		u.Port() != "" || strings.HasSuffix(u.Host, ":") || u.User != nil || u.Fragment != "" {
+		return nil, false
+	}
+	return u, true
+}
+
+// validURLPort reports whether u has no port, or a port that is a TCP
+// port written canonically: 1–65535 in decimal without leading zeros.
+// url.Parse accepts any digits ("0", "99999", "0080"); a port a listener
+// cannot have, or a second spelling of one, has no business in a redirect.
+func validURLPort(u *url.URL) bool {
+	p := u.Port()
+	if p == "" {
+		// "http://127.0.0.1:/cb" has an empty port: not a spelling a
+		// native app produces.
+		return !strings.HasSuffix(u.Host, ":")
+	}
+	if len(p) > 5 || p[0] == '0' {
+		return false
+	}
+	n, err := strconv.Atoi(p)
+	return err == nil && n >= 1 && n <= 65535
 }
 
 // validateAuthorize checks everything after client and redirect URI; its
@@ -168,6 +231,7 @@ func (s *Server) validateAuthorize(p url.Values, c store.Client) (authRequest, e
 		State:         p.Get("state"),
 		MaxAge:        -1,
 		IssuedAt:      s.now().Unix(),
+		CSRFNonce:     rand.Text(),
 	}
 	if req.RedirectURI == "" {
 		req.RedirectURI = c.RedirectURIs[0]
@@ -271,6 +335,9 @@ func (s *Server) proceed(w http.ResponseWriter, r *http.Request, req authRequest
 			return
 		}
 		req.Subject = u.ID
+		// A fresh binding for the consent form: the login form's token
+		// does not carry over to it.
+		req.CSRFNonce = rand.Text()
 		s.showConsent(w, r, req, c, u, granted)
 		return
 	}
@@ -394,7 +461,7 @@ func (s *Server) showLogin(w http.ResponseWriter, r *http.Request, req authReque
 	s.o.Pages.Login(w, status, identity.LoginPage{
 		Action:     s.url(pathAuthorizeLogin),
 		Request:    sealed,
-		CSRF:       s.o.CSRF.Token(w, r),
+		CSRF:       s.o.CSRF.Token(w, r, req.CSRFNonce),
 		ClientName: clientName(c),
 		Username:   username,
 		Error:      msg,
@@ -411,7 +478,7 @@ func (s *Server) showConsent(w http.ResponseWriter, r *http.Request, req authReq
 	s.o.Pages.Consent(w, identity.ConsentPage{
 		Action:     s.url(pathAuthorizeAccept),
 		Request:    sealed,
-		CSRF:       s.o.CSRF.Token(w, r),
+		CSRF:       s.o.CSRF.Token(w, r, req.CSRFNonce),
 		ClientName: clientName(c),
 		Username:   u.Username,
 		Scopes:     granted,
@@ -465,21 +532,24 @@ func (s *Server) unseal(v string) (authRequest, error) {
 	return req, nil
 }
 
-// formStep reads a login or consent form: CSRF first, then the sealed
-// request and its client. On failure it has already answered.
+// formStep reads a login or consent form: the sealed request, then the
+// CSRF token bound to it, then the request's client. The request is
+// opened first because the token is checked against the nonce inside it;
+// opening is an authenticated decryption, so nothing unchecked is used.
+// On failure it has already answered.
 func (s *Server) formStep(w http.ResponseWriter, r *http.Request) (authRequest, store.Client, bool) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	if err := r.ParseForm(); err != nil {
 		s.errorPage(w, http.StatusBadRequest, "Invalid request", "The form could not be read.")
 		return authRequest{}, store.Client{}, false
 	}
-	if !s.o.CSRF.Valid(r, r.PostForm.Get("csrf_token")) {
-		s.errorPage(w, http.StatusForbidden, "Form expired", "The form expired or did not come from this site. Go back to the application and start again.")
-		return authRequest{}, store.Client{}, false
-	}
-	req, err := s.unseal(r.PostForm.Get("request"))
+	req, err := s.unseal(r.PostForm.Get(identity.FieldRequest))
 	if err != nil {
 		s.errorPage(w, http.StatusBadRequest, "Request expired", "The sign-in request expired. Go back to the application and start again.")
+		return authRequest{}, store.Client{}, false
+	}
+	if !s.o.CSRF.Valid(r, r.PostForm.Get(identity.FieldCSRF), req.CSRFNonce) {
+		s.errorPage(w, http.StatusForbidden, "Form expired", "The form expired or did not come from this site. Go back to the application and start again.")
 		return authRequest{}, store.Client{}, false
 	}
 	c, err := s.o.Store.GetClient(r.Context(), req.ClientID)
@@ -501,16 +571,21 @@ func (s *Server) authorizeLogin(w http.ResponseWriter, r *http.Request) {
 	if len(username) > 64 {
 		username = ""
 	}
-	if locked, _ := s.o.Throttle.Locked(username, s.now()); locked {
+	addr := s.o.ClientAddr(r)
+	if d := s.o.Throttle.Check(username, addr, s.now()); !d.Allowed {
 		// No password is checked while locked, so guessing gains nothing.
-		s.log.WarnContext(ctx, "login refused: too many failures", "client_id", c.ID)
+		s.log.WarnContext(ctx, "login refused: too many failures", "client_id", c.ID, "limit", d.Reason)
 		s.showLogin(w, r, req, c, http.StatusTooManyRequests, username, "Too many failed attempts. Wait a moment and try again.")
 		return
 	}
 	u, err := s.o.Users.Authenticate(ctx, username, r.PostForm.Get("password"))
 	if errors.Is(err, identity.ErrBadCredentials) {
 		s.log.InfoContext(ctx, "login failed", "client_id", c.ID)
-		s.o.Throttle.Fail(username, s.now())
+		// A refusal that did no work (an over-long password) is not a
+		// guess, and counting it would let junk names fill the throttle.
+		if !errors.Is(err, identity.ErrUnchecked) {
+			s.o.Throttle.Fail(username, addr, s.now())
+		}
 		s.showLogin(w, r, req, c, http.StatusUnauthorized, username, "Wrong username or password.")
 		return
 	} else if err != nil {

@@ -11,9 +11,15 @@ import (
 
 func TestRedirectAllowed(t *testing.T) {
 	confidential := store.Client{AuthMethod: store.AuthSecretBasic,
-		RedirectURIs: []string{"https://app.example/cb", "http://127.0.0.1:9999/cb"}}
-	public := store.Client{AuthMethod: store.AuthNone,
-		RedirectURIs: []string{"http://127.0.0.1/cb", "http://[::1]:8000/cb", "com.example.app:/cb"}}
+		RedirectURIs: []string{"https://app.example/cb", "http://127.0.0.1:9999/cb", "http://127.0.0.1/native"}}
+	native := store.Client{AuthMethod: store.AuthNone,
+		RedirectURIs: []string{"http://127.0.0.1/cb", "http://[::1]/cb", "com.example.app:/cb"}}
+	// A browser app: public, but with a web redirect URI.
+	spa := store.Client{AuthMethod: store.AuthNone,
+		RedirectURIs: []string{"https://spa.example/cb", "http://127.0.0.1/cb"}}
+	// A browser app in development: its loopback URI names a port.
+	devSPA := store.Client{AuthMethod: store.AuthNone,
+		RedirectURIs: []string{"http://127.0.0.1:5173/cb"}}
 	tests := []struct {
 		name   string
 		client store.Client
@@ -26,19 +32,61 @@ func TestRedirectAllowed(t *testing.T) {
 		{"extra query", confidential, "https://app.example/cb?x=1", false},
 		{"fragment", confidential, "https://app.example/cb#x", false},
 		{"other port for confidential loopback", confidential, "http://127.0.0.1:1234/cb", false},
+		{"any port for confidential portless loopback", confidential, "http://127.0.0.1:1234/native", false},
 		{"userinfo trick", confidential, "https://app.example/cb@evil.example", false},
-		{"public loopback any port", public, "http://127.0.0.1:51234/cb", true},
-		{"public ipv6 loopback any port", public, "http://[::1]:4000/cb", true},
-		{"public loopback other path", public, "http://127.0.0.1:51234/other", false},
-		{"public localhost name is not an IP", public, "http://localhost:51234/cb", false},
-		{"public loopback https", public, "https://127.0.0.1:51234/cb", false},
-		{"public private-use scheme exact", public, "com.example.app:/cb", true},
-		{"public loopback with userinfo", public, "http://x@127.0.0.1:1/cb", false},
+
+		{"native loopback exact", native, "http://127.0.0.1/cb", true},
+		{"native loopback any port", native, "http://127.0.0.1:51234/cb", true},
+		{"native ipv6 loopback any port", native, "http://[::1]:4000/cb", true},
+		{"native lowest port", native, "http://127.0.0.1:1/cb", true},
+		{"native highest port", native, "http://127.0.0.1:65535/cb", true},
+		{"native port 0", native, "http://127.0.0.1:0/cb", false},
+		{"native port above 65535", native, "http://127.0.0.1:99999/cb", false},
+		{"native port 65536", native, "http://127.0.0.1:65536/cb", false},
+		{"native port with leading zero", native, "http://127.0.0.1:0080/cb", false},
+		{"native empty port", native, "http://127.0.0.1:/cb", false},
+		{"native loopback other path", native, "http://127.0.0.1:51234/other", false},
+		{"native other loopback address", native, "http://127.0.0.2:51234/cb", false},
+		{"native localhost name is not an IP", native, "http://localhost:51234/cb", false},
+		{"native loopback https", native, "https://127.0.0.1:51234/cb", false},
+		{"native private-use scheme exact", native, "com.example.app:/cb", true},
+		{"native loopback with userinfo", native, "http://x@127.0.0.1:1/cb", false},
+		{"native loopback with fragment", native, "http://127.0.0.1:1/cb#x", false},
+
+		{"spa exact", spa, "https://spa.example/cb", true},
+		{"spa portless loopback exact", spa, "http://127.0.0.1/cb", true},
+		{"spa loopback any port", spa, "http://127.0.0.1:51234/cb", false},
+		{"dev spa exact", devSPA, "http://127.0.0.1:5173/cb", true},
+		{"dev spa other port", devSPA, "http://127.0.0.1:5174/cb", false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := redirectAllowed(tc.client, tc.uri); got != tc.want {
 				t.Errorf("redirectAllowed(%q) = %v, want %v", tc.uri, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestNativeClient(t *testing.T) {
+	tests := []struct {
+		name string
+		c    store.Client
+		want bool
+	}{
+		{"portless loopback", store.Client{AuthMethod: store.AuthNone, RedirectURIs: []string{"http://127.0.0.1/cb"}}, true},
+		{"private-use scheme", store.Client{AuthMethod: store.AuthNone, RedirectURIs: []string{"com.example.app:/cb"}}, true},
+		{"both", store.Client{AuthMethod: store.AuthNone, RedirectURIs: []string{"http://[::1]/cb", "com.example.app:/cb"}}, true},
+		{"loopback with a port", store.Client{AuthMethod: store.AuthNone, RedirectURIs: []string{"http://127.0.0.1:8000/cb"}}, false},
+		{"localhost", store.Client{AuthMethod: store.AuthNone, RedirectURIs: []string{"http://localhost/cb"}}, false},
+		{"web redirect", store.Client{AuthMethod: store.AuthNone, RedirectURIs: []string{"https://spa.example/cb", "http://127.0.0.1/cb"}}, false},
+		{"no redirect", store.Client{AuthMethod: store.AuthNone}, false},
+		{"confidential", store.Client{AuthMethod: store.AuthSecretBasic, RedirectURIs: []string{"http://127.0.0.1/cb"}}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := nativeClient(tc.c); got != tc.want {
+				t.Errorf("nativeClient(%v) = %v, want %v", tc.c.RedirectURIs, got, tc.want)
 			}
 		})
 	}

@@ -72,10 +72,16 @@ type Options struct {
 	Sessions *identity.Sessions
 	CSRF     *identity.CSRF
 	Pages    *identity.Pages
-	// Throttle limits password guessing per username; nil means the
-	// identity package's defaults.
+	// Throttle limits password guessing per username and per client
+	// address; nil means identity.NewThrottle with its defaults.
 	Throttle *identity.Throttle
-	Policy   *policy.Issuance
+	// ClientAddr is the client address the login throttle counts
+	// failures by; nil means the TCP peer address. Behind a reverse proxy
+	// every login shares the proxy's address, so a server there should
+	// pass a function that honours its trusted proxies (or turn the
+	// address limit off in the throttle's configuration).
+	ClientAddr func(*http.Request) netip.Addr
+	Policy     *policy.Issuance
 	// Sealer protects the pending authorization request carried through
 	// the login and consent forms.
 	Sealer *keys.Sealer
@@ -131,7 +137,10 @@ func New(o Options) (*Server, error) {
 		s.now = time.Now
 	}
 	if s.o.Throttle == nil {
-		s.o.Throttle = &identity.Throttle{}
+		s.o.Throttle = identity.NewThrottle(identity.ThrottleConfig{})
+	}
+	if s.o.ClientAddr == nil {
+		s.o.ClientAddr = clientIP
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

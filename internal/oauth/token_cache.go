@@ -21,9 +21,19 @@ const maxCachedTokens = 50000
 // gateway checking the same token many times a second costs one database
 // read per TTL instead of one per check. Only records of access tokens are
 // kept; refresh tokens change on every use and are always read.
+//
+// A read that races a revocation must not put the pre-revocation record
+// back after the revocation cleared it (docs/endpoints.md promises that a
+// same-node revocation takes effect at once). Every invalidation bumps
+// epoch, and a fill is kept only when epoch is unchanged since its read
+// began. The epoch is one counter for the whole cache, not one per key,
+// because a grant revocation cannot name the digests a read in flight is
+// about to return; the cost is a skipped fill (one more read later) for
+// reads that merely overlapped an unrelated revocation, which is rare.
 type tokenCache struct {
-	mu sync.RWMutex
-	m  map[string]cachedToken
+	mu    sync.RWMutex
+	m     map[string]cachedToken
+	epoch uint64
 }
 
 type cachedToken struct {
@@ -42,6 +52,9 @@ func (c *tokenCache) get(ctx context.Context, st Store, digest []byte, now time.
 	key := string(digest)
 	c.mu.RLock()
 	e, ok := c.m[key]
+	// Taken before the store read: an invalidation after this point
+	// may have happened before or after the read saw the row.
+	epoch := c.epoch
 	c.mu.RUnlock()
 	if ok && now.Sub(e.read) < tokenCacheTTL && now.Sub(e.read) >= 0 {
 		return e.t, e.phantom, nil
@@ -51,10 +64,12 @@ func (c *tokenCache) get(ctx context.Context, st Store, digest []byte, now time.
 		return t, "", err
 	}
 	c.mu.Lock()
-	if len(c.m) >= maxCachedTokens {
-		clear(c.m)
+	if c.epoch == epoch {
+		if len(c.m) >= maxCachedTokens {
+			clear(c.m)
+		}
+		c.m[key] = cachedToken{t: t, read: now}
 	}
-	c.m[key] = cachedToken{t: t, read: now}
 	c.mu.Unlock()
 	return t, "", nil
 }
@@ -69,14 +84,20 @@ func (c *tokenCache) setPhantom(digest []byte, jws string) {
 	c.mu.Unlock()
 }
 
+// forget drops the record of digest and keeps reads in flight from
+// refilling it.
 func (c *tokenCache) forget(digest []byte) {
 	c.mu.Lock()
+	c.epoch++
 	delete(c.m, string(digest))
 	c.mu.Unlock()
 }
 
+// forgetGrant drops every record of grantID and keeps reads in flight
+// from refilling any of them.
 func (c *tokenCache) forgetGrant(grantID string) {
 	c.mu.Lock()
+	c.epoch++
 	for k, e := range c.m {
 		if e.t.GrantID == grantID {
 			delete(c.m, k)
