@@ -18,7 +18,9 @@ type API struct {
 	Name    string `yaml:"name"`
 	Version string `yaml:"version"`
 	// BasePath is where the API lives on the gateway ("/warehouse");
-	// required, no trailing slash, unique across APIs.
+	// required, unique across APIs (a trailing slash is dropped). Base
+	// paths may nest, "/" included: a request goes to the API with the
+	// longest base path that is a whole-segment prefix of its path.
 	BasePath string `yaml:"base_path"`
 	// Upstream is the backend base URL (http or https). Required. The
 	// request path after BasePath is appended to its path.
@@ -95,13 +97,24 @@ type CORS struct {
 	MaxAge Duration `yaml:"max_age"`
 }
 
-// Timeouts toward an upstream.
+// Timeouts of an API's calls, toward the upstream and toward the client.
+// The gateway listener has no overall read or write timeout of its own
+// for matched requests: these are what bound a call, so an API of
+// uploads, downloads or server-sent events sets them as long as it needs.
 type Timeouts struct {
 	// Upstream bounds the whole upstream exchange until response headers.
 	// Zero means 30s.
 	Upstream Duration `yaml:"upstream"`
 	// Dial bounds connecting. Zero means 5s.
 	Dial Duration `yaml:"dial"`
+	// Request bounds reading the client's request, body included, from
+	// its arrival (1ms to 24h). Zero means 30s.
+	Request Duration `yaml:"request"`
+	// Response bounds the whole call, from the request's arrival to the
+	// response's last byte, streamed responses included (1ms to 24h):
+	// past it the client's connection is cut and the upstream call
+	// cancelled. Zero means 30s.
+	Response Duration `yaml:"response"`
 }
 
 // UpstreamTLS configures TLS toward an upstream. Files are PEM, their
@@ -135,6 +148,10 @@ const (
 	DefaultUpstreamTimeout = 30 * time.Second
 	// DefaultDialTimeout is what a zero Timeouts.Dial means.
 	DefaultDialTimeout = 5 * time.Second
+	// DefaultRequestTimeout is what a zero Timeouts.Request means.
+	DefaultRequestTimeout = 30 * time.Second
+	// DefaultResponseTimeout is what a zero Timeouts.Response means.
+	DefaultResponseTimeout = 30 * time.Second
 	// DefaultMaxBodyBytes is what a zero MaxBodyBytes means (1 MiB).
 	DefaultMaxBodyBytes = 1 << 20
 
@@ -157,6 +174,8 @@ func (a *API) ApplyDefaults() {
 	setList(&a.Tokens, defaultTokenKinds)
 	setDuration(&a.Timeouts.Upstream, DefaultUpstreamTimeout)
 	setDuration(&a.Timeouts.Dial, DefaultDialTimeout)
+	setDuration(&a.Timeouts.Request, DefaultRequestTimeout)
+	setDuration(&a.Timeouts.Response, DefaultResponseTimeout)
 	if a.MaxBodyBytes == 0 {
 		a.MaxBodyBytes = DefaultMaxBodyBytes
 	}

@@ -43,12 +43,33 @@ type Snapshot struct {
 	// TimeZone is the zone policies read times in (IANA name). Empty
 	// means UTC.
 	TimeZone string `yaml:"time_zone"`
+	// PreAuthLimit bounds, per client address, the requests that present
+	// a token, before the token is resolved. Zero means off.
+	PreAuthLimit PreAuthLimit `yaml:"preauth_limit"`
 	// Issuers are the authorization servers whose tokens are accepted.
 	Issuers []Issuer `yaml:"issuers"`
 	// APIs are the protected APIs.
 	APIs []API `yaml:"apis"`
 	// RateLimit holds the plans, client assignments and abuse rules.
 	RateLimit RateLimits `yaml:"ratelimit"`
+}
+
+// PreAuthLimit is a rate per client address that every request
+// presenting a token is counted against before its token is resolved
+// (verified, introspected or looked up), so one address cannot make the
+// gateway ask the authorization server about token after token. It
+// counts in each gateway node's memory. The address is the client's as
+// the gateway works it out (TrustedProxies); IPv6 clients are counted
+// per /64, the least a host is usually given. A request over the rate is
+// refused with 429 and Retry-After.
+type PreAuthLimit struct {
+	// Rate is "N/s", "N/m" or "N/h" per client address. Empty means no
+	// pre-authentication limit: addresses behind one NAT share it, so
+	// set it only as high as your busiest shared address needs.
+	Rate string `yaml:"rate"`
+	// Burst is how many requests an address may make at once. Zero
+	// means N.
+	Burst int64 `yaml:"burst"`
 }
 
 // Source yields the catalog a gateway serves: the YAML gateway section

@@ -33,6 +33,13 @@ type Issuer struct {
 	// Leeway is the clock skew allowed on exp, nbf and iat. Zero means
 	// 30s.
 	Leeway Duration `yaml:"leeway"`
+	// MaxIntrospections caps the introspection calls in flight to this
+	// issuer from one gateway node (1 to 10000). An opaque token that
+	// would need one more is answered 503 with Retry-After at once,
+	// never queued, so a flood of distinct junk tokens costs the
+	// authorization server at most this many concurrent requests. Zero
+	// means 64.
+	MaxIntrospections int `yaml:"max_introspections"`
 }
 
 // The issuer defaults, as the field comments state them.
@@ -40,6 +47,10 @@ const (
 	defaultCacheTTL         = 60 * time.Second
 	defaultNegativeCacheTTL = 10 * time.Second
 	defaultLeeway           = 30 * time.Second
+	// DefaultMaxIntrospections is what a zero MaxIntrospections means.
+	DefaultMaxIntrospections = 64
+	// MaxMaxIntrospections bounds MaxIntrospections.
+	MaxMaxIntrospections = 10000
 )
 
 // defaultIssuerAlgs is what an empty Algorithms means.
@@ -51,4 +62,7 @@ func (is *Issuer) ApplyDefaults() {
 	setDuration(&is.CacheTTL, defaultCacheTTL)
 	setDuration(&is.NegativeCacheTTL, defaultNegativeCacheTTL)
 	setDuration(&is.Leeway, defaultLeeway)
+	if is.MaxIntrospections == 0 {
+		is.MaxIntrospections = DefaultMaxIntrospections
+	}
 }

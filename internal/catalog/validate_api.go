@@ -64,15 +64,20 @@ func (v *validator) api(i int, loc *time.Location) {
 	}
 	v.duration(f+".timeouts.upstream", a.Timeouts.Upstream, duration.Bounds{Min: time.Millisecond, Max: time.Hour})
 	v.duration(f+".timeouts.dial", a.Timeouts.Dial, duration.Bounds{Min: time.Millisecond, Max: time.Minute})
+	v.duration(f+".timeouts.request", a.Timeouts.Request, duration.Bounds{Min: time.Millisecond, Max: 24 * time.Hour})
+	v.duration(f+".timeouts.response", a.Timeouts.Response, duration.Bounds{Min: time.Millisecond, Max: 24 * time.Hour})
 	if a.MaxBodyBytes < 0 {
 		v.add(f+".max_body_bytes", "must not be negative (0 means 1 MiB)", nil)
 	}
 	v.upstreamTLS(f, a)
 }
 
-// basePath checks apis[i].base_path, and that no other API's base path
-// equals it or lies inside it (or it inside theirs): a request must
-// belong to exactly one API.
+// basePath checks apis[i].base_path, and that no other API has the same
+// one (a trailing slash aside). Base paths may nest ("/", "/shop",
+// "/shop/admin"): the gateway routes each request to the API with the
+// longest base path that is a whole-segment prefix of its path (see
+// BasePathMatches), as Kong, Envoy and Tyk do, so a request belongs to
+// exactly one API.
 func (v *validator) basePath(i int) {
 	apis := v.s.APIs
 	p := apis[i].BasePath
@@ -81,27 +86,44 @@ func (v *validator) basePath(i int) {
 		v.add(field, msg, nil)
 		return
 	}
+	norm := NormalizeBasePath(p)
 	for j, o := range apis[:i] {
 		if PathProblem(o.BasePath, false) != "" {
 			continue
 		}
-		other := v.gw(fmt.Sprintf("apis[%d]", j))
-		switch {
-		case o.BasePath == p:
-			v.add(field, fmt.Sprintf("%q is also the base path of %s", p, other), nil)
-			return
-		case strings.HasPrefix(p, o.BasePath+"/") || strings.HasPrefix(o.BasePath, p+"/"):
-			v.add(field, fmt.Sprintf("%q and %q (%s) are nested: a request under the longer one would belong to both APIs", p, o.BasePath, other), nil)
+		if NormalizeBasePath(o.BasePath) == norm {
+			v.add(field, fmt.Sprintf("%q is also the base path of %s", p, v.gw(fmt.Sprintf("apis[%d]", j))), nil)
 			return
 		}
 	}
+}
+
+// NormalizeBasePath returns a valid base path without its trailing slash
+// ("/shop/" is "/shop"); "/" stays "/".
+func NormalizeBasePath(p string) string {
+	if len(p) > 1 {
+		return strings.TrimSuffix(p, "/")
+	}
+	return p
+}
+
+// BasePathMatches reports whether a request path lies under a normalized
+// base path, segment-wise: "/shop" holds "/shop" and "/shop/..." but not
+// "/shopx"; "/" holds every path. Among the APIs whose base path
+// matches, the longest wins.
+func BasePathMatches(base, path string) bool {
+	if base == "/" {
+		return strings.HasPrefix(path, "/")
+	}
+	return strings.HasPrefix(path, base) && (len(path) == len(base) || path[len(base)] == '/')
 }
 
 // PathProblem says what is wrong with a base path (wildcards false) or an
 // operation path pattern (wildcards true), or "" when nothing is.
 // Patterns are literal segments, {name} for one segment and a final
 // {name...} for the rest; a trailing slash is part of the pattern
-// ("/items/" matches "/items/" only, as in net/http without the subtree).
+// ("/items/" matches "/items/" only, as in net/http without the subtree)
+// but not of a base path ("/shop/" is "/shop", see NormalizeBasePath).
 // Dot segments, empty segments and percent signs are refused: each would
 // let two spellings of one path reach different rules (RFC 3986 §5.2.4,
 // §6.2.2). A base path holds only unreserved characters (RFC 3986 §2.3),
@@ -116,10 +138,10 @@ func PathProblem(p string, wildcards bool) string {
 		return "must not be empty: the path the API lives under, such as /warehouse"
 	case p[0] != '/':
 		return fmt.Sprintf("%q must start with /", p)
-	case p == "/" && wildcards:
+	case p == "/":
+		// The root: a base path under which everything lies, or the
+		// operation path of the root itself.
 		return ""
-	case strings.HasSuffix(p, "/") && !wildcards:
-		return fmt.Sprintf("%q must not end with /", p)
 	}
 	body, trailing := strings.CutSuffix(p[1:], "/")
 	segs := strings.Split(body, "/")

@@ -29,11 +29,29 @@ func (v *validator) gateway() {
 	v.headerNames(v.gw("strip_headers"), s.StripHeaders)
 	v.headerNames(v.gw("strip_header_prefixes"), s.StripHeaderPrefixes)
 	loc := v.timeZone(v.gw("time_zone"), s.TimeZone)
+	v.preAuthLimit()
 	for i := range s.Issuers {
 		v.issuer(i)
 	}
 	for i := range s.APIs {
 		v.api(i, loc)
+	}
+}
+
+// preAuthLimit checks preauth_limit: a rate when set, a burst only with
+// one.
+func (v *validator) preAuthLimit() {
+	p := v.s.PreAuthLimit
+	switch {
+	case p.Rate != "":
+		if _, _, err := ParseRate(p.Rate); err != nil {
+			v.add(v.gw("preauth_limit.rate"), err.Error(), nil)
+		}
+		if p.Burst < 0 || p.Burst > MaxLimitCount {
+			v.add(v.gw("preauth_limit.burst"), fmt.Sprintf("must be between 0 (the rate's N) and %d", MaxLimitCount), nil)
+		}
+	case p.Burst != 0:
+		v.add(v.gw("preauth_limit.burst"), "needs a rate", nil)
 	}
 }
 
@@ -114,6 +132,9 @@ func (v *validator) issuer(i int) {
 	v.duration(f+".cache_ttl", is.CacheTTL, duration.Bounds{Min: time.Second, Max: time.Hour, Why: " (revocation takes effect within it)"})
 	v.duration(f+".negative_cache_ttl", is.NegativeCacheTTL, duration.Bounds{Min: time.Second, Max: 10 * time.Minute})
 	v.duration(f+".leeway", is.Leeway, duration.Bounds{Max: 5 * time.Minute, Why: " (RFC 7519 §4.1.4 asks for a small leeway)"})
+	if is.MaxIntrospections < 1 || is.MaxIntrospections > MaxMaxIntrospections {
+		v.add(f+".max_introspections", fmt.Sprintf("%d is not between 1 and %d", is.MaxIntrospections, MaxMaxIntrospections), nil)
+	}
 }
 
 // IssuerURLProblem says what is wrong with an issuer URL, or "" when

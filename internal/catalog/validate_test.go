@@ -36,6 +36,38 @@ func validSnapshot() Snapshot {
 	return s
 }
 
+// TestBasePathMatches is the routing rule: whole segments, "/" holds
+// everything; the longest matching base path wins (in the gateway).
+func TestBasePathMatches(t *testing.T) {
+	tests := []struct {
+		base, path string
+		want       bool
+	}{
+		{"/shop", "/shop", true},
+		{"/shop", "/shop/", true},
+		{"/shop", "/shop/admin/x", true},
+		{"/shop", "/shopx", false},
+		{"/shop", "/", false},
+		{"/shop", "/other", false},
+		{"/shop/admin", "/shop/admin/x", true},
+		{"/shop/admin", "/shop", false},
+		{"/shop/admin", "/shop/adminx", false},
+		{"/", "/", true},
+		{"/", "/other", true},
+		{"/", "/shopx", true},
+	}
+	for _, tc := range tests {
+		if got := BasePathMatches(tc.base, tc.path); got != tc.want {
+			t.Errorf("BasePathMatches(%q, %q) = %v, want %v", tc.base, tc.path, got, tc.want)
+		}
+	}
+	for in, want := range map[string]string{"/": "/", "/shop/": "/shop", "/shop": "/shop"} {
+		if got := NormalizeBasePath(in); got != want {
+			t.Errorf("NormalizeBasePath(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
 // TestValidate names fields as the snapshot's own YAML shape does (the
 // configuration's line-numbered errors are tested in package config).
 func TestValidate(t *testing.T) {
@@ -58,6 +90,33 @@ func TestValidate(t *testing.T) {
 			`strip_headers[1]: "x-a" is listed twice (header names ignore case)`},
 		{"base path outside unreserved", func(s *Snapshot) { s.APIs[0].BasePath = "/shop:v1" },
 			`apis[0].base_path: "/shop:v1": ":" is not allowed in a base path: letters, digits and -._~`},
+		{"nested base paths and the root", func(s *Snapshot) {
+			for _, p := range []string{"/", "/shop/admin", "/shopping"} {
+				a := s.APIs[0]
+				a.Name, a.BasePath, a.Limits = "api"+strconv.Itoa(len(s.APIs)), p, nil
+				s.APIs = append(s.APIs, a)
+			}
+		}, ""},
+		{"same base path but for a trailing slash", func(s *Snapshot) {
+			a := s.APIs[0]
+			a.Name, a.BasePath, a.Limits = "shop2", "/shop/", nil
+			s.APIs = append(s.APIs, a)
+		}, `apis[1].base_path: "/shop/" is also the base path of apis[0]`},
+		{"root twice", func(s *Snapshot) {
+			s.APIs[0].BasePath = "/"
+			a := s.APIs[0]
+			a.Name, a.Limits = "root2", nil
+			s.APIs = append(s.APIs, a)
+		}, `apis[1].base_path: "/" is also the base path of apis[0]`},
+		{"preauth limit", func(s *Snapshot) { s.PreAuthLimit = PreAuthLimit{Rate: "50/s", Burst: 100} }, ""},
+		{"preauth limit rate", func(s *Snapshot) { s.PreAuthLimit = PreAuthLimit{Rate: "50/day"} },
+			`preauth_limit.rate: rate "50/day": the unit is s, m or h (per second, minute or hour)`},
+		{"preauth burst without a rate", func(s *Snapshot) { s.PreAuthLimit = PreAuthLimit{Burst: 10} },
+			`preauth_limit.burst: needs a rate`},
+		{"max introspections", func(s *Snapshot) { s.Issuers[0].MaxIntrospections = 10001 },
+			`issuers[0].max_introspections: 10001 is not between 1 and 10000`},
+		{"response timeout", func(s *Snapshot) { s.APIs[0].Timeouts.Response = Duration(48 * time.Hour) },
+			`apis[0].timeouts.response: 48h is too long: at most 24h`},
 		{"unknown plan", func(s *Snapshot) { s.RateLimit.ClientPlans["x"] = "platinum" },
 			`ratelimit.client_plans.x: plan "platinum" is not declared in ratelimit.plans`},
 		{"limit name twice", func(s *Snapshot) { s.APIs[0].Limits[0].Name = "gold-rate" },

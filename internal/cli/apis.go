@@ -22,7 +22,7 @@ type APIsCmd struct {
 type APIsImportCmd struct {
 	File     string `arg:"" type:"existingfile" help:"OpenAPI document (YAML or JSON)."`
 	Name     string `help:"API name (default: derived from the document title)." placeholder:"NAME"`
-	Upstream string `help:"Backend base URL." default:"http://127.0.0.1:9000" placeholder:"URL"`
+	Upstream string `help:"Backend base URL (default: the document's first server URL, when it is absolute)." placeholder:"URL"`
 	BasePath string `help:"Base path on the gateway (default: the document's first server path)." placeholder:"PATH"`
 }
 
@@ -55,6 +55,14 @@ func (c *APIsImportCmd) Run(_ context.Context, rt *Runtime) error {
 		return fmt.Errorf("%s: %w", c.File, err)
 	}
 	out := importedAPI{Name: c.Name, Version: doc.Version, BasePath: c.BasePath, Upstream: c.Upstream}
+	if out.Upstream == "" {
+		out.Upstream = doc.ServerURL
+	}
+	if out.Upstream == "" {
+		// Guessing would send the API's traffic to whatever listens
+		// there; the backend's address is the operator's to say.
+		return fmt.Errorf("%s: servers[0].url is missing or not an absolute http(s) URL, so the backend is unknown: pass --upstream URL (such as --upstream http://10.0.0.7:9000)", c.File)
+	}
 	if out.Name == "" {
 		out.Name = slug(doc.Title)
 	}

@@ -67,7 +67,38 @@ type Listen struct {
 	// clients through ALPN). Empty means plain HTTP, for a gateway behind
 	// a TLS-terminating load balancer or on loopback.
 	GatewayTLS ListenTLS `yaml:"gateway_tls"`
+	// GatewayTimeouts are the gateway listener's own HTTP timeouts; the
+	// authorization server's and the admin listener's do not apply to it.
+	GatewayTimeouts ListenTimeouts `yaml:"gateway_timeouts"`
 }
+
+// ListenTimeouts are a listener's HTTP server timeouts. A call the
+// gateway routes to an API is bounded by that API's timeouts.request and
+// timeouts.response instead of Read and Write, so uploads, large
+// downloads and server-sent events last as long as their API allows.
+type ListenTimeouts struct {
+	// ReadHeader bounds reading a request's headers. Zero means 5s.
+	ReadHeader Duration `yaml:"read_header"`
+	// Read bounds reading a whole request, body included, until the
+	// gateway has matched it to an API (whose timeouts.request then
+	// applies). Zero means 30s.
+	Read Duration `yaml:"read"`
+	// Write bounds writing a response, from the end of its request's
+	// headers, on top of the API's timeouts.response. Zero means none:
+	// every answer of the gateway has a deadline of its own (its API's
+	// timeouts.response, or 10s for what matches no API).
+	Write Duration `yaml:"write"`
+	// Idle bounds how long a keep-alive connection waits for its next
+	// request. Zero means 120s.
+	Idle Duration `yaml:"idle"`
+}
+
+// The gateway listener's timeout defaults (ListenTimeouts).
+const (
+	DefaultGatewayReadHeaderTimeout = 5 * time.Second
+	DefaultGatewayReadTimeout       = 30 * time.Second
+	DefaultGatewayIdleTimeout       = 120 * time.Second
+)
 
 // ListenTLS names a listener's certificate and key (PEM files; relative
 // paths are relative to the configuration file).
@@ -184,6 +215,10 @@ func (c *Config) ApplyDefaults() {
 	setString(&c.Listen.Authz, defaultAuthz)
 	setString(&c.Listen.Admin, defaultAdmin)
 	setString(&c.Listen.Gateway, defaultGatewayAddr)
+	setDuration(&c.Listen.GatewayTimeouts.ReadHeader, DefaultGatewayReadHeaderTimeout)
+	setDuration(&c.Listen.GatewayTimeouts.Read, DefaultGatewayReadTimeout)
+	// Write stays zero: no listener-wide write timeout.
+	setDuration(&c.Listen.GatewayTimeouts.Idle, DefaultGatewayIdleTimeout)
 	if c.Issuer == "" {
 		c.Issuer = "http://" + c.Listen.Authz
 		c.derivedIssuer = c.Issuer

@@ -206,8 +206,12 @@ func warehouseGateway(t *testing.T, c *Config) {
 
 func TestDefault(t *testing.T) {
 	want := &Config{
-		Issuer:        "http://127.0.0.1:8080",
-		Listen:        Listen{Authz: "127.0.0.1:8080", Admin: "127.0.0.1:8081", Gateway: "127.0.0.1:8000"},
+		Issuer: "http://127.0.0.1:8080",
+		Listen: Listen{Authz: "127.0.0.1:8080", Admin: "127.0.0.1:8081", Gateway: "127.0.0.1:8000",
+			// No listener-wide write timeout on the gateway: each API's
+			// timeouts.response bounds its calls.
+			GatewayTimeouts: ListenTimeouts{ReadHeader: Duration(5 * time.Second), Read: Duration(30 * time.Second),
+				Idle: Duration(120 * time.Second)}},
 		DataDir:       "./portcullis-data",
 		Store:         Store{DSN: "portcullis-data/portcullis.db"},
 		MasterKeyFile: "portcullis-data/master.key",

@@ -27,6 +27,10 @@ type Gateway struct {
 	// TimeZone is the zone policies read times in (IANA name). Empty means
 	// UTC.
 	TimeZone string `yaml:"time_zone"`
+	// PreAuthLimit bounds, per client address, the requests that present
+	// a token, before the token is resolved (catalog.PreAuthLimit). Zero
+	// means off.
+	PreAuthLimit PreAuthLimit `yaml:"preauth_limit"`
 	// Watch reloads the configuration when the file changes, as SIGHUP
 	// does. False means reload on SIGHUP only.
 	Watch bool `yaml:"watch"`
@@ -62,6 +66,9 @@ type (
 	// AbuseRule blocks a client or user rejected too often
 	// (catalog.AbuseRule).
 	AbuseRule = catalog.AbuseRule
+	// PreAuthLimit is the per-address rate checked before token
+	// resolution (catalog.PreAuthLimit).
+	PreAuthLimit = catalog.PreAuthLimit
 )
 
 // ApplyDefaults fills every zero field of the gateway section with its
@@ -90,6 +97,7 @@ func (g *Gateway) Snapshot() catalog.Snapshot {
 		StripHeaders:        g.StripHeaders,
 		StripHeaderPrefixes: g.StripHeaderPrefixes,
 		TimeZone:            g.TimeZone,
+		PreAuthLimit:        g.PreAuthLimit,
 		Issuers:             g.Issuers,
 		APIs:                g.APIs,
 		RateLimit:           g.RateLimit.model(),

@@ -44,15 +44,19 @@ func TestGatewayApplyDefaults(t *testing.T) {
 		StripHeaderPrefixes: []string{"X-Portcullis-"},
 		Issuers: []Issuer{
 			{Issuer: "https://a.example", Algorithms: []string{"ES256", "RS256", "PS256", "EdDSA"},
-				CacheTTL: Duration(time.Minute), NegativeCacheTTL: Duration(10 * time.Second), Leeway: Duration(30 * time.Second)},
+				CacheTTL: Duration(time.Minute), NegativeCacheTTL: Duration(10 * time.Second), Leeway: Duration(30 * time.Second),
+				MaxIntrospections: 64},
 			{Issuer: "https://b.example", Algorithms: []string{"ES384"},
-				CacheTTL: Duration(time.Second), NegativeCacheTTL: Duration(10 * time.Second), Leeway: Duration(30 * time.Second)},
+				CacheTTL: Duration(time.Second), NegativeCacheTTL: Duration(10 * time.Second), Leeway: Duration(30 * time.Second),
+				MaxIntrospections: 64},
 		},
 		APIs: []API{
 			{Name: "plain", Version: "v1", Tokens: []string{"jwt", "opaque", "split"}, MaxBodyBytes: 1 << 20,
-				Timeouts: Timeouts{Upstream: Duration(30 * time.Second), Dial: Duration(5 * time.Second)}},
+				Timeouts: Timeouts{Upstream: Duration(30 * time.Second), Dial: Duration(5 * time.Second),
+					Request: Duration(30 * time.Second), Response: Duration(30 * time.Second)}},
 			{Name: "set", Version: "v2", Tokens: []string{"jwt"}, MaxBodyBytes: 10,
-				Timeouts: Timeouts{Upstream: Duration(30 * time.Second), Dial: Duration(time.Second)},
+				Timeouts: Timeouts{Upstream: Duration(30 * time.Second), Dial: Duration(time.Second),
+					Request: Duration(30 * time.Second), Response: Duration(30 * time.Second)},
 				CORS: &CORS{
 					AllowedOrigins: []string{"https://app.example"},
 					AllowedMethods: []string{"GET"},
@@ -124,11 +128,15 @@ func TestGatewayValidateInCode(t *testing.T) {
 		{"unknown issuer", func(g *Gateway) { g.APIs[0].Issuer = "https://auth.example.com/" },
 			"gateway.apis[0].issuer: does not name one of gateway.issuers (compare the issuer URLs character for character)"},
 		{"named issuer", func(g *Gateway) { g.APIs[0].Issuer = "https://auth.example.com" }, ""},
-		{"base path root", func(g *Gateway) { g.APIs[0].BasePath = "/" }, `gateway.apis[0].base_path: "/" must not end with /`},
+		{"base path root", func(g *Gateway) { g.APIs[0].BasePath = "/" }, ""},
 		{"nested base paths", func(g *Gateway) {
 			g.APIs = append(g.APIs, g.APIs[0])
 			g.APIs[1].Name, g.APIs[1].BasePath = "shop-admin", "/shop/admin"
-		}, `gateway.apis[1].base_path: "/shop/admin" and "/shop" (gateway.apis[0]) are nested: a request under the longer one would belong to both APIs`},
+		}, ""},
+		{"base paths equal but for a trailing slash", func(g *Gateway) {
+			g.APIs = append(g.APIs, g.APIs[0])
+			g.APIs[1].Name, g.APIs[1].BasePath = "shop2", "/shop/"
+		}, `gateway.apis[1].base_path: "/shop/" is also the base path of gateway.apis[0]`},
 		{"sibling base paths", func(g *Gateway) {
 			g.APIs = append(g.APIs, g.APIs[0])
 			g.APIs[1].Name, g.APIs[1].BasePath = "shopping", "/shopping"

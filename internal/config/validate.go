@@ -205,6 +205,13 @@ func (v *validator) listen() {
 	if (l.GatewayTLS.CertFile == "") != (l.GatewayTLS.KeyFile == "") {
 		v.add("listen.gateway_tls", "cert_file and key_file go together", nil)
 	}
+	gt := l.GatewayTimeouts
+	v.duration("listen.gateway_timeouts.read_header", gt.ReadHeader, duration.Bounds{Min: time.Millisecond, Max: 5 * time.Minute})
+	v.duration("listen.gateway_timeouts.read", gt.Read, duration.Bounds{Min: time.Millisecond, Max: 24 * time.Hour})
+	if gt.Write != 0 {
+		v.duration("listen.gateway_timeouts.write", gt.Write, duration.Bounds{Min: time.Millisecond, Max: 24 * time.Hour})
+	}
+	v.duration("listen.gateway_timeouts.idle", gt.Idle, duration.Bounds{Min: time.Second, Max: 24 * time.Hour})
 }
 
 func (v *validator) hostPort(field, addr string) bool {

@@ -96,9 +96,14 @@ type limitRuntime struct {
 	revoker Revoker
 	// lastWarn is when the backend failure was last logged (unix nanos).
 	lastWarn atomic.Int64
-	// blockMu makes "not blocked yet, block it" one step on this node, so
-	// concurrent rejections block (and revoke) once.
-	blockMu sync.Mutex
+	// blockMu guards blocking, the keys this node is blocking right now:
+	// "not blocked yet, block it" is decided under it, so concurrent
+	// rejections of one key block (and revoke) once. The blocking itself
+	// (a Redis call, a revocation in the database) runs after the lock
+	// is released, so a slow one holds up only its own request, never
+	// the blocks of other keys.
+	blockMu  sync.Mutex
+	blocking map[string]struct{}
 }
 
 // internedKeys bounds the interned keys and header values: past it,
@@ -107,11 +112,12 @@ const internedKeys = 1 << 16
 
 func newLimitRuntime(logger *slog.Logger, m *limitMetrics, revoker Revoker) *limitRuntime {
 	return &limitRuntime{
-		keys:    newInterner(internedKeys, internedString),
-		headers: newInterner(internedKeys, internedHeader),
-		metrics: m,
-		logger:  logger,
-		revoker: revoker,
+		keys:     newInterner(internedKeys, internedString),
+		headers:  newInterner(internedKeys, internedHeader),
+		metrics:  m,
+		logger:   logger,
+		revoker:  revoker,
+		blocking: map[string]struct{}{},
 	}
 }
 
@@ -132,6 +138,31 @@ func (rt *limitRuntime) backendError(ctx context.Context, err error, allowed boo
 	}
 	rt.logger.LogAttrs(ctx, slog.LevelWarn, "rate limit backend unavailable",
 		slog.String("outcome", outcome), slog.String("err", err.Error()))
+}
+
+// claimBlock reports whether the caller is the one to block key: it is
+// not blocked yet (Blocked is a local lookup) and no other request of
+// this node is blocking it. A true answer must be followed by
+// releaseBlock.
+func (rt *limitRuntime) claimBlock(blocks ratelimit.Blocks, key string, now time.Time) bool {
+	rt.blockMu.Lock()
+	defer rt.blockMu.Unlock()
+	if _, busy := rt.blocking[key]; busy {
+		return false
+	}
+	if _, ok := blocks.Blocked(key, now); ok {
+		return false
+	}
+	rt.blocking[key] = struct{}{}
+	return true
+}
+
+// releaseBlock ends a claim: by then the block is in the block list (or
+// failed, and the next rejection over the limit tries again).
+func (rt *limitRuntime) releaseBlock(key string) {
+	rt.blockMu.Lock()
+	delete(rt.blocking, key)
+	rt.blockMu.Unlock()
 }
 
 // recordRejection counts a refused request against every abuse rule and
@@ -161,14 +192,14 @@ func (t *limitTable) recordRejection(ctx context.Context, clientID, sub string, 
 }
 
 // block blocks key under rule a, once: a key already blocked (by this
-// node or another) is left alone.
+// node or another), or being blocked by another request of this node, is
+// left alone. It decides under rt.blockMu and acts after releasing it.
 func (t *limitTable) block(ctx context.Context, a *abuseRule, key, clientID, sub string, now time.Time) {
 	rt := t.rt
-	rt.blockMu.Lock()
-	defer rt.blockMu.Unlock()
-	if _, ok := t.blocks.Blocked(key, now); ok {
+	if !rt.claimBlock(t.blocks, key, now) {
 		return
 	}
+	defer rt.releaseBlock(key)
 	until := now.Add(a.block)
 	// The block outlives the request that triggered it.
 	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), revokeTimeout)

@@ -82,6 +82,13 @@ func warehouseConfig(is *gatewaytest.Issuer, up *gatewaytest.Upstream) catalog.S
 
 func newEnv(t testing.TB, edit func(*catalog.Snapshot)) *env {
 	t.Helper()
+	return newEnvWith(t, edit, nil)
+}
+
+// newEnvWith is newEnv with the gateway's options edited too (a clock,
+// a block list).
+func newEnvWith(t testing.TB, edit func(*catalog.Snapshot), opts func(*Options)) *env {
+	t.Helper()
 	e := &env{
 		is:   gatewaytest.NewIssuer(t),
 		up:   gatewaytest.NewUpstream(t),
@@ -94,13 +101,17 @@ func newEnv(t testing.TB, edit func(*catalog.Snapshot)) *env {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	gw, err := New(ctx, Options{
+	o := Options{
 		Catalog:     e.cfg,
 		SplitSource: e.is.SplitSource(),
 		Getenv:      e.getenv,
 		Logger:      slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Metrics:     e.reg,
-	})
+	}
+	if opts != nil {
+		opts(&o)
+	}
+	gw, err := New(ctx, o)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}

@@ -41,6 +41,11 @@ type exchange struct {
 	// params holds the wildcard values of op's pattern, in order.
 	params [maxParams]string
 
+	// deadline is when the call must be over (the API's
+	// timeouts.response from arrival, on the wall clock); zero when the
+	// request matched no API.
+	deadline time.Time
+
 	// raw is the presented credential (never logged); verified what it
 	// resolved to.
 	raw      string
@@ -129,6 +134,30 @@ func (ex *exchange) Flush() { _ = ex.FlushError() }
 // for code that asserts http.Hijacker directly.
 func (ex *exchange) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	return http.NewResponseController(ex.rw).Hijack()
+}
+
+// writeGrace is how long after a call's deadline its connection may
+// still be written to: long enough for the 504 that ends a call whose
+// upstream ran out of time.
+const writeGrace = time.Second
+
+// unmatchedTimeout bounds reading and answering a request that matches no
+// API (or is refused before it could): the gateway answers those itself,
+// with a few hundred bytes.
+const unmatchedTimeout = 10 * time.Second
+
+// setDeadlines bounds reading the request (read) and the whole call
+// (write) from now, on the connection itself (http.ResponseController),
+// replacing the listener's timeouts for this request: an API's timeouts
+// decide how long its uploads and streams may last. Deadlines are on the
+// wall clock, whatever clock the gateway was given. A writer that does
+// not support deadlines (a test recorder) is left alone.
+func (ex *exchange) setDeadlines(read, write time.Duration) {
+	now := time.Now()
+	rc := http.NewResponseController(ex.rw)
+	_ = rc.SetReadDeadline(now.Add(read))
+	_ = rc.SetWriteDeadline(now.Add(write + writeGrace))
+	ex.deadline = now.Add(write)
 }
 
 // paramMap returns the wildcard values by name, for policies (the only

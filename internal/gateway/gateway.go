@@ -84,6 +84,8 @@ type Gateway struct {
 	limiter ratelimit.Backend
 	blocks  ratelimit.Blocks
 	limitRT *limitRuntime
+	// preAuthMem counts the pre-authentication limit of every table.
+	preAuthMem *ratelimit.Memory
 	// runKeys starts a key cache for the gateway's lifetime (the context
 	// New was given, captured here rather than stored) and returns what
 	// stops it early.
@@ -128,6 +130,9 @@ func newGateway(ctx context.Context, o Options, f factory) (*Gateway, error) {
 		split:   o.SplitSource,
 		limiter: o.RateLimiter,
 		blocks:  o.Blocks,
+		// Empty until a snapshot sets the limit; kept across reloads so
+		// a reload does not hand every address a fresh burst.
+		preAuthMem: ratelimit.NewMemory(ratelimit.MemoryConfig{MaxKeys: preAuthKeys}),
 	}
 	if g.now == nil {
 		g.now = time.Now
@@ -179,17 +184,21 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	path := r.URL.Path
 	if !cleanPath(path, r.URL.RawPath) {
+		ex.setDeadlines(unmatchedTimeout, unmatchedTimeout)
 		ex.reason = "unclean path"
 		ex.problem(problemBadRequest, decisionBadRequest)
 		return
 	}
 	api := t.matchAPI(path)
 	if api == nil {
+		ex.setDeadlines(unmatchedTimeout, unmatchedTimeout)
 		ex.problem(problemNotFound, decisionNotFound)
 		return
 	}
 	ex.api = api
-	rest := path[len(api.base):]
+	// From here the API's timeouts bound the call, not the listener's.
+	ex.setDeadlines(api.requestTimeout, api.responseTimeout)
+	rest := path[len(api.strip):]
 	method := r.Method
 	if api.cors != nil {
 		w.Header()["Vary"] = headerVaryOrigin

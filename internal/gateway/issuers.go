@@ -23,9 +23,9 @@ const (
 	// discoveryRetry spaces attempts to discover an introspection
 	// endpoint after one failed, so requests do not hammer the issuer.
 	discoveryRetry = 30 * time.Second
-	// startWait bounds how long New waits for an issuer's first key
-	// fetch; the cache keeps trying in the background after it.
-	startWait = 15 * time.Second
+	// discoveryTimeout bounds one discovery, which runs detached from
+	// the requests waiting for it.
+	discoveryTimeout = 10 * time.Second
 )
 
 // keySource is what the gateway needs of a JWKS cache (*token.JWKSCache).
@@ -102,6 +102,9 @@ type issuer struct {
 	// stop ends the key cache's background refresh; nil until started.
 	stop     context.CancelFunc
 	endpoint *introspectionEndpoint
+	// calls caps the introspections in flight to the issuer, shared by
+	// the introspectors of every audience set.
+	calls *phantom.CallLimit
 	// combos maps an audience set to its resolvers. Written only while
 	// building a table (under Gateway.mu); requests never read it.
 	combos map[string]*resolvers
@@ -122,7 +125,8 @@ func sameIssuer(a, b *issuer) bool {
 		slices.Equal(a.cfg.Algorithms, b.cfg.Algorithms) &&
 		a.cfg.IntrospectionURL == b.cfg.IntrospectionURL && a.cfg.ClientID == b.cfg.ClientID &&
 		a.cfg.CacheTTL == b.cfg.CacheTTL && a.cfg.NegativeCacheTTL == b.cfg.NegativeCacheTTL &&
-		a.cfg.Leeway == b.cfg.Leeway && a.secret == b.secret
+		a.cfg.Leeway == b.cfg.Leeway && a.cfg.MaxIntrospections == b.cfg.MaxIntrospections &&
+		a.secret == b.secret
 }
 
 // readSecret finds the introspection client secret: from a file that
@@ -194,10 +198,11 @@ func (is *issuer) resolversFor(ctx context.Context, b *builder, audiences []stri
 		NegativeTTL:  is.cfg.NegativeCacheTTL.Duration(),
 	}
 	if is.cfg.ClientID != "" {
-		li := &lazyIntrospector{endpoint: is.endpoint, now: b.now}
+		li := &lazyIntrospector{endpoint: is.endpoint}
 		li.build = func(u string) (tokenResolver, error) {
 			c := cacheCfg
 			c.URL = u
+			c.Calls = is.calls
 			return b.f.introspector(c, v, b.logger, b.now)
 		}
 		// Build now when possible, so a bad endpoint is a config error
@@ -217,57 +222,134 @@ func (is *issuer) resolversFor(ctx context.Context, b *builder, audiences []stri
 // introspectionEndpoint is an issuer's introspection URL: configured, or
 // read from its discovery document on first need (and again, at most once
 // per discoveryRetry, while that fails).
+//
+// Discovery is coalesced and detached, as phantom's cache runs its
+// calls: the first caller starts it on a goroutine of its own under a
+// context bounded by discoveryTimeout and cut from every caller's, and
+// callers wait for it without holding a lock. A caller hanging up gives
+// up its own wait only; it neither cancels the discovery nor caches a
+// failure for everyone else.
 type introspectionEndpoint struct {
 	issuer string
 	client *http.Client
-	mu     sync.Mutex
-	url    string
-	next   time.Time
+	// now is the clock for the retry spacing; nil means time.Now.
+	now func() time.Time
+
+	mu  sync.Mutex
+	url string
+	// next is when a discovery that failed may be tried again, and
+	// lastErr why it failed.
+	next    time.Time
+	lastErr error
+	// flight is the discovery in progress; nil when none is.
+	flight *discovery
 }
 
-func (e *introspectionEndpoint) get(ctx context.Context, now time.Time) (string, error) {
+// discovery is one discovery in flight; done is closed when url or err
+// is set.
+type discovery struct {
+	done chan struct{}
+	url  string
+	err  error
+}
+
+// errDiscoveryRecent answers while a failed discovery waits out
+// discoveryRetry.
+var errDiscoveryRecent = errors.New("discovery failed recently")
+
+func (e *introspectionEndpoint) clock() time.Time {
+	if e.now != nil {
+		return e.now()
+	}
+	return time.Now()
+}
+
+// get returns the endpoint, discovering it if need be. ctx bounds only
+// this caller's wait.
+func (e *introspectionEndpoint) get(ctx context.Context) (string, error) {
 	e.mu.Lock()
-	defer e.mu.Unlock()
 	if e.url != "" {
-		return e.url, nil
+		u := e.url
+		e.mu.Unlock()
+		return u, nil
 	}
-	if now.Before(e.next) {
-		return "", errors.New("discovery failed recently")
+	d := e.flight
+	if d == nil {
+		if e.clock().Before(e.next) {
+			err := e.lastErr
+			e.mu.Unlock()
+			return "", fmt.Errorf("%w: %w", errDiscoveryRecent, err)
+		}
+		d = &discovery{done: make(chan struct{})}
+		e.flight = d
+		go e.discover(context.WithoutCancel(ctx), d)
 	}
-	// The one safe discovery of package token: the document must name
-	// this issuer, redirects never leave https, and the endpoint it
-	// gives (which receives the gateway's client secret) obeys the same
-	// URL rules.
-	u, err := token.DiscoverEndpoint(ctx, e.client, e.issuer, token.EndpointIntrospection)
+	e.mu.Unlock()
+	select {
+	case <-d.done:
+		return d.url, d.err
+	case <-ctx.Done():
+		return "", fmt.Errorf("gave up waiting for discovery: %w", context.Cause(ctx))
+	}
+}
+
+// discover runs one discovery and publishes its result.
+func (e *introspectionEndpoint) discover(ctx context.Context, d *discovery) {
+	ctx, cancel := context.WithTimeout(ctx, discoveryTimeout)
+	defer cancel()
+	u, err := e.safeDiscover(ctx)
+	e.mu.Lock()
 	if err != nil {
-		e.next = now.Add(discoveryRetry)
-		return "", err
+		e.next = e.clock().Add(discoveryRetry)
+		e.lastErr = err
+	} else {
+		e.url = u
 	}
-	e.url = u
-	return u, nil
+	e.flight = nil
+	d.url, d.err = u, err
+	e.mu.Unlock()
+	close(d.done)
+}
+
+// safeDiscover is the one safe discovery of package token: the document
+// must name this issuer, redirects never leave https, and the endpoint it
+// gives (which receives the gateway's client secret) obeys the same URL
+// rules. A panic becomes an error: it runs on a goroutine of its own,
+// where a panic would end the process.
+func (e *introspectionEndpoint) safeDiscover(ctx context.Context) (u string, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			u, err = "", fmt.Errorf("discovery panicked (%T)", p)
+		}
+	}()
+	return token.DiscoverEndpoint(ctx, e.client, e.issuer, token.EndpointIntrospection)
 }
 
 // lazyIntrospector builds its phantom.Introspector once the endpoint is
 // known. Until then, opaque tokens get 503 (fail closed), never a pass.
 type lazyIntrospector struct {
 	cur      atomic.Pointer[resolverBox]
-	mu       sync.Mutex
+	mu       sync.Mutex // serializes build, which does no I/O
 	endpoint *introspectionEndpoint
 	build    func(url string) (tokenResolver, error)
-	now      func() time.Time
 }
 
 type resolverBox struct{ r tokenResolver }
 
 func (l *lazyIntrospector) init(ctx context.Context) (tokenResolver, error) {
+	if b := l.cur.Load(); b != nil {
+		return b.r, nil
+	}
+	// The endpoint coalesces discovery; no lock of ours is held across
+	// it.
+	u, err := l.endpoint.get(ctx)
+	if err != nil {
+		return nil, err
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if b := l.cur.Load(); b != nil {
 		return b.r, nil
-	}
-	u, err := l.endpoint.get(ctx, l.now())
-	if err != nil {
-		return nil, err
 	}
 	r, err := l.build(u)
 	if err != nil {
@@ -278,6 +360,8 @@ func (l *lazyIntrospector) init(ctx context.Context) (tokenResolver, error) {
 }
 
 // Resolve introspects raw, building the introspector first if needed.
+// The resolve step has already refused a token not shaped like ours, so
+// junk never starts a discovery.
 func (l *lazyIntrospector) Resolve(ctx context.Context, raw string) (*token.Verified, error) {
 	if b := l.cur.Load(); b != nil {
 		return b.r.Resolve(ctx, raw)

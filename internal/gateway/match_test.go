@@ -2,10 +2,15 @@ package gateway
 
 import (
 	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/portcullis/portcullis/internal/catalog"
 )
 
 // testRouter builds a router from "METHOD /pattern" labels ("* /x" for
@@ -287,4 +292,48 @@ func TestCleanPath(t *testing.T) {
 
 func (r relation) String() string {
 	return [...]string{"equal", "more specific", "less specific", "disjoint", "conflict"}[r]
+}
+
+// TestLongestBasePathRouting: base paths nest, "/" included; a request
+// goes to the API with the longest base path that is a whole-segment
+// prefix of its path, and the upstream sees the path after it.
+func TestLongestBasePathRouting(t *testing.T) {
+	upstream := func(name string) string {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			_, _ = io.WriteString(w, name+" "+r.URL.Path)
+		}))
+		t.Cleanup(srv.Close)
+		return srv.URL
+	}
+	api := func(name, base string) catalog.API {
+		return catalog.API{Name: name, BasePath: base, Upstream: upstream(name), Public: true,
+			Operations: []catalog.Operation{{Method: "GET", Path: "/"}, {Method: "GET", Path: "/{rest...}"}}}
+	}
+	e := newEnv(t, func(s *catalog.Snapshot) {
+		// The trailing slash of "/shop/admin/" is not part of it.
+		s.APIs = []catalog.API{api("root", "/"), api("shop", "/shop"), api("admin", "/shop/admin/")}
+	})
+	tests := []struct{ path, want string }{
+		{"/", "root /"},
+		{"/other", "root /other"},
+		{"/shopx", "root /shopx"},
+		{"/shop", "shop /"},
+		{"/shop/", "shop /"},
+		{"/shop/items/7", "shop /items/7"},
+		{"/shop/adminx", "shop /adminx"},
+		{"/shop/admin", "admin /"},
+		{"/shop/admin/", "admin /"},
+		{"/shop/admin/x", "admin /x"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.path, func(t *testing.T) {
+			w := e.serve(request("GET", tc.path, ""))
+			if w.Code != http.StatusOK {
+				t.Fatalf("status = %d, want 200 (body %q)", w.Code, w.Body.String())
+			}
+			if got := w.Body.String(); got != tc.want {
+				t.Errorf("reached %q, want %q", got, tc.want)
+			}
+		})
+	}
 }

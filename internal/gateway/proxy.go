@@ -111,7 +111,9 @@ func transportFor(api *catalog.API, target *url.URL, baseDir string) (transportK
 
 // upstream proxies one API to its backend.
 type upstream struct {
-	api    string
+	api string
+	// base is what is cut off the request path before the upstream's
+	// path is put in front: the API's base path, empty for "/".
 	base   string
 	target *url.URL
 	// path and rawPath are the target's path without a trailing slash.
@@ -137,6 +139,10 @@ func newUpstream(name, base string, target *url.URL, rt http.RoundTripper, cors 
 		ErrorHandler: u.fail,
 		ErrorLog:     slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 		BufferPool:   proxyBuffers,
+		// Flush every write as it comes: server-sent events, long polls
+		// and streamed downloads reach the client chunk by chunk, never
+		// held in a buffer waiting for more.
+		FlushInterval: -1,
 	}
 	if cors {
 		u.rp.ModifyResponse = stripUpstreamCORS
@@ -144,9 +150,17 @@ func newUpstream(name, base string, target *url.URL, rt http.RoundTripper, cors 
 	return u
 }
 
-// ServeHTTP makes upstream the chain's last step.
+// ServeHTTP makes upstream the chain's last step. The upstream call ends
+// at the call's deadline (the API's timeouts.response), so a stream that
+// outlives it is cancelled rather than left waiting for a write to fail.
 func (u *upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	exchangeOf(w).decision = decisionAllow
+	ex := exchangeOf(w)
+	ex.decision = decisionAllow
+	if !ex.deadline.IsZero() {
+		ctx, cancel := context.WithDeadline(r.Context(), ex.deadline)
+		defer cancel()
+		r = r.WithContext(ctx)
+	}
 	u.rp.ServeHTTP(w, r)
 }
 

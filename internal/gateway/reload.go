@@ -31,6 +31,7 @@ func (g *Gateway) Reload(ctx context.Context, snap catalog.Snapshot) error {
 		limiter:       g.limiter,
 		blocks:        g.blocks,
 		limitRT:       g.limitRT,
+		preAuthMem:    g.preAuthMem,
 		oldIssuers:    g.issuers,
 		oldTransports: g.transports,
 	}

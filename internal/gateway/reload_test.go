@@ -116,7 +116,7 @@ func TestConfigErrors(t *testing.T) {
 	}{
 		{"no name", func(c *catalog.Snapshot) { c.APIs[0].Name = "" }, "must not be empty", "apis[0].name", "", ""},
 		{"quote in name", func(c *catalog.Snapshot) { c.APIs[0].Name = `a"b` }, "is not a name", "apis[0].name", "", ""},
-		{"bad base path", func(c *catalog.Snapshot) { c.APIs[0].BasePath = "/warehouse/" }, "must not end with /", "apis[0].base_path", "", ""},
+		{"bad base path", func(c *catalog.Snapshot) { c.APIs[0].BasePath = "/warehouse//" }, "empty segment", "apis[0].base_path", "", ""},
 		{"dot base path", func(c *catalog.Snapshot) { c.APIs[0].BasePath = "/a/../b" }, ". or .. segments", "apis[0].base_path", "", ""},
 		{"duplicate base path", func(c *catalog.Snapshot) {
 			c.APIs = append(c.APIs, c.APIs[0])

@@ -19,7 +19,11 @@ type resolveStep struct {
 	api                *apiRoute
 	res                *resolvers
 	jwt, opaque, split bool
-	next               http.Handler
+	// preAuth counts the request per client address before anything is
+	// resolved; nil when there is no such limit.
+	preAuth *preAuthLimit
+	limitRT *limitRuntime
+	next    http.Handler
 }
 
 func newResolve(c *stepConfig, next http.Handler) (http.Handler, error) {
@@ -27,12 +31,14 @@ func newResolve(c *stepConfig, next http.Handler) (http.Handler, error) {
 		return next, nil
 	}
 	return &resolveStep{
-		api:    c.api,
-		res:    c.api.resolvers,
-		jwt:    c.api.accepts&acceptJWT != 0,
-		opaque: c.api.accepts&acceptOpaque != 0,
-		split:  c.api.accepts&acceptSplit != 0,
-		next:   next,
+		api:     c.api,
+		res:     c.api.resolvers,
+		jwt:     c.api.accepts&acceptJWT != 0,
+		opaque:  c.api.accepts&acceptOpaque != 0,
+		split:   c.api.accepts&acceptSplit != 0,
+		preAuth: c.preAuth,
+		limitRT: c.limitRT,
+		next:    next,
 	}, nil
 }
 
@@ -45,6 +51,14 @@ func (s *resolveStep) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ex.reason = "keys not loaded"
 		ex.problem(problemUnavailable, decisionUnavailable)
 		return
+	}
+	// Before any resolution: one address cannot make the gateway ask
+	// about token after token faster than the limit.
+	if s.preAuth != nil {
+		if ok, retry := s.preAuth.allow(ex.client, ex.start); !ok {
+			refusePreAuth(ex, s.limitRT, retry)
+			return
+		}
 	}
 	var (
 		v   *token.Verified
@@ -59,8 +73,18 @@ func (s *resolveStep) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		v, err = s.res.jwt.Verify(ctx, raw)
 	case s.opaque && (strings.HasPrefix(raw, token.PrefixAccess) || !s.split):
+		// Only our own shape can be active: anything else is refused
+		// here, before a cache, a discovery or an introspection.
+		if !token.IsOpaque(raw, token.PrefixAccess) {
+			err = errOpaqueShape
+			break
+		}
 		v, err = s.res.opaque.Resolve(ctx, raw)
 	case s.split:
+		if !token.IsSplitSignature(raw) {
+			err = errSplitShape
+			break
+		}
 		if s.res.split == nil {
 			err = errNoSplitSource
 			break
@@ -85,6 +109,8 @@ var (
 	errKindRefused   = errors.New("token kind not accepted by this api")
 	errNoSplitSource = errors.New("split tokens cannot be resolved on this node")
 	errNoClaims      = errors.New("resolver returned no claims")
+	errOpaqueShape   = errors.New("not shaped like an opaque access token")
+	errSplitShape    = errors.New("not shaped like a split token signature")
 )
 
 func (s *resolveStep) deny(ctx context.Context, ex *exchange, err error) {
@@ -92,6 +118,11 @@ func (s *resolveStep) deny(ctx context.Context, ex *exchange, err error) {
 	case ctx.Err() != nil:
 		ex.reason = "client went away"
 		ex.problem(problemUnavailable, decisionClientClosed)
+	case errors.Is(err, phantom.ErrBusy):
+		// RFC 9110 §15.6.4: the cap of introspections in flight is
+		// reached; the client may retry shortly.
+		ex.reason = "introspections at capacity"
+		ex.problem(problemUnavailable, decisionUnavailable)
 	case errors.Is(err, phantom.ErrUnavailable):
 		// Fail closed with a hint to retry (RFC 9110 §10.2.3).
 		ex.reason = "token service unavailable"
@@ -123,6 +154,8 @@ func denyReason(err error) string {
 		{errKindRefused, "kind not accepted"},
 		{errNoSplitSource, "split tokens unavailable"},
 		{errNoClaims, "no claims"},
+		{errOpaqueShape, "malformed"},
+		{errSplitShape, "malformed"},
 	} {
 		if errors.Is(err, c.err) {
 			return c.reason

@@ -73,14 +73,20 @@ type table struct {
 
 // apiRoute is one API of a table.
 type apiRoute struct {
-	name, version, base string
-	router              router
-	cors                *corsPolicy
-	accepts             acceptKinds
-	resolvers           *resolvers
-	policy              requestRule
-	maxBody             int64
-	upstream            *upstream
+	// base is the normalized base path; strip is what is cut off a
+	// request's path before its operation is matched: base, or nothing
+	// for "/".
+	name, version, base, strip string
+	router                     router
+	cors                       *corsPolicy
+	accepts                    acceptKinds
+	resolvers                  *resolvers
+	policy                     requestRule
+	maxBody                    int64
+	upstream                   *upstream
+	// requestTimeout bounds reading a call's request, responseTimeout
+	// the whole call (timeouts.request, timeouts.response).
+	requestTimeout, responseTimeout time.Duration
 	// RFC 6750 §3 challenges, rendered once: no credential (no error
 	// code, §3.1), a bad one, a malformed request.
 	challengeNone, challengeInvalid, challengeRequest []string
@@ -102,10 +108,11 @@ type operation struct {
 }
 
 // matchAPI finds the API whose base path is the longest prefix of path
-// at a segment boundary.
+// at a segment boundary (catalog.BasePathMatches): t.apis is sorted
+// longest first, so the first match wins, and "/" matches last.
 func (t *table) matchAPI(path string) *apiRoute {
 	for _, a := range t.apis {
-		if strings.HasPrefix(path, a.base) && (len(path) == len(a.base) || path[len(a.base)] == '/') {
+		if catalog.BasePathMatches(a.base, path) {
 			return a
 		}
 	}
@@ -126,6 +133,10 @@ type builder struct {
 	blocks  ratelimit.Blocks
 	limitRT *limitRuntime
 	lim     limitBuild
+	// preAuthMem counts the pre-authentication limit; preAuth is the
+	// limit compiled for this table (nil when it has none).
+	preAuthMem *ratelimit.Memory
+	preAuth    *preAuthLimit
 
 	oldIssuers    map[string]*issuer
 	oldTransports map[transportKey]*http.Transport
@@ -144,6 +155,9 @@ func (b *builder) build(ctx context.Context, s *catalog.Snapshot) (_ *table, err
 	loc := s.Location()
 	strip := newStripSet(s.StripHeaders, s.StripHeaderPrefixes)
 	if t.limits, err = b.buildLimits(s, loc); err != nil {
+		return nil, &ConfigError{Err: err}
+	}
+	if b.preAuth, err = newPreAuthLimit(s.PreAuthLimit, b.preAuthMem, b.limitRT.keys); err != nil {
 		return nil, &ConfigError{Err: err}
 	}
 
@@ -197,18 +211,28 @@ func (b *builder) issuer(c catalog.Issuer) (*issuer, error) {
 		return old, nil
 	}
 	is.keys = b.f.keys(token.JWKSConfig{Issuer: c.Issuer, JWKSURI: c.JWKSURI}, b.logger, b.now)
-	is.endpoint = &introspectionEndpoint{issuer: c.Issuer, client: b.f.client, url: c.IntrospectionURL}
+	is.endpoint = &introspectionEndpoint{issuer: c.Issuer, client: b.f.client, url: c.IntrospectionURL, now: b.now}
+	is.calls = phantom.NewCallLimit(c.MaxIntrospections)
 	b.fresh = append(b.fresh, is)
 	return is, nil
 }
 
 func (b *builder) api(ctx context.Context, s *catalog.Snapshot, c *catalog.API, loc *time.Location,
 	strip *stripSet, prevCombos map[*issuer]map[string]*resolvers) (*apiRoute, error) {
+	base := catalog.NormalizeBasePath(c.BasePath)
+	cut := base
+	if base == "/" {
+		cut = ""
+	}
 	api := &apiRoute{
 		name:    c.Name,
 		version: c.Version,
-		base:    c.BasePath,
+		base:    base,
+		strip:   cut,
 		maxBody: c.MaxBodyBytes,
+
+		requestTimeout:  c.Timeouts.Request.Duration(),
+		responseTimeout: c.Timeouts.Response.Duration(),
 	}
 	// The name is safe in a quoted-string realm as it is: the catalog's
 	// name syntax has no quotes, backslashes or controls.
@@ -270,12 +294,12 @@ func (b *builder) api(ctx context.Context, s *catalog.Snapshot, c *catalog.API, 
 		}
 		b.transports[key] = tr
 	}
-	api.upstream = newUpstream(c.Name, c.BasePath, target, tr, api.cors != nil, b.logger)
+	api.upstream = newUpstream(c.Name, cut, target, tr, api.cors != nil, b.logger)
 	api.unmatched = b.metrics.forOp(c.Name, "")
 
 	for j, op := range ops {
 		op.metrics = b.metrics.forOp(c.Name, op.label)
-		sc := &stepConfig{api: api, op: op, strip: strip, loc: loc, now: b.now}
+		sc := &stepConfig{api: api, op: op, strip: strip, loc: loc, now: b.now, preAuth: b.preAuth, limitRT: b.limitRT}
 		// The declared operations come first in ops, in order; those of
 		// an OpenAPI document have no limits of their own.
 		var opLimits []catalog.Limit
@@ -372,6 +396,9 @@ type stepConfig struct {
 	// limits are the operation's rate limits; nil when it has none to
 	// check.
 	limits *opLimits
+	// preAuth is the pre-authentication limit; nil when there is none.
+	preAuth *preAuthLimit
+	limitRT *limitRuntime
 }
 
 // stepConstructor builds one step around next; a step with nothing to do

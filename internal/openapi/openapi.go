@@ -39,7 +39,12 @@ type API struct {
 	Version string
 	// BasePath is the path of the first server URL ("/warehouse"), empty
 	// when there is none.
-	BasePath   string
+	BasePath string
+	// ServerURL is the first server URL when it is absolute http or
+	// https ("https://api.example.com/warehouse"), without query,
+	// fragment or trailing slash; empty when there is none or it is
+	// relative (the importer cannot know what it is relative to).
+	ServerURL  string
 	Operations []Operation
 }
 
@@ -143,7 +148,7 @@ func (p *parser) parse() (*API, error) {
 	if err := p.info(doc, api); err != nil {
 		return nil, err
 	}
-	if api.BasePath, err = p.basePath(doc); err != nil {
+	if api.BasePath, api.ServerURL, err = p.server(doc); err != nil {
 		return nil, err
 	}
 	if err := p.securitySchemes(doc); err != nil {

@@ -41,9 +41,10 @@ func TestParseDocuments(t *testing.T) {
 		{"testdata/warehouse.yaml", warehouseAPI},
 		{"../../examples/warehouse/openapi.yaml", warehouseAPI},
 		{"testdata/petstore-3.0.json", &API{
-			Title:    "Pet Store",
-			Version:  "2.1",
-			BasePath: "/api/v2",
+			Title:     "Pet Store",
+			Version:   "2.1",
+			BasePath:  "/api/v2",
+			ServerURL: "https://eu.pets.example/api/v2",
 			Operations: []Operation{
 				// The document's requirement.
 				{Method: "GET", Path: "/pets", OperationID: "listPets", Scopes: []string{"pets:read"}},
@@ -60,8 +61,9 @@ func TestParseDocuments(t *testing.T) {
 			},
 		}},
 		{"testdata/path-items-3.1.yaml", &API{
-			Title:   "Shared path items",
-			Version: "1.0",
+			Title:     "Shared path items",
+			Version:   "1.0",
+			ServerURL: "https://api.example.com",
 			Operations: []Operation{
 				{Method: "GET", Path: "/v1/items", OperationID: "listItems", Scopes: []string{"read"}},
 				{Method: "HEAD", Path: "/v1/items", Public: true},
@@ -203,21 +205,25 @@ func TestParseBasePath(t *testing.T) {
 		name    string
 		servers string
 		want    string
+		// wantURL is ServerURL: the absolute http(s) server URL or "".
+		wantURL string
 	}{
-		{"none", "", ""},
-		{"empty list", "servers: []\n", ""},
-		{"absolute", "servers: [{url: 'https://api.example.com/warehouse'}]\n", "/warehouse"},
-		{"absolute trailing slash", "servers: [{url: 'https://api.example.com/warehouse/v1/'}]\n", "/warehouse/v1"},
-		{"absolute root", "servers: [{url: 'https://api.example.com/'}]\n", ""},
-		{"absolute no path", "servers: [{url: 'https://api.example.com'}]\n", ""},
-		{"relative", "servers: [{url: /warehouse}]\n", "/warehouse"},
-		{"relative without slash", "servers: [{url: warehouse/}]\n", "/warehouse"},
-		{"relative dot", "servers: [{url: ./v1}]\n", "/v1"},
-		{"relative root", "servers: [{url: /}]\n", ""},
-		{"network-path reference", "servers: [{url: '//api.example.com/w'}]\n", "/w"},
-		{"first server only", "servers: [{url: /a}, {url: /b}]\n", "/a"},
-		{"query left out", "servers: [{url: 'https://h/a?x=1'}]\n", "/a"},
-		{"variables", "servers:\n  - url: 'https://{host}/{base}'\n    variables:\n      host: {default: h.example}\n      base: {default: w, enum: [w, x]}\n", "/w"},
+		{"none", "", "", ""},
+		{"empty list", "servers: []\n", "", ""},
+		{"absolute", "servers: [{url: 'https://api.example.com/warehouse'}]\n", "/warehouse", "https://api.example.com/warehouse"},
+		{"absolute trailing slash", "servers: [{url: 'https://api.example.com/warehouse/v1/'}]\n", "/warehouse/v1", "https://api.example.com/warehouse/v1"},
+		{"absolute root", "servers: [{url: 'https://api.example.com/'}]\n", "", "https://api.example.com"},
+		{"absolute no path", "servers: [{url: 'http://10.0.0.7:9000'}]\n", "", "http://10.0.0.7:9000"},
+		{"absolute not http", "servers: [{url: 'ftp://h.example/a'}]\n", "/a", ""},
+		{"relative", "servers: [{url: /warehouse}]\n", "/warehouse", ""},
+		{"relative without slash", "servers: [{url: warehouse/}]\n", "/warehouse", ""},
+		{"relative dot", "servers: [{url: ./v1}]\n", "/v1", ""},
+		{"relative root", "servers: [{url: /}]\n", "", ""},
+		{"network-path reference", "servers: [{url: '//api.example.com/w'}]\n", "/w", ""},
+		{"first server only", "servers: [{url: 'https://a.example/a'}, {url: 'https://b.example/b'}]\n", "/a", "https://a.example/a"},
+		{"query left out", "servers: [{url: 'https://h/a?x=1#f'}]\n", "/a", "https://h/a"},
+		{"user information", "servers: [{url: 'https://u:p@h/a'}]\n", "/a", ""},
+		{"variables", "servers:\n  - url: 'https://{host}/{base}'\n    variables:\n      host: {default: h.example}\n      base: {default: w, enum: [w, x]}\n", "/w", "https://h.example/w"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -227,6 +233,9 @@ func TestParseBasePath(t *testing.T) {
 			}
 			if got.BasePath != tc.want {
 				t.Errorf("BasePath = %q, want %q", got.BasePath, tc.want)
+			}
+			if got.ServerURL != tc.wantURL {
+				t.Errorf("ServerURL = %q, want %q", got.ServerURL, tc.wantURL)
 			}
 		})
 	}

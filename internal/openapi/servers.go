@@ -6,45 +6,53 @@ import (
 	"strings"
 )
 
-// basePath is the path of the document's first server URL, without a
-// trailing slash; "" when there is no server or its path is "/".
+// server reads the document's first server URL: its path without a
+// trailing slash ("" when there is no server or its path is "/"), and,
+// when the URL is absolute http or https, the URL itself without query,
+// fragment or trailing slash ("" otherwise).
 //
 // OpenAPI 3.1 §4.8.5: the URL may be relative (to where the document is
 // served, which the importer does not know: it is read against "/") and
 // may hold {variables}, replaced by their defaults.
-func (p *parser) basePath(doc *mapping) (string, error) {
+func (p *parser) server(doc *mapping) (basePath, serverURL string, err error) {
 	n, ok := doc.get("servers")
 	if !ok {
-		return "", nil
+		return "", "", nil
 	}
 	servers, err := p.sequence(n, "servers")
 	if err != nil || len(servers) == 0 {
-		return "", err
+		return "", "", err
 	}
 	server, err := p.mapping(servers[0], "servers[0]")
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	un, ok := server.get("url")
 	if !ok {
-		return "", &Error{Path: "servers[0]", Line: server.node.Line, Msg: "no url", Err: ErrInvalid}
+		return "", "", &Error{Path: "servers[0]", Line: server.node.Line, Msg: "no url", Err: ErrInvalid}
 	}
 	raw, err := p.scalar(un, "servers[0].url")
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	expanded, err := p.serverVariables(server, raw, un.Line)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	u, err := url.Parse(expanded)
 	if err != nil {
-		return "", &Error{Path: "servers[0].url", Line: un.Line, Msg: fmt.Sprintf("%s is not a url", quote(expanded)), Err: ErrInvalid}
+		return "", "", &Error{Path: "servers[0].url", Line: un.Line, Msg: fmt.Sprintf("%s is not a url", quote(expanded)), Err: ErrInvalid}
+	}
+	if (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && u.User == nil {
+		abs := *u
+		abs.RawQuery, abs.ForceQuery, abs.Fragment, abs.RawFragment = "", false, "", ""
+		abs.Path, abs.RawPath = strings.TrimRight(u.Path, "/"), strings.TrimRight(u.RawPath, "/")
+		serverURL = abs.String()
 	}
 	if !u.IsAbs() && u.Host == "" {
 		u = (&url.URL{Path: "/"}).ResolveReference(u)
 	}
-	return strings.TrimRight(u.Path, "/"), nil
+	return strings.TrimRight(u.Path, "/"), serverURL, nil
 }
 
 // serverVariables replaces each {name} of a server URL with the default of

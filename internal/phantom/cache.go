@@ -141,10 +141,12 @@ type core struct {
 	maxTTL  time.Duration
 	negTTL  time.Duration
 	timeout time.Duration
-	now     func() time.Time
-	log     *slog.Logger
+	// limit caps the fetches in flight; nil means no cap.
+	limit *CallLimit
+	now   func() time.Time
+	log   *slog.Logger
 
-	misses, calls, errs atomic.Uint64
+	misses, calls, errs, busy atomic.Uint64
 }
 
 func newCore(cfg IntrospectorConfig, scope string, logger *slog.Logger, now func() time.Time) *core {
@@ -158,6 +160,7 @@ func newCore(cfg IntrospectorConfig, scope string, logger *slog.Logger, now func
 		maxTTL:  cfg.MaxTTL,
 		negTTL:  cfg.NegativeTTL,
 		timeout: cfg.Timeout,
+		limit:   cfg.Calls,
 		now:     now,
 		log:     logger,
 	}
@@ -201,6 +204,13 @@ func (c *core) load(ctx context.Context, k cacheKey, fetch fetchFunc) (*token.Ve
 	}
 	cl, ok := s.inflight[k]
 	if !ok {
+		// A new call needs a slot; waiting for one would queue without
+		// bound, so a full limit answers at once.
+		if c.limit != nil && !c.limit.tryAcquire() {
+			s.mu.Unlock()
+			c.busy.Add(1)
+			return nil, ErrBusy
+		}
 		cl = &call{done: make(chan struct{})}
 		s.inflight[k] = cl
 		c.calls.Add(1)
@@ -247,6 +257,11 @@ func (c *core) run(ctx context.Context, k cacheKey, s *shard, cl *call, fetch fe
 		c.errs.Add(1)
 	}
 	s.mu.Unlock()
+	// The slot is free before anyone hears the answer, so a caller that
+	// resolves again at once is not refused for this call's sake.
+	if c.limit != nil {
+		c.limit.release()
+	}
 	close(cl.done)
 }
 
@@ -271,6 +286,7 @@ func (c *core) stats() Stats {
 		Misses:         c.misses.Load(),
 		Introspections: c.calls.Load(),
 		Errors:         c.errs.Load(),
+		Busy:           c.busy.Load(),
 	}
 	for i := range c.cache.shards {
 		st.Hits += c.cache.shards[i].hits.Load()

@@ -3,7 +3,6 @@ package phantom_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -110,7 +109,11 @@ func TestIntrospectorResolve(t *testing.T) {
 		{name: "unknown", raw: opaque(t), wantErr: phantom.ErrInactive, wantCalls: 1},
 		{name: "empty", raw: "", wantErr: phantom.ErrInactive},
 		{name: "too long", raw: strings.Repeat("a", token.MaxLength+1), wantErr: phantom.ErrInactive},
-		{name: "longest allowed", raw: strings.Repeat("a", token.MaxLength), wantErr: phantom.ErrInactive, wantCalls: 1},
+		// Not shaped like token.NewOpaque's: refused before any call.
+		{name: "longest allowed", raw: strings.Repeat("a", token.MaxLength), wantErr: phantom.ErrInactive},
+		{name: "refresh token", raw: "pcr_" + active[4:], wantErr: phantom.ErrInactive},
+		{name: "one short", raw: active[:len(active)-1], wantErr: phantom.ErrInactive},
+		{name: "jwt", raw: jwt, wantErr: phantom.ErrInactive},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -260,7 +263,7 @@ func TestIntrospectorNegativeCache(t *testing.T) {
 		f := newFixture(t, phantom.IntrospectorConfig{})
 		junk := make([]string, 200)
 		for i := range junk {
-			junk[i] = fmt.Sprintf("junk-%d", i)
+			junk[i] = opaque(t) // well shaped, unknown
 		}
 		for round := range 3 {
 			for _, j := range junk {

@@ -3,7 +3,9 @@
 // server with Accept: application/jwt (the phantom-token pattern), and the
 // signature half of a split token is looked up and reassembled. Results
 // are cached, concurrent misses for one token are coalesced, and failures
-// are cached briefly so junk tokens cannot flood the authorization server.
+// are cached briefly so junk tokens cannot flood the authorization server:
+// a token not shaped like ours is refused before anything is asked, and
+// the introspections in flight to one server are capped (CallLimit).
 //
 // It never signs anything and never holds a private key: every JWT it
 // returns has been verified against the issuer's published keys. It never
@@ -49,6 +51,11 @@ var errTooLong = fmt.Errorf("%w: token longer than %d bytes", ErrInactive, token
 // errEmpty answers an empty presented token.
 var errEmpty = fmt.Errorf("%w: empty token", ErrInactive)
 
+// errOpaqueShape answers a presented token that cannot be an opaque
+// access token of ours (see token.IsOpaque); it is decided locally, so
+// nothing is asked and nothing is cached.
+var errOpaqueShape = fmt.Errorf("%w: not an opaque access token", ErrInactive)
+
 // JWTVerifier verifies the JWT a resolver obtained.
 type JWTVerifier interface {
 	Verify(ctx context.Context, raw string) (*token.Verified, error)
@@ -74,6 +81,11 @@ type IntrospectorConfig struct {
 	Timeout time.Duration
 	// Client makes the calls; nil means a tuned client with Timeout.
 	Client *http.Client
+	// Calls caps the introspections in flight; share one between the
+	// resolvers of one authorization server. Nil means a cap of
+	// DefaultMaxCalls for this resolver alone. A miss past the cap fails
+	// with ErrBusy.
+	Calls *CallLimit
 }
 
 // Defaults of IntrospectorConfig's zero values.
@@ -130,6 +142,9 @@ func NewIntrospector(cfg IntrospectorConfig, v JWTVerifier, logger *slog.Logger,
 			"url", cfg.URL)
 	}
 	cfg = cfg.withDefaults()
+	if cfg.Calls == nil {
+		cfg.Calls = NewCallLimit(DefaultMaxCalls)
+	}
 	client := cfg.Client
 	if client == nil {
 		client = newClient(cfg.Timeout)
@@ -191,6 +206,11 @@ func (i *Introspector) Resolve(ctx context.Context, raw string) (*token.Verified
 	if raw == "" {
 		return nil, errEmpty
 	}
+	// Only our own format can be active: anything else is refused
+	// before the cache or the network sees it, so junk costs nothing.
+	if !token.IsOpaque(raw, token.PrefixAccess) {
+		return nil, errOpaqueShape
+	}
 	k := cacheKey{digest: digest(raw), scope: i.url}
 	if v, err, ok := i.core.cached(k); ok {
 		return v, err
@@ -212,9 +232,10 @@ func (i *Introspector) miss(ctx context.Context, k cacheKey, raw string) (*token
 // entry; Misses counts lookups that had to wait for a call (coalesced
 // waiters included); Introspections counts calls actually made (for a
 // SplitResolver, source lookups); Errors counts calls that ended with
-// ErrUnavailable, which are never cached.
+// ErrUnavailable, which are never cached; Busy counts misses refused with
+// ErrBusy because the calls in flight were at their cap.
 type Stats struct {
-	Hits, Misses, NegativeHits, Introspections, Errors uint64
+	Hits, Misses, NegativeHits, Introspections, Errors, Busy uint64
 }
 
 // Stats returns the counters so far.

@@ -39,7 +39,7 @@ type SplitResolver struct {
 
 // NewSplitResolver returns a resolver reading src and verifying with v;
 // results are cached like the Introspector's (MaxTTL, NegativeTTL,
-// CacheSize from cfg; URL and credentials unused).
+// CacheSize from cfg; URL, credentials and Calls unused).
 //
 // Zero or negative values in cfg take the defaults (it cannot report an
 // error). src and v must not be nil: it panics, at start-up, rather than
@@ -71,10 +71,11 @@ func (s *SplitResolver) Resolve(ctx context.Context, sig string) (*token.Verifie
 	if sig == "" {
 		return nil, errEmpty
 	}
-	// RFC 7515 §7.1: the signature part is base64url without padding.
-	// Anything else (a '.' above all) cannot be reassembled into the JWT
-	// it claims to be, so it is refused before any lookup.
-	if !isBase64URL(sig) {
+	// RFC 7515 §7.1: the signature part is base64url without padding, of
+	// the length an allowed algorithm signs. Anything else (a '.' above
+	// all) cannot be reassembled into the JWT it claims to be, so it is
+	// refused before any lookup.
+	if !token.IsSplitSignature(sig) {
 		return nil, errSplitShape
 	}
 	// Same bytes as token.Digest(sig), kept in an array so a hit
@@ -126,14 +127,4 @@ func (s *SplitResolver) reassemble(ctx context.Context, sig string, d *[sha256.S
 		s.core.log.ErrorContext(ctx, "split token failed verification", "token_digest", digestPrefix(d), "error", err)
 		return nil, fmt.Errorf("%w: split token failed verification: %w", ErrInactive, err)
 	}
-}
-
-func isBase64URL(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-			return false
-		}
-	}
-	return true
 }

@@ -104,13 +104,17 @@ func TestSplitResolve(t *testing.T) {
 		wantCalls int64
 	}{
 		{name: "known", sig: sig, wantCalls: 1},
-		{name: "unknown", sig: strings.Repeat("B", len(sig)), wantErr: phantom.ErrInactive, wantCalls: 1},
+		{name: "unknown", sig: strings.Repeat("B", len(sig)-1) + "A", wantErr: phantom.ErrInactive, wantCalls: 1},
 		{name: "stored part with a wrong signature", sig: forged, wantErr: token.ErrSignature, wantCalls: 1},
 		{name: "empty", sig: "", wantErr: phantom.ErrInactive},
 		{name: "too long", sig: strings.Repeat("A", token.MaxLength+1), wantErr: phantom.ErrInactive},
 		{name: "whole jwt", sig: jwt, wantErr: phantom.ErrInactive},
 		{name: "padding", sig: sig + "=", wantErr: phantom.ErrInactive},
 		{name: "standard base64", sig: "ab+/", wantErr: phantom.ErrInactive},
+		// Refused by shape, before any lookup: no allowed algorithm signs
+		// 63 bytes, and a non-zero trailing bit is a second spelling.
+		{name: "no algorithm's size", sig: sig[:len(sig)-2], wantErr: phantom.ErrInactive},
+		{name: "non-canonical", sig: strings.Repeat("B", len(sig)), wantErr: phantom.ErrInactive},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -139,7 +143,7 @@ func TestSplitResolve(t *testing.T) {
 func TestSplitCache(t *testing.T) {
 	f := newSplitFixture(t, phantom.IntrospectorConfig{MaxTTL: time.Minute, NegativeTTL: 5 * time.Second})
 	_, sig := f.issue(t, "alice", time.Hour)
-	junk := strings.Repeat("C", 86)
+	junk := strings.Repeat("C", 85) + "A"
 	for range 100 {
 		if _, err := f.r.Resolve(t.Context(), sig); err != nil {
 			t.Fatalf("Resolve: %v", err)

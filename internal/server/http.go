@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/portcullis/portcullis/internal/admin"
+	"github.com/portcullis/portcullis/internal/config"
 	"github.com/portcullis/portcullis/internal/gateway"
 )
 
@@ -26,8 +28,18 @@ const (
 	readyzPingTimeout = 2 * time.Second
 )
 
+// healthzWriteTimeout bounds writing /healthz on the gateway listener,
+// which has no listener-wide write timeout by default.
+const healthzWriteTimeout = 5 * time.Second
+
+// listenerTimeouts is implemented by a handler that brings its
+// listener's timeouts (the gateway's); others get the defaults above.
+type listenerTimeouts interface {
+	timeouts() config.ListenTimeouts
+}
+
 func newHTTPServer(h http.Handler, logger *slog.Logger) *http.Server {
-	return &http.Server{
+	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,
@@ -36,6 +48,19 @@ func newHTTPServer(h http.Handler, logger *slog.Logger) *http.Server {
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
+	if lt, ok := h.(listenerTimeouts); ok {
+		// The gateway's own: a write timeout of zero is none, as each
+		// API's timeouts bound its calls (the gateway sets the
+		// per-request deadlines).
+		// Zero values left by a config built without ApplyDefaults
+		// keep the defaults rather than mean no limit.
+		t := lt.timeouts()
+		srv.ReadHeaderTimeout = cmp.Or(t.ReadHeader.Duration(), readHeaderTimeout)
+		srv.ReadTimeout = cmp.Or(t.Read.Duration(), readTimeout)
+		srv.WriteTimeout = t.Write.Duration()
+		srv.IdleTimeout = cmp.Or(t.Idle.Duration(), idleTimeout)
+	}
+	return srv
 }
 
 // authzHandler serves the authorization server and a liveness probe.
@@ -46,18 +71,30 @@ func (w *wiring) authzHandler() http.Handler {
 	return mux
 }
 
-// gatewayHandler serves the gateway's APIs and a liveness probe.
+// gatewayHandler serves the gateway's APIs and a liveness probe, with
+// the gateway listener's own timeouts (listen.gateway_timeouts).
 // No ServeMux here: it would clean or redirect paths before the gateway
 // sees them, and the gateway must judge every path itself.
 func (w *wiring) gatewayHandler() http.Handler {
-	g := w.gateway
-	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/healthz" && r.Method == http.MethodGet {
-			healthz(rw, r)
-			return
-		}
-		g.ServeHTTP(rw, r)
-	})
+	return &gatewayHTTP{g: w.gateway, t: w.cfg.Listen.GatewayTimeouts}
+}
+
+type gatewayHTTP struct {
+	g *gateway.Gateway
+	t config.ListenTimeouts
+}
+
+func (h *gatewayHTTP) timeouts() config.ListenTimeouts { return h.t }
+
+func (h *gatewayHTTP) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/healthz" && r.Method == http.MethodGet {
+		// A deadline of its own: a connection's earlier call may have
+		// left a longer (or a past) one.
+		_ = http.NewResponseController(rw).SetWriteDeadline(time.Now().Add(healthzWriteTimeout))
+		healthz(rw, r)
+		return
+	}
+	h.g.ServeHTTP(rw, r)
 }
 
 // adminHandler serves the operational endpoints. It belongs on an internal

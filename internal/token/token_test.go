@@ -131,6 +131,51 @@ func TestVerifyJWS(t *testing.T) {
 	}
 }
 
+// TestVerifyJWSCompactOnly: access tokens are compact JWS (RFC 9068
+// §2.1). A JSON serialization carrying a valid signature is refused, and
+// so is one that puts typ or kid in an unprotected header, which no
+// signature covers (RFC 8725 §3.1).
+func TestVerifyJWSCompactOnly(t *testing.T) {
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	set := &jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: key.Public(), KeyID: "k1", Algorithm: "ES256"}}}
+	algs := []jose.SignatureAlgorithm{jose.ES256}
+	signed := func(s jose.Signer) *jose.JSONWebSignature {
+		o, err := s.Sign([]byte(`{"sub":"x"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return o
+	}
+	full := signed(signer(t, key, jose.ES256, "at+jwt")).FullSerialize()
+	// Signed with neither typ nor kid protected; both added unprotected.
+	bare, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: key}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	compact, err := signed(bare).CompactSerialize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts := strings.Split(compact, ".")
+	unprotected, _ := json.Marshal(map[string]any{
+		"protected": parts[0], "payload": parts[1], "signature": parts[2],
+		"header": map[string]string{"typ": "at+jwt", "kid": "k1"},
+	})
+	if _, err := VerifyJWS(compact, set, algs, ""); err != nil {
+		t.Fatalf("control: compact token without typ: %v", err)
+	}
+	for name, raw := range map[string]string{
+		"json serialization":      full,
+		"typ and kid unprotected": string(unprotected),
+	} {
+		t.Run(name, func(t *testing.T) {
+			if _, err := VerifyJWS(raw, set, algs, "at+jwt"); !errors.Is(err, ErrMalformed) {
+				t.Errorf("VerifyJWS() = %v, want ErrMalformed", err)
+			}
+		})
+	}
+}
+
 func FuzzSplit(f *testing.F) {
 	for _, s := range []string{"a.b.c", "", "..", "a.b.", "eyJ.eyJ.sig"} {
 		f.Add(s)

@@ -17,18 +17,25 @@ var ErrSignature = errors.New("token: signature does not verify")
 // header must equal it, case-insensitively with or without the
 // "application/" prefix (RFC 8725 §3.11). Keys named by the token itself
 // (jku, x5u, jwk headers) are never used: only set is trusted.
+//
+// Only the compact serialization is read (RFC 7519 §7.2, RFC 9068 §2.1):
+// a JWS JSON serialization, which could carry unprotected headers that
+// no signature covers, is malformed here.
 func VerifyJWS(raw string, set *jose.JSONWebKeySet, algs []jose.SignatureAlgorithm, typ string) ([]byte, error) {
 	if len(raw) > MaxLength {
 		return nil, ErrMalformed
 	}
-	sig, err := jose.ParseSigned(raw, algs)
+	// The allow-list is applied while parsing (RFC 8725 §3.1).
+	sig, err := jose.ParseSignedCompact(raw, algs)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
 	if len(sig.Signatures) != 1 {
 		return nil, ErrMalformed
 	}
-	h := sig.Signatures[0].Header
+	// typ and kid are read from the protected header only: a value no
+	// signature covers could be changed by anyone on the way.
+	h := sig.Signatures[0].Protected
 	if typ != "" && !typMatches(h.ExtraHeaders[jose.HeaderType], typ) {
 		return nil, fmt.Errorf("%w: unexpected typ", ErrMalformed)
 	}

@@ -50,6 +50,10 @@ type Issuer struct {
 
 	introspections atomic.Int64
 	jwksFetches    atomic.Int64
+	// inFlight counts introspections being answered, maxInFlight the
+	// most at once; gate, when set, holds each until it is closed.
+	inFlight, maxInFlight atomic.Int64
+	gate                  chan struct{}
 }
 
 // NewIssuer starts a fake issuer; it stops with the test.
@@ -107,6 +111,20 @@ func (is *Issuer) SetIntrospectionStatus(code int) {
 	defer is.mu.Unlock()
 	is.status = code
 }
+
+// HoldIntrospections makes every introspection wait until gate is closed
+// (or the caller gives up); nil stops holding them.
+func (is *Issuer) HoldIntrospections(gate chan struct{}) {
+	is.mu.Lock()
+	defer is.mu.Unlock()
+	is.gate = gate
+}
+
+// IntrospectionsInFlight counts introspections being answered now.
+func (is *Issuer) IntrospectionsInFlight() int64 { return is.inFlight.Load() }
+
+// MaxIntrospectionsInFlight is the most introspections answered at once.
+func (is *Issuer) MaxIntrospectionsInFlight() int64 { return is.maxInFlight.Load() }
 
 // SetJWKSDown makes the key set endpoint fail.
 func (is *Issuer) SetJWKSDown(down bool) {
@@ -273,6 +291,20 @@ func (is *Issuer) jwks(w http.ResponseWriter, _ *http.Request) {
 // phantom token.
 func (is *Issuer) introspect(w http.ResponseWriter, r *http.Request) {
 	is.introspections.Add(1)
+	n := is.inFlight.Add(1)
+	defer is.inFlight.Add(-1)
+	for m := is.maxInFlight.Load(); n > m && !is.maxInFlight.CompareAndSwap(m, n); m = is.maxInFlight.Load() {
+	}
+	is.mu.Lock()
+	gate := is.gate
+	is.mu.Unlock()
+	if gate != nil {
+		select {
+		case <-gate:
+		case <-r.Context().Done():
+			return
+		}
+	}
 	id, secret, ok := r.BasicAuth()
 	if !ok || subtle.ConstantTimeCompare([]byte(id), []byte(is.ClientID)) != 1 ||
 		subtle.ConstantTimeCompare([]byte(secret), []byte(is.ClientSecret)) != 1 {

@@ -30,6 +30,8 @@ type AuthServer struct {
 	gate     <-chan struct{}
 
 	calls, malformed atomic.Int64
+	// inFlight counts calls being answered; maxInFlight the most at once.
+	inFlight, maxInFlight atomic.Int64
 }
 
 // NewAuthServer starts a server that accepts the gateway's credentials
@@ -80,8 +82,18 @@ func (a *AuthServer) Calls() int64 { return a.calls.Load() }
 // headers or credentials). A correct client leaves it at zero.
 func (a *AuthServer) Malformed() int64 { return a.malformed.Load() }
 
+// InFlight counts calls being answered now.
+func (a *AuthServer) InFlight() int64 { return a.inFlight.Load() }
+
+// MaxInFlight is the most calls that were being answered at once.
+func (a *AuthServer) MaxInFlight() int64 { return a.maxInFlight.Load() }
+
 func (a *AuthServer) serve(w http.ResponseWriter, r *http.Request) {
 	a.calls.Add(1)
+	n := a.inFlight.Add(1)
+	defer a.inFlight.Add(-1)
+	for m := a.maxInFlight.Load(); n > m && !a.maxInFlight.CompareAndSwap(m, n); m = a.maxInFlight.Load() {
+	}
 	a.mu.Lock()
 	gate, override := a.gate, a.override
 	a.mu.Unlock()
