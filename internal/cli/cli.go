@@ -66,6 +66,7 @@ type CLI struct {
 	Clients ClientsCmd `cmd:"" help:"Manage OAuth clients."`
 	Users   UsersCmd   `cmd:"" help:"Manage end users."`
 	Keys    KeysCmd    `cmd:"" help:"List and rotate signing keys."`
+	Rekey   RekeyCmd   `cmd:"" help:"Re-encrypt the store under a new master key ($PORTCULLIS_MASTER_KEY, the old one in $PORTCULLIS_MASTER_KEY_PREVIOUS)."`
 	APIs    APIsCmd    `cmd:"" name:"apis" help:"Work with API definitions (OpenAPI import)."`
 }
 

@@ -51,7 +51,7 @@ type KeysListCmd struct {
 // Run prints every stored key.
 func (c *KeysListCmd) Run(ctx context.Context, rt *Runtime) error {
 	return withInstallation(ctx, c.Source, rt, func(in *server.Installation) error {
-		km, err := in.Keys()
+		km, err := in.Keys(ctx)
 		if err != nil {
 			return err
 		}
@@ -91,7 +91,7 @@ func (c *KeysRotateCmd) Run(ctx context.Context, rt *Runtime) error {
 		uses = []keys.Use{keys.Use(c.Use)}
 	}
 	return withInstallation(ctx, c.Source, rt, func(in *server.Installation) error {
-		km, err := in.Keys()
+		km, err := in.Keys(ctx)
 		if err != nil {
 			return err
 		}

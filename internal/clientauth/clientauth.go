@@ -121,6 +121,9 @@ type Authenticator struct {
 	// decoys counts signature checks against a decoy key (see
 	// decoyVerify); tests read it to see the costly path was taken.
 	decoys atomic.Int64
+	// previous accepts digests made under the previous master key during
+	// a master-key rotation (AcceptPreviousKey); zero otherwise.
+	previous PreviousKey
 }
 
 // Options configure how an Authenticator checks client assertions
@@ -215,6 +218,7 @@ func (a *Authenticator) authenticateSecret(ctx context.Context, in credentials) 
 		return &Error{Code: CodeInvalidClient, Description: descFailed, Basic: in.basic, Cause: cause}
 	}
 	presented := DigestSecret(a.secretKey, in.secret)
+	presentedPrevious := a.previousDigest(in.secret)
 	c, err := a.st.GetClient(ctx, in.clientID)
 	if err != nil {
 		hmac.Equal(presented, a.dummyDigest)
@@ -228,6 +232,7 @@ func (a *Authenticator) authenticateSecret(ctx context.Context, in credentials) 
 		want = a.dummyDigest
 	}
 	match := hmac.Equal(presented, want)
+	matchPrevious := hmac.Equal(presentedPrevious, want)
 	switch {
 	case len(a.secretKey) == 0:
 		return store.Client{}, fail(errors.New("authenticator has no secret key"))
@@ -235,8 +240,10 @@ func (a *Authenticator) authenticateSecret(ctx context.Context, in credentials) 
 		return store.Client{}, fail(errors.New("client is registered for " + c.AuthMethod + ", used " + in.method))
 	case len(c.SecretDigest) == 0:
 		return store.Client{}, fail(errors.New("client has no secret"))
-	case !match:
+	case !match && !matchPrevious:
 		return store.Client{}, fail(errors.New("wrong client secret"))
+	case !match:
+		a.redigest(ctx, c, presented)
 	}
 	return c, nil
 }

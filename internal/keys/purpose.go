@@ -12,4 +12,9 @@ const (
 	// PurposeAuthorizeRequest seals authorization requests carried
 	// through the login pages.
 	PurposeAuthorizeRequest = "authorize-request"
+	// PurposeKeyCheck keys the MAC the store keeps to recognise its master
+	// key (NewKeyCheck).
+	PurposeKeyCheck = "master-key-check"
+	// PurposeKeyID derives the short public id of a master key (KeyID).
+	PurposeKeyID = "master-key-id"
 )

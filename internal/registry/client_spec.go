@@ -145,18 +145,20 @@ func NewClient(spec ClientSpec, now time.Time) (store.Client, error) {
 }
 
 // IssueSecret generates a secret for c when its method uses one, stores
-// its digest in c and returns it: the only time the secret exists in the
-// clear. It returns "" for none and private_key_jwt.
-func IssueSecret(c *store.Client, secretKey []byte) (string, error) {
+// its digest (and the id of the key that made it) in c and returns it: the
+// only time the secret exists in the clear. It returns "" for none and
+// private_key_jwt.
+func IssueSecret(c *store.Client, secretKey SecretKey) (string, error) {
 	if !UsesSecret(c.AuthMethod) {
-		c.SecretDigest = nil
+		c.SecretDigest, c.SecretKeyID = nil, ""
 		return "", nil
 	}
 	secret, err := clientauth.GenerateSecret()
 	if err != nil {
 		return "", fmt.Errorf("generate client secret: %w", err)
 	}
-	c.SecretDigest = clientauth.DigestSecret(secretKey, secret)
+	c.SecretDigest = clientauth.DigestSecret(secretKey.Key, secret)
+	c.SecretKeyID = secretKey.ID
 	return secret, nil
 }
 

@@ -22,20 +22,28 @@ type ClientStore interface {
 
 var _ ClientStore = (*store.DB)(nil)
 
+// SecretKey is the key client secrets are digested with, and the id of
+// the master key it is derived from (keys.KeyID), which is recorded with
+// every digest so a master-key rotation can tell old digests from new.
+type SecretKey struct {
+	Key []byte
+	ID  string
+}
+
 // Clients registers and manages OAuth clients. Safe for concurrent use.
 type Clients struct {
 	st ClientStore
 	// secretKey returns the key of client-secret digests. It is a
 	// function so that commands which never touch a secret (list, show,
 	// delete) work without the master key.
-	secretKey func() ([]byte, error)
+	secretKey func(ctx context.Context) (SecretKey, error)
 	now       func() time.Time
 }
 
 // NewClients returns the client service over st. secretKey yields the key
 // client secrets are digested with, as the server derives it; now is the
 // clock (nil means time.Now).
-func NewClients(st ClientStore, secretKey func() ([]byte, error), now func() time.Time) *Clients {
+func NewClients(st ClientStore, secretKey func(ctx context.Context) (SecretKey, error), now func() time.Time) *Clients {
 	if now == nil {
 		now = time.Now
 	}
@@ -50,7 +58,7 @@ func (s *Clients) Create(ctx context.Context, spec ClientSpec) (store.Client, st
 	if err != nil {
 		return store.Client{}, "", err
 	}
-	secret, err := s.issue(&c)
+	secret, err := s.issue(ctx, &c)
 	if err != nil {
 		return store.Client{}, "", err
 	}
@@ -106,7 +114,7 @@ func (s *Clients) RotateSecret(ctx context.Context, id string) (string, error) {
 	if !UsesSecret(c.AuthMethod) {
 		return "", fmt.Errorf("client %q authenticates with %s: it has no secret to rotate", c.ID, c.AuthMethod)
 	}
-	secret, err := s.issue(&c)
+	secret, err := s.issue(ctx, &c)
 	if err != nil {
 		return "", err
 	}
@@ -131,15 +139,16 @@ func (s *Clients) Put(ctx context.Context, spec ClientSpec, secret string, repla
 	case !UsesSecret(c.AuthMethod):
 		secret = ""
 	case secret == "":
-		if secret, err = s.issue(&c); err != nil {
+		if secret, err = s.issue(ctx, &c); err != nil {
 			return store.Client{}, "", err
 		}
 	default:
-		key, err := s.secretKey()
+		key, err := s.secretKey(ctx)
 		if err != nil {
 			return store.Client{}, "", err
 		}
-		c.SecretDigest = clientauth.DigestSecret(key, secret)
+		c.SecretDigest = clientauth.DigestSecret(key.Key, secret)
+		c.SecretKeyID = key.ID
 	}
 	old, err := s.st.GetClient(ctx, c.ID)
 	switch {
@@ -160,12 +169,12 @@ func (s *Clients) Put(ctx context.Context, spec ClientSpec, secret string, repla
 	return c, secret, nil
 }
 
-func (s *Clients) issue(c *store.Client) (string, error) {
+func (s *Clients) issue(ctx context.Context, c *store.Client) (string, error) {
 	if !UsesSecret(c.AuthMethod) {
-		c.SecretDigest = nil
+		c.SecretDigest, c.SecretKeyID = nil, ""
 		return "", nil
 	}
-	key, err := s.secretKey()
+	key, err := s.secretKey(ctx)
 	if err != nil {
 		return "", err
 	}

@@ -2,6 +2,7 @@ package registry
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"log/slog"
 	"path/filepath"
@@ -37,7 +38,10 @@ func TestClientsService(t *testing.T) {
 	db := openStore(t)
 	key := []byte("0123456789abcdef0123456789abcdef")
 	keyCalls := 0
-	clients := NewClients(db, func() ([]byte, error) { keyCalls++; return key, nil }, func() time.Time { return epoch })
+	clients := NewClients(db, func(context.Context) (SecretKey, error) {
+		keyCalls++
+		return SecretKey{Key: key, ID: "0a1b2c3d"}, nil
+	}, func() time.Time { return epoch })
 	ctx := t.Context()
 	spec := ClientSpec{ID: "reports", GrantTypes: []string{GrantClientCredentials}, Scopes: []string{"list_items"}}
 
@@ -47,6 +51,9 @@ func TestClientsService(t *testing.T) {
 	}
 	if secret == "" || !matches(key, secret, c.SecretDigest) {
 		t.Fatalf("Create: secret %q does not match the stored digest", secret)
+	}
+	if stored, err := db.GetClient(ctx, "reports"); err != nil || stored.SecretKeyID != "0a1b2c3d" {
+		t.Errorf("Create: stored SecretKeyID = %q (%v), want the id of the key that made the digest", stored.SecretKeyID, err)
 	}
 	if _, _, err := clients.Create(ctx, spec); !errors.Is(err, ErrExists) || err.Error() != `client "reports" already exists` {
 		t.Errorf("second Create error = %v, want ErrExists naming the client", err)

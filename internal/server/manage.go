@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/portcullis/portcullis/internal/config"
@@ -22,6 +23,11 @@ type Installation struct {
 	logger *slog.Logger
 	getenv func(string) string
 	now    func() time.Time
+
+	// master is the master key once checked against the store's key of
+	// record (masterKey); nil before. mu guards it.
+	mu     sync.Mutex
+	master []byte
 }
 
 // OpenInstallation opens (and migrates) the store of cfg. getenv reads
@@ -47,8 +53,8 @@ func OpenInstallation(ctx context.Context, cfg *config.Config, getenv func(strin
 // Dialect names the database in use ("sqlite" or "postgres").
 func (in *Installation) Dialect() string { return in.db.Dialect() }
 
-// Clients is the client service; it reads the master key only when a
-// secret is issued.
+// Clients is the client service; it reads (and checks) the master key
+// only when a secret is issued.
 func (in *Installation) Clients() *registry.Clients {
 	return registry.NewClients(in.db, in.secretKey, in.now)
 }
@@ -58,9 +64,10 @@ func (in *Installation) Users() *registry.Users {
 	return registry.NewUsers(in.db, nil, in.now)
 }
 
-// Keys returns the signing-key manager; it needs the existing master key.
-func (in *Installation) Keys() (*keys.Manager, error) {
-	master, err := loadMasterKey(in.cfg, in.getenv, in.logger, false)
+// Keys returns the signing-key manager; it needs the existing master key,
+// and refuses one that is not the store's key of record.
+func (in *Installation) Keys(ctx context.Context) (*keys.Manager, error) {
+	master, err := in.masterKey(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -80,10 +87,34 @@ func (in *Installation) Close() error {
 }
 
 // secretKey is the key of client-secret digests, as the server derives it.
-func (in *Installation) secretKey() ([]byte, error) {
+func (in *Installation) secretKey(ctx context.Context) (registry.SecretKey, error) {
+	master, err := in.masterKey(ctx)
+	if err != nil {
+		return registry.SecretKey{}, err
+	}
+	return registry.SecretKey{Key: keys.DeriveKey(master, keys.PurposeClientSecrets), ID: keys.KeyID(master)}, nil
+}
+
+// masterKey loads the existing master key (never creating one) and checks
+// it against the store's key of record once, as the server does at start:
+// a command given the wrong key fails before it digests or seals anything.
+func (in *Installation) masterKey(ctx context.Context) ([]byte, error) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.master != nil {
+		return in.master, nil
+	}
 	master, err := loadMasterKey(in.cfg, in.getenv, in.logger, false)
 	if err != nil {
 		return nil, err
 	}
-	return keys.DeriveKey(master, keys.PurposeClientSecrets), nil
+	previous, err := loadPreviousMasterKey(in.getenv, master, in.logger)
+	if err != nil {
+		return nil, fmt.Errorf("master key: %w", err)
+	}
+	if err := checkMasterKey(ctx, in.db, master, previous, masterKeySource(in.cfg, in.getenv), in.logger, in.now()); err != nil {
+		return nil, err
+	}
+	in.master = master
+	return master, nil
 }

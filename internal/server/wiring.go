@@ -48,6 +48,13 @@ type wiring struct {
 	getenv  func(string) string
 	gateway *gateway.Gateway
 	limiter *limiter
+
+	// keyID is the id of the master key (keys.KeyID), recorded with each
+	// client-secret digest.
+	keyID string
+	// previousSecretKey keys the digests made under the previous master
+	// key while $PORTCULLIS_MASTER_KEY_PREVIOUS is set; nil otherwise.
+	previousSecretKey []byte
 }
 
 // wire builds everything Start serves. On error it releases what it opened.
@@ -67,12 +74,19 @@ func wire(ctx context.Context, cfg *config.Config, issuer string, logger *slog.L
 	if !authz && !slices.Contains(roles, RoleGateway) {
 		return w, nil
 	}
-	var master []byte
+	var master, previous []byte
 	if authz {
 		if master, err = loadMasterKey(cfg, o.getenv, logger, true); err != nil {
 			return nil, err
 		}
+		if previous, err = loadPreviousMasterKey(o.getenv, master, logger); err != nil {
+			return nil, fmt.Errorf("master key: %w", err)
+		}
 		w.secretKey = keys.DeriveKey(master, keys.PurposeClientSecrets)
+		w.keyID = keys.KeyID(master)
+		if previous != nil {
+			w.previousSecretKey = keys.DeriveKey(previous, keys.PurposeClientSecrets)
+		}
 	}
 	// The gateway reads split tokens from the same store; only the
 	// authorization server migrates it (as `portcullis migrate` does).
@@ -89,6 +103,16 @@ func wire(ctx context.Context, cfg *config.Config, issuer string, logger *slog.L
 		return w, nil
 	}
 
+	// A wrong key is refused here, before it could seal a signing key
+	// or digest a secret that the right key then cannot open.
+	if err := checkMasterKey(ctx, w.db, master, previous, masterKeySource(cfg, o.getenv), logger, o.now()); err != nil {
+		return nil, err
+	}
+	if previous != nil {
+		logger.Info("master key rotation under way: client secrets digested under the previous key are accepted and re-digested",
+			"key_id", w.keyID, "previous_key_id", keys.KeyID(previous))
+	}
+
 	// The keys package names its own component in its logger.
 	w.keys, err = keys.NewManager(w.db, master, keysConfig(cfg), logger, o.now)
 	if err != nil {
@@ -101,7 +125,14 @@ func wire(ctx context.Context, cfg *config.Config, issuer string, logger *slog.L
 
 	// Client records are cached briefly: every token and introspection
 	// request authenticates a client, and this saves a read on each.
-	clients := clientauth.New(clientauth.NewCachedStore(w.db, clientauth.DefaultCacheTTL, nil), w.secretKey, []string{issuer, issuer + "/oauth2/token"}, o.now)
+	cache := clientauth.NewCachedStore(w.db, clientauth.DefaultCacheTTL, nil)
+	clients := clientauth.New(cache, w.secretKey, []string{issuer, issuer + "/oauth2/token"}, o.now)
+	if w.previousSecretKey != nil {
+		clients.AcceptPreviousKey(clientauth.PreviousKey{
+			SecretKey: w.previousSecretKey,
+			Redigest:  w.redigester(cache),
+		})
+	}
 	w.hasher = identity.NewHasher(0)
 	users := identity.NewUsers(w.db, w.hasher, o.now)
 	// Browsers drop Secure cookies on plain http, which only a loopback
@@ -179,8 +210,8 @@ func (w *wiring) startGateway(ctx context.Context) error {
 func (w *wiring) services() Services {
 	s := Services{Issuer: w.issuer, Now: w.now}
 	if w.oauth != nil {
-		key := w.secretKey
-		s.Clients = registry.NewClients(w.db, func() ([]byte, error) { return key, nil }, w.now)
+		key := registry.SecretKey{Key: w.secretKey, ID: w.keyID}
+		s.Clients = registry.NewClients(w.db, func(context.Context) (registry.SecretKey, error) { return key, nil }, w.now)
 		s.Users = registry.NewUsers(w.db, w.hasher, w.now)
 	}
 	return s

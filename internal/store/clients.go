@@ -8,18 +8,18 @@ import (
 
 const clientCols = `id, name, secret_digest, auth_method, grant_types, redirect_uris,
 	scopes, audience, access_token_format, jwks, can_introspect, skip_consent,
-	access_token_ttl, refresh_token_ttl, created_at, updated_at`
+	access_token_ttl, refresh_token_ttl, created_at, updated_at, secret_key_id`
 
 var (
 	qCreateClient = newQuery(`INSERT INTO clients (` + clientCols + `)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	qGetClient    = newQuery(`SELECT ` + clientCols + ` FROM clients WHERE id = ?`)
 	qListClients  = newQuery(`SELECT ` + clientCols + ` FROM clients ORDER BY id`)
 	qUpdateClient = newQuery(`UPDATE clients SET name = ?, secret_digest = ?,
 		auth_method = ?, grant_types = ?, redirect_uris = ?, scopes = ?,
 		audience = ?, access_token_format = ?, jwks = ?, can_introspect = ?,
 		skip_consent = ?, access_token_ttl = ?, refresh_token_ttl = ?,
-		created_at = ?, updated_at = ?
+		created_at = ?, updated_at = ?, secret_key_id = ?
 		WHERE id = ?`)
 	qDeleteClient        = newQuery(`DELETE FROM clients WHERE id = ?`)
 	qDeleteClientTokens  = newQuery(`DELETE FROM tokens WHERE client_id = ?`)
@@ -36,6 +36,7 @@ func checkClient(c Client) error {
 		{"client name", c.Name},
 		{"client auth method", c.AuthMethod},
 		{"client access token format", c.AccessTokenFormat},
+		{"client secret key id", c.SecretKeyID},
 	} {
 		if err := checkText(f.name, f.v); err != nil {
 			return err
@@ -71,7 +72,7 @@ func clientArgs(c Client) []any {
 		listArg(c.Audience), c.AccessTokenFormat, bytesArg(c.JWKS),
 		c.CanIntrospect, c.SkipConsent,
 		int64(c.AccessTokenTTL), int64(c.RefreshTokenTTL),
-		timeArg(c.CreatedAt), timeArg(c.UpdatedAt),
+		timeArg(c.CreatedAt), timeArg(c.UpdatedAt), c.SecretKeyID,
 	}
 }
 
@@ -82,7 +83,7 @@ func scanClient(r rowScanner) (Client, error) {
 		jsonCol[[]string]{&c.GrantTypes}, jsonCol[[]string]{&c.RedirectURIs},
 		jsonCol[[]string]{&c.Scopes}, jsonCol[[]string]{&c.Audience},
 		&c.AccessTokenFormat, bytesCol{&c.JWKS}, &c.CanIntrospect, &c.SkipConsent,
-		&accessTTL, &refreshTTL, timeCol{&c.CreatedAt}, timeCol{&c.UpdatedAt})
+		&accessTTL, &refreshTTL, timeCol{&c.CreatedAt}, timeCol{&c.UpdatedAt}, &c.SecretKeyID)
 	c.AccessTokenTTL = time.Duration(accessTTL)
 	c.RefreshTokenTTL = time.Duration(refreshTTL)
 	return c, err

@@ -25,6 +25,7 @@ func contractTests() []contractTest {
 	all = append(all, tokenTests()...)
 	all = append(all, codeTests()...)
 	all = append(all, lifecycleTests()...)
+	all = append(all, masterKeyTests()...)
 	return all
 }
 
@@ -52,6 +53,7 @@ func fullClient(id string) Client {
 		ID:                id,
 		Name:              "Client " + id,
 		SecretDigest:      digest("secret-" + id),
+		SecretKeyID:       "0a1b2c3d",
 		AuthMethod:        AuthPrivateKeyJWT,
 		GrantTypes:        []string{"authorization_code", "refresh_token"},
 		RedirectURIs:      []string{"https://app.example/cb", "https://app.example/cb2"},

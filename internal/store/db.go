@@ -24,6 +24,10 @@ type DB struct {
 	logger *slog.Logger
 
 	dialect string
+	// location names the database without credentials: the SQLite file
+	// path (":memory:" for a private in-memory database) or PostgreSQL's
+	// host:port/database.
+	location string
 	// write takes every statement that changes data. On SQLite it holds a
 	// single connection: SQLite runs one writer at a time anyway, and
 	// queueing writers in database/sql is far cheaper than having them
@@ -130,8 +134,9 @@ func openSQLite(ctx context.Context, cfg dsnConfig, logger *slog.Logger) (*DB, e
 		_ = write.Close()
 		return nil, fmt.Errorf("sqlite write pool: %w", err)
 	}
-	db := &DB{logger: logger, dialect: dialectSQLite, write: write, read: write}
+	db := &DB{logger: logger, dialect: dialectSQLite, location: cfg.path, write: write, read: write}
 	if cfg.memory {
+		db.location = ":memory:"
 		db.group = newGroupWriter(db)
 		logger.Debug("store opened", "dialect", dialectSQLite, "path", ":memory:")
 		return db, nil
@@ -226,13 +231,19 @@ func openPostgres(ctx context.Context, cfg dsnConfig, logger *slog.Logger) (*DB,
 	logger.Debug("store opened", "dialect", dialectPostgres,
 		"host", pcfg.ConnConfig.Host, "database", pcfg.ConnConfig.Database,
 		"max_conns", pcfg.MaxConns)
-	db := &DB{logger: logger, dialect: dialectPostgres, write: sqldb, read: sqldb, pgpool: pool}
+	db := &DB{logger: logger, dialect: dialectPostgres, write: sqldb, read: sqldb, pgpool: pool,
+		location: fmt.Sprintf("%s:%d/%s", pcfg.ConnConfig.Host, pcfg.ConnConfig.Port, pcfg.ConnConfig.Database)}
 	db.group = newGroupWriter(db)
 	return db, nil
 }
 
 // Dialect is "sqlite" or "postgres".
 func (db *DB) Dialect() string { return db.dialect }
+
+// Location names the database for messages, never with credentials: the
+// SQLite file path, or host:port/database for PostgreSQL (the user and
+// password of the DSN are left out).
+func (db *DB) Location() string { return db.location }
 
 // Ping checks the connection (for /readyz).
 func (db *DB) Ping(ctx context.Context) error {

@@ -20,6 +20,10 @@ var (
 	// ErrReplay means a one-time identifier (a client assertion jti) was seen
 	// before.
 	ErrReplay = errors.New("store: replayed identifier")
+	// ErrChanged means a compare-and-swap write (Rekey,
+	// RedigestClientSecret) found the records changed since the caller
+	// read them; nothing was written.
+	ErrChanged = errors.New("store: changed since read")
 )
 
 // Token endpoint authentication methods (RFC 7591 §2).
@@ -50,6 +54,11 @@ type Client struct {
 	// SecretDigest is the HMAC-SHA-256 of the client secret under the
 	// server's secret key; empty for clients that use no secret.
 	SecretDigest []byte
+	// SecretKeyID is the id of the master key (keys.KeyID) whose derived
+	// key made SecretDigest, so a master-key rotation can tell which
+	// digests still need the previous key; empty when unknown (a row
+	// written before key ids were recorded) or when there is no secret.
+	SecretKeyID string
 	// AuthMethod is one of the Auth* constants.
 	AuthMethod   string
 	GrantTypes   []string
@@ -75,6 +84,28 @@ type Client struct {
 	RefreshTokenTTL time.Duration
 	CreatedAt       time.Time
 	UpdatedAt       time.Time
+}
+
+// MasterKeyCheck identifies the master key of record: the key the
+// store's sealed values and client-secret digests are made with. The store
+// holds at most one.
+type MasterKeyCheck struct {
+	// KeyID is a short, public id of the key (keys.KeyID), for messages.
+	KeyID string
+	// Value is a MAC of a fixed label under a key derived from the master
+	// key (keys.NewKeyCheck); only the same master key reproduces it.
+	Value     []byte
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Reseal is one signing key's private half sealed again under a new
+// master key: Old is the sealed value the store must still hold, New
+// replaces it.
+type Reseal struct {
+	KID string
+	Old []byte
+	New []byte
 }
 
 // User is an end user who logs in at the authorization endpoint.
