@@ -67,6 +67,8 @@ var layers = map[string]layer{
 	"internal/loopback":  {},
 	"internal/printable": {},
 	"internal/scope":     {},
+	// Log plumbing: the asynchronous handler of the access log.
+	"internal/asynclog": {},
 
 	// The bottom: persistence, token formats, policies.
 	"internal/store":  {},

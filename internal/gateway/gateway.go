@@ -47,9 +47,13 @@ type Options struct {
 	// tokens refuse them (fail closed).
 	SplitSource phantom.SplitSource
 	// Getenv reads client_secret_env; nil means os.Getenv.
-	Getenv  func(string) string
-	Logger  *slog.Logger
-	Metrics prometheus.Registerer
+	Getenv func(string) string
+	Logger *slog.Logger
+	// AccessLog receives the access log, one line a request; nil means
+	// Logger. A node passes an asynchronous logger here, so writing the
+	// line is not on the request's path.
+	AccessLog *slog.Logger
+	Metrics   prometheus.Registerer
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// RateLimiter counts rate limits and quotas. Nil is allowed only when
@@ -119,10 +123,14 @@ func newGateway(ctx context.Context, o Options, f factory) (*Gateway, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	access := o.AccessLog
+	if access == nil {
+		access = logger
+	}
 	g := &Gateway{
 		ids:     ids,
 		logger:  logger.With("component", "gateway"),
-		access:  logger.With("component", "gateway.access"),
+		access:  access.With("component", "gateway.access"),
 		now:     o.Now,
 		f:       f,
 		baseDir: o.BaseDir,

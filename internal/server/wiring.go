@@ -48,6 +48,8 @@ type wiring struct {
 	getenv  func(string) string
 	gateway *gateway.Gateway
 	limiter *limiter
+	// accessLog writes the gateway's access log off the request path.
+	accessLog *accessLog
 
 	// keyID is the id of the master key (keys.KeyID), recorded with each
 	// client-secret digest.
@@ -186,7 +188,11 @@ func (w *wiring) startGateway(ctx context.Context) error {
 		return fmt.Errorf("rate limits: %w", err)
 	}
 	w.limiter = lim
+	if w.accessLog, err = newAccessLog(w.logger, w.registry); err != nil {
+		return fmt.Errorf("access log: %w", err)
+	}
 	g, err := gateway.New(ctx, gateway.Options{
+		AccessLog:   w.accessLog.logger,
 		RateLimiter: lim.backend,
 		Blocks:      lim.blocks,
 		Revoker:     storeRevoker{db: w.db},
@@ -220,6 +226,7 @@ func (w *wiring) services() Services {
 // close releases the rate-limit backend and the store; a failure of one
 // does not keep the other open.
 func (w *wiring) close() error {
+	w.accessLog.close()
 	errLimiter := w.limiter.close()
 	if w.db == nil {
 		return errLimiter
