@@ -68,6 +68,7 @@ type CLI struct {
 	Keys    KeysCmd    `cmd:"" help:"List and rotate signing keys."`
 	Rekey   RekeyCmd   `cmd:"" help:"Re-encrypt the store under a new master key ($PORTCULLIS_MASTER_KEY, the old one in $PORTCULLIS_MASTER_KEY_PREVIOUS)."`
 	APIs    APIsCmd    `cmd:"" name:"apis" help:"Work with API definitions (OpenAPI import)."`
+	Audit   AuditCmd   `cmd:"" help:"Verify and export the audit trail of management changes."`
 }
 
 // KongOptions configures the parser of CLI: program name and help, the

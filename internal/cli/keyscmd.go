@@ -91,19 +91,13 @@ func (c *KeysRotateCmd) Run(ctx context.Context, rt *Runtime) error {
 		uses = []keys.Use{keys.Use(c.Use)}
 	}
 	return withInstallation(ctx, c.Source, rt, func(in *server.Installation) error {
-		km, err := in.Keys(ctx)
+		// The installation records each rotation in the audit trail.
+		rotated, err := in.RotateKeys(ctx, uses)
 		if err != nil {
 			return err
 		}
-		if err := km.Init(ctx); err != nil {
-			return fmt.Errorf("load signing keys: %w", err)
-		}
 		var views []KeyView
-		for _, u := range uses {
-			k, err := km.Rotate(ctx, u)
-			if err != nil {
-				return fmt.Errorf("rotate %s keys: %w", u, err)
-			}
+		for _, k := range rotated {
 			views = append(views, NewKeyView(k))
 		}
 		if c.JSON {

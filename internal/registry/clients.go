@@ -11,13 +11,11 @@ import (
 	"github.com/portcullis/portcullis/internal/store"
 )
 
-// ClientStore is the part of the store the client service needs.
+// ClientStore is the part of the store the client service reads; its
+// writes go through the Auditor, with their audit records.
 type ClientStore interface {
-	CreateClient(ctx context.Context, c store.Client) error
 	GetClient(ctx context.Context, id string) (store.Client, error)
 	ListClients(ctx context.Context) ([]store.Client, error)
-	UpdateClient(ctx context.Context, c store.Client) error
-	DeleteClient(ctx context.Context, id string) error
 }
 
 var _ ClientStore = (*store.DB)(nil)
@@ -32,7 +30,8 @@ type SecretKey struct {
 
 // Clients registers and manages OAuth clients. Safe for concurrent use.
 type Clients struct {
-	st ClientStore
+	st    ClientStore
+	audit Auditor
 	// secretKey returns the key of client-secret digests. It is a
 	// function so that commands which never touch a secret (list, show,
 	// delete) work without the master key.
@@ -40,14 +39,32 @@ type Clients struct {
 	now       func() time.Time
 }
 
-// NewClients returns the client service over st. secretKey yields the key
-// client secrets are digested with, as the server derives it; now is the
-// clock (nil means time.Now).
-func NewClients(st ClientStore, secretKey func(ctx context.Context) (SecretKey, error), now func() time.Time) *Clients {
+// NewClients returns the client service over st; every mutation is
+// written through au with its audit record, in one transaction. secretKey
+// yields the key client secrets are digested with, as the server derives
+// it; now is the clock (nil means time.Now).
+func NewClients(st ClientStore, au Auditor, secretKey func(ctx context.Context) (SecretKey, error), now func() time.Time) *Clients {
 	if now == nil {
 		now = time.Now
 	}
-	return &Clients{st: st, secretKey: secretKey, now: now}
+	return &Clients{st: st, audit: au, secretKey: secretKey, now: now}
+}
+
+// apply writes change with the audit record of action on the client
+// around it; before or after is nil for a create or a delete.
+func (s *Clients) apply(ctx context.Context, action string, before, after *store.Client, change store.Change) error {
+	id := ""
+	switch {
+	case after != nil:
+		id = after.ID
+	case before != nil:
+		id = before.ID
+	}
+	rec, err := record(action, TargetClient, id, newClientState, before, after)
+	if err != nil {
+		return err
+	}
+	return s.audit.Apply(ctx, rec, change)
 }
 
 // Create validates spec, stores the client and returns it with its
@@ -62,7 +79,7 @@ func (s *Clients) Create(ctx context.Context, spec ClientSpec) (store.Client, st
 	if err != nil {
 		return store.Client{}, "", err
 	}
-	if err := s.st.CreateClient(ctx, c); err != nil {
+	if err := s.apply(ctx, ActionClientCreate, nil, &c, store.CreateClientChange(c)); err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			return store.Client{}, "", exists("client", c.ID)
 		}
@@ -94,7 +111,11 @@ func (s *Clients) List(ctx context.Context) ([]store.Client, error) {
 
 // Delete removes the client with every token, code and consent of it.
 func (s *Clients) Delete(ctx context.Context, id string) error {
-	err := s.st.DeleteClient(ctx, id)
+	c, err := s.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	err = s.apply(ctx, ActionClientDelete, &c, nil, store.DeleteClientChange(id))
 	if errors.Is(err, store.ErrNotFound) {
 		return notFound("client", id)
 	}
@@ -114,12 +135,13 @@ func (s *Clients) RotateSecret(ctx context.Context, id string) (string, error) {
 	if !UsesSecret(c.AuthMethod) {
 		return "", fmt.Errorf("client %q authenticates with %s: it has no secret to rotate", c.ID, c.AuthMethod)
 	}
+	before := c
 	secret, err := s.issue(ctx, &c)
 	if err != nil {
 		return "", err
 	}
 	c.UpdatedAt = s.now()
-	if err := s.st.UpdateClient(ctx, c); err != nil {
+	if err := s.apply(ctx, ActionClientRotateSecret, &before, &c, store.UpdateClientChange(c)); err != nil {
 		return "", fmt.Errorf("update client: %w", err)
 	}
 	return secret, nil
@@ -153,7 +175,7 @@ func (s *Clients) Put(ctx context.Context, spec ClientSpec, secret string, repla
 	old, err := s.st.GetClient(ctx, c.ID)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		if err := s.st.CreateClient(ctx, c); err != nil {
+		if err := s.apply(ctx, ActionClientPut, nil, &c, store.CreateClientChange(c)); err != nil {
 			return store.Client{}, "", fmt.Errorf("put client %s: %w", c.ID, err)
 		}
 		return c, secret, nil
@@ -163,7 +185,7 @@ func (s *Clients) Put(ctx context.Context, spec ClientSpec, secret string, repla
 		return old, secret, nil
 	}
 	c.CreatedAt = old.CreatedAt
-	if err := s.st.UpdateClient(ctx, c); err != nil {
+	if err := s.apply(ctx, ActionClientPut, &old, &c, store.UpdateClientChange(c)); err != nil {
 		return store.Client{}, "", fmt.Errorf("put client %s: %w", c.ID, err)
 	}
 	return c, secret, nil

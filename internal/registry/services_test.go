@@ -38,7 +38,7 @@ func TestClientsService(t *testing.T) {
 	db := openStore(t)
 	key := []byte("0123456789abcdef0123456789abcdef")
 	keyCalls := 0
-	clients := NewClients(db, func(context.Context) (SecretKey, error) {
+	clients := NewClients(db, testAuditor(db), func(context.Context) (SecretKey, error) {
 		keyCalls++
 		return SecretKey{Key: key, ID: "0a1b2c3d"}, nil
 	}, func() time.Time { return epoch })
@@ -107,7 +107,7 @@ func TestClientsService(t *testing.T) {
 
 func TestUsersService(t *testing.T) {
 	db := openStore(t)
-	users := NewUsers(db, identity.NewHasher(0), func() time.Time { return epoch })
+	users := NewUsers(db, testAuditor(db), identity.NewHasher(0), func() time.Time { return epoch })
 	ctx := t.Context()
 	if _, err := users.Create(ctx, "carol", "a long passphrase", []string{"staff"}, map[string]string{"office": "head"}); err != nil {
 		t.Fatalf("Create: %v", err)

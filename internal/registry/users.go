@@ -25,24 +25,60 @@ var _ identity.UserStore = (*store.DB)(nil)
 // Users manages end users: roles and attributes checked here, passwords
 // hashed by identity. Safe for concurrent use.
 type Users struct {
-	st  identity.UserStore
-	ids *identity.Users
-	now func() time.Time
+	st    identity.UserStore
+	audit Auditor
+	h     *identity.Hasher
+	now   func() time.Time
 }
 
-// NewUsers returns the user service over st; passwords are hashed with h
-// (nil means identity's default). now is the clock (nil means time.Now).
-func NewUsers(st identity.UserStore, h *identity.Hasher, now func() time.Time) *Users {
+// NewUsers returns the user service over st; every mutation is written
+// through au with its audit record, in one transaction. Passwords are
+// hashed with h (nil means identity's default). now is the clock (nil
+// means time.Now).
+func NewUsers(st identity.UserStore, au Auditor, h *identity.Hasher, now func() time.Time) *Users {
 	if now == nil {
 		now = time.Now
 	}
-	return &Users{st: st, ids: identity.NewUsers(st, h, now), now: now}
+	if h == nil {
+		// One hasher for the service, so its bound on concurrent
+		// hashing holds across calls.
+		h = identity.NewHasher(0)
+	}
+	return &Users{st: st, audit: au, h: h, now: now}
+}
+
+// ids is identity's user service for one mutation recorded as action: its
+// write goes through a userWriter, with the audit record.
+func (s *Users) ids(action string) *identity.Users {
+	return identity.NewUsers(&userWriter{UserStore: s.st, audit: s.audit, action: action}, s.h, s.now)
+}
+
+// apply writes change with the audit record of action on the user around
+// it; before or after is nil for a create or a delete.
+func (s *Users) apply(ctx context.Context, action string, before, after *store.User, change store.Change) error {
+	name := ""
+	switch {
+	case after != nil:
+		name = after.Username
+	case before != nil:
+		name = before.Username
+	}
+	rec, err := record(action, TargetUser, name, newUserState, before, after)
+	if err != nil {
+		return err
+	}
+	return s.audit.Apply(ctx, rec, change)
 }
 
 // Create adds a user; password may be empty (login disabled until one is
 // set). Roles and attributes are checked by CheckRoles and ParseAttrs'
 // rules; an existing username wraps ErrExists.
 func (s *Users) Create(ctx context.Context, username, password string, roles []string, attrs map[string]string) (store.User, error) {
+	return s.create(ctx, ActionUserCreate, username, password, roles, attrs)
+}
+
+// create is Create recorded as action.
+func (s *Users) create(ctx context.Context, action, username, password string, roles []string, attrs map[string]string) (store.User, error) {
 	roles, err := CheckRoles(roles)
 	if err != nil {
 		return store.User{}, err
@@ -50,7 +86,7 @@ func (s *Users) Create(ctx context.Context, username, password string, roles []s
 	if err := checkAttrs(attrs); err != nil {
 		return store.User{}, err
 	}
-	u, err := s.ids.Create(ctx, username, password, roles, attrs)
+	u, err := s.ids(action).Create(ctx, username, password, roles, attrs)
 	if errors.Is(err, store.ErrConflict) {
 		return store.User{}, exists("user", username)
 	}
@@ -72,7 +108,7 @@ func (s *Users) List(ctx context.Context) ([]store.User, error) {
 // SetPassword replaces the password of username; an unknown user wraps
 // ErrNotFound.
 func (s *Users) SetPassword(ctx context.Context, username, password string) error {
-	err := s.ids.SetPassword(ctx, username, password)
+	err := s.ids(ActionUserSetPassword).SetPassword(ctx, username, password)
 	if errors.Is(err, store.ErrNotFound) {
 		return notFound("user", username)
 	}
@@ -89,7 +125,11 @@ func (s *Users) Delete(ctx context.Context, username string) error {
 	if err != nil {
 		return err
 	}
-	if err := s.st.DeleteUser(ctx, u.ID); err != nil {
+	err = s.apply(ctx, ActionUserDelete, &u, nil, store.DeleteUserChange(u.ID))
+	if errors.Is(err, store.ErrNotFound) {
+		return notFound("user", username)
+	}
+	if err != nil {
 		return fmt.Errorf("delete user: %w", err)
 	}
 	return nil
@@ -102,7 +142,7 @@ func (s *Users) Put(ctx context.Context, username, password string, roles []stri
 	u, err := s.get(ctx, username)
 	switch {
 	case errors.Is(err, ErrNotFound):
-		_, err := s.Create(ctx, username, password, roles, attrs)
+		_, err := s.create(ctx, ActionUserPut, username, password, roles, attrs)
 		return err
 	case err != nil:
 		return err
@@ -115,8 +155,9 @@ func (s *Users) Put(ctx context.Context, username, password string, roles []stri
 	if err := checkAttrs(attrs); err != nil {
 		return err
 	}
+	before := u
 	u.Roles, u.Attrs, u.UpdatedAt = roles, attrs, s.now()
-	if err := s.st.UpdateUser(ctx, u); err != nil {
+	if err := s.apply(ctx, ActionUserPut, &before, &u, store.UpdateUserChange(u)); err != nil {
 		return fmt.Errorf("update user %s: %w", username, err)
 	}
 	return s.SetPassword(ctx, username, password)

@@ -56,12 +56,12 @@ func (in *Installation) Dialect() string { return in.db.Dialect() }
 // Clients is the client service; it reads (and checks) the master key
 // only when a secret is issued.
 func (in *Installation) Clients() *registry.Clients {
-	return registry.NewClients(in.db, in.secretKey, in.now)
+	return registry.NewClients(in.db, in.Auditor(), in.secretKey, in.now)
 }
 
 // Users is the user service.
 func (in *Installation) Users() *registry.Users {
-	return registry.NewUsers(in.db, nil, in.now)
+	return registry.NewUsers(in.db, in.Auditor(), nil, in.now)
 }
 
 // Keys returns the signing-key manager; it needs the existing master key,

@@ -152,22 +152,11 @@ func (db *DB) DeleteClient(ctx context.Context, id string) error {
 	if !validKey(id) {
 		return opErr(op, ErrNotFound)
 	}
+	// The same statements as an audited DeleteClientChange. Tokens of a
+	// client credentials grant carry the client id as client_id too, so
+	// the cascade takes them with the rest.
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
-		n, err := db.txExec(ctx, tx, qDeleteClient, id)
-		if err != nil {
-			return err
-		}
-		if n == 0 {
-			return ErrNotFound
-		}
-		// Tokens of a client credentials grant carry the client id as
-		// client_id too, so this takes them with the rest.
-		for _, q := range []query{qDeleteClientTokens, qDeleteClientCodes, qDeleteClientConsent} {
-			if _, err := db.txExec(ctx, tx, q, id); err != nil {
-				return err
-			}
-		}
-		return nil
+		return DeleteClientChange(id).apply(ctx, db, tx)
 	})
 	return opErr(op, err)
 }

@@ -26,6 +26,7 @@ func contractTests() []contractTest {
 	all = append(all, codeTests()...)
 	all = append(all, lifecycleTests()...)
 	all = append(all, masterKeyTests()...)
+	all = append(all, auditTests()...)
 	return all
 }
 

@@ -138,20 +138,9 @@ func (db *DB) DeleteUser(ctx context.Context, id string) error {
 	if !validKey(id) {
 		return opErr("delete user", ErrNotFound)
 	}
+	// The same statements as an audited DeleteUserChange.
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
-		n, err := db.txExec(ctx, tx, qDeleteUser, id)
-		if err != nil {
-			return err
-		}
-		if n == 0 {
-			return ErrNotFound
-		}
-		for _, q := range []query{qDeleteUserSessions, qDeleteUserConsents, qDeleteUserTokens, qDeleteUserCodes} {
-			if _, err := db.txExec(ctx, tx, q, id); err != nil {
-				return err
-			}
-		}
-		return nil
+		return DeleteUserChange(id).apply(ctx, db, tx)
 	})
 	return opErr("delete user", err)
 }
