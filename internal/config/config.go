@@ -29,8 +29,12 @@ type Config struct {
 	Tokens        Tokens   `yaml:"tokens"`
 	Keys          Keys     `yaml:"keys"`
 	Sessions      Sessions `yaml:"sessions"`
-	Policy        Policy   `yaml:"policy"`
-	Log           Log      `yaml:"log"`
+	// LoginThrottle limits password guessing at the login form.
+	LoginThrottle LoginThrottle `yaml:"login_throttle"`
+	// Clients sets how clients authenticate at the token endpoint.
+	Clients Clients `yaml:"clients"`
+	Policy  Policy  `yaml:"policy"`
+	Log     Log     `yaml:"log"`
 	// PurgeInterval is how often expired tokens, codes and sessions are
 	// deleted. Zero means 1m.
 	PurgeInterval Duration `yaml:"purge_interval"`
@@ -134,6 +138,12 @@ type Tokens struct {
 	// request (resource, RFC 8707) nor the client names one. Empty means
 	// the issuer URL.
 	DefaultAudience string `yaml:"default_audience"`
+	// Resources are the resource servers (absolute URIs, RFC 8707) a
+	// client without audiences of its own may name in its resource
+	// parameter, on top of DefaultAudience and the audiences of the
+	// gateway APIs that trust this issuer (ResourceServers). Empty means
+	// only those.
+	Resources []string `yaml:"resources"`
 }
 
 // Keys chooses signing algorithms.
@@ -235,6 +245,7 @@ func (c *Config) ApplyDefaults() {
 	setString(&c.Keys.IDAlg, defaultIDAlg)
 	setDuration(&c.Keys.ReloadInterval, defaultReloadInterval)
 	setDuration(&c.Sessions.TTL, defaultSessionTTL)
+	c.LoginThrottle.ApplyDefaults()
 	setString(&c.Log.Format, defaultLogFormat)
 	setString(&c.Log.Level, defaultLogLevel)
 	setDuration(&c.PurgeInterval, defaultPurgeInterval)

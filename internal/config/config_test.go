@@ -221,8 +221,13 @@ func TestDefault(t *testing.T) {
 			IDTokenTTL: Duration(time.Hour),
 			CodeTTL:    Duration(time.Minute),
 		},
-		Keys:          Keys{AccessAlg: "ES256", IDAlg: "RS256", ReloadInterval: Duration(30 * time.Second)},
-		Sessions:      Sessions{TTL: Duration(8 * time.Hour)},
+		Keys:     Keys{AccessAlg: "ES256", IDAlg: "RS256", ReloadInterval: Duration(30 * time.Second)},
+		Sessions: Sessions{TTL: Duration(8 * time.Hour)},
+		LoginThrottle: LoginThrottle{
+			MaxFailures: 5, BaseLock: Duration(30 * time.Second), MaxLock: Duration(15 * time.Minute),
+			MaxAddrFailures: 50, AddrWindow: Duration(15 * time.Minute), AddrLock: Duration(15 * time.Minute),
+			MaxEntries: 100000,
+		},
 		Log:           Log{Format: "json", Level: "info"},
 		PurgeInterval: Duration(time.Minute),
 		RateLimit: RateLimit{

@@ -17,9 +17,10 @@ func validGateway() Gateway {
 	g := Gateway{
 		Issuers: []Issuer{{Issuer: "https://auth.example.com", ClientID: "gateway", ClientSecretEnv: "GATEWAY_SECRET"}},
 		APIs: []API{{
-			Name:     "shop",
-			BasePath: "/shop",
-			Upstream: "http://10.0.0.1:9000",
+			Name:      "shop",
+			BasePath:  "/shop",
+			Upstream:  "http://10.0.0.1:9000",
+			Audiences: []string{"https://shop.example"},
 			Operations: []Operation{
 				{Method: "GET", Path: "/items", Scopes: []string{"read"}},
 				{Method: "GET", Path: "/health", Public: true},
@@ -45,10 +46,10 @@ func TestGatewayApplyDefaults(t *testing.T) {
 		Issuers: []Issuer{
 			{Issuer: "https://a.example", Algorithms: []string{"ES256", "RS256", "PS256", "EdDSA"},
 				CacheTTL: Duration(time.Minute), NegativeCacheTTL: Duration(10 * time.Second), Leeway: Duration(30 * time.Second),
-				MaxIntrospections: 64},
+				MaxIntrospections: 64, OpaqueFormat: "portcullis"},
 			{Issuer: "https://b.example", Algorithms: []string{"ES384"},
 				CacheTTL: Duration(time.Second), NegativeCacheTTL: Duration(10 * time.Second), Leeway: Duration(30 * time.Second),
-				MaxIntrospections: 64},
+				MaxIntrospections: 64, OpaqueFormat: "portcullis"},
 		},
 		APIs: []API{
 			{Name: "plain", Version: "v1", Tokens: []string{"jwt", "opaque", "split"}, MaxBodyBytes: 1 << 20,

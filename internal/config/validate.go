@@ -63,10 +63,12 @@ func (c *Config) Validate() error {
 	v.duration("tokens.code_ttl", c.Tokens.CodeTTL, duration.Bounds{Min: time.Second, Max: 10 * time.Minute, Why: " (RFC 6749 §4.1.2)"})
 	v.duration("tokens.refresh_reuse_grace", c.Tokens.RefreshReuseGrace, duration.Bounds{Max: time.Minute})
 	v.defaultAudience()
+	v.resources()
 	v.oneOf("keys.access_alg", c.Keys.AccessAlg, accessAlgs)
 	v.oneOf("keys.id_alg", c.Keys.IDAlg, idAlgs)
 	v.duration("keys.reload_interval", c.Keys.ReloadInterval, duration.Bounds{Min: time.Second, Max: 24 * time.Hour})
 	v.duration("sessions.ttl", c.Sessions.TTL, duration.Bounds{Min: time.Second, Max: 720 * time.Hour})
+	v.loginThrottle()
 	issuance := v.policy()
 	v.oneOf("log.format", c.Log.Format, logFormats)
 	v.oneOf("log.level", c.Log.Level, logLevels)
@@ -169,19 +171,10 @@ func (v *validator) issuer() {
 // absolute URI without a fragment, and a URN such as
 // urn:portcullis:api:warehouse is one).
 func (v *validator) defaultAudience() {
-	aud := v.c.Tokens.DefaultAudience
-	if aud == "" {
-		return
-	}
-	const field = "tokens.default_audience"
-	u, err := url.Parse(aud)
-	switch {
-	case err != nil || !u.IsAbs():
-		v.add(field, "must be an absolute URI such as https://api.example.com or urn:example:api (RFC 8707 §2)", nil)
-	case strings.Contains(aud, "#"):
-		v.add(field, "must not have a fragment (RFC 8707 §2)", nil)
-	case strings.IndexFunc(aud, isSpaceOrControl) >= 0:
-		v.add(field, "must not contain spaces or control characters", nil)
+	if aud := v.c.Tokens.DefaultAudience; aud != "" {
+		if msg := resourceProblem(aud); msg != "" {
+			v.add("tokens.default_audience", msg, nil)
+		}
 	}
 }
 

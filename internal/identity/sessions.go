@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"time"
 
@@ -18,6 +19,18 @@ const sessionBytes = 32
 // ErrNoSubject means Start was called without a subject.
 var ErrNoSubject = errors.New("identity: session needs a subject")
 
+// SessionCookieName is the default name of the session cookie when it is
+// not Secure (a plain-http issuer on a loopback address, a developer's
+// machine), where browsers refuse the __Host- prefix.
+const SessionCookieName = "portcullis_session"
+
+// SessionHostCookieName is the default name of a Secure session cookie on
+// Path=/. The __Host- prefix (RFC 6265bis §4.1.3.2) makes browsers refuse
+// the cookie unless it is Secure, has Path=/ and no Domain, so a sibling
+// subdomain or a plain-http page cannot plant a session (fixation) or
+// overwrite one.
+const SessionHostCookieName = "__Host-" + SessionCookieName
+
 // SessionStore is what sessions need from persistence.
 type SessionStore interface {
 	CreateSession(ctx context.Context, s store.Session) error
@@ -27,7 +40,9 @@ type SessionStore interface {
 
 // SessionConfig sets the session cookie.
 type SessionConfig struct {
-	// CookieName defaults to "portcullis_session".
+	// CookieName empty means SessionHostCookieName when the cookie is
+	// Secure on Path "/", else SessionCookieName. A name given here is
+	// used as is: a __Host- one works only Secure on Path "/".
 	CookieName string
 	// TTL is the session lifetime; zero means 8h.
 	TTL time.Duration
@@ -36,6 +51,9 @@ type SessionConfig struct {
 	Secure bool
 	// Path scopes the cookie; empty means "/".
 	Path string
+	// Logger receives the store failures Sessions handles itself (a
+	// failed delete of an expired session); nil discards them.
+	Logger *slog.Logger
 }
 
 // Sessions keeps browser login sessions: a random cookie value, stored as
@@ -53,14 +71,20 @@ type Sessions struct {
 
 // NewSessions returns the session service. A nil now means time.Now.
 func NewSessions(st SessionStore, cfg SessionConfig, now func() time.Time) *Sessions {
-	if cfg.CookieName == "" {
-		cfg.CookieName = "portcullis_session"
-	}
 	if cfg.TTL <= 0 {
 		cfg.TTL = 8 * time.Hour
 	}
 	if cfg.Path == "" {
 		cfg.Path = "/"
+	}
+	if cfg.CookieName == "" {
+		cfg.CookieName = SessionCookieName
+		if cfg.Secure && cfg.Path == "/" {
+			cfg.CookieName = SessionHostCookieName
+		}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	if now == nil {
 		now = time.Now
@@ -68,27 +92,36 @@ func NewSessions(st SessionStore, cfg SessionConfig, now func() time.Time) *Sess
 	return &Sessions{st: st, cfg: cfg, now: now}
 }
 
+// CookieName returns the name of the session cookie.
+func (s *Sessions) CookieName() string { return s.cfg.CookieName }
+
 // Current returns the live session of r, if any.
 //
-// A missing, malformed, unknown or expired cookie gives false; an expired
-// session is deleted on the way. A store failure also gives false: without
-// a session the user is asked to log in again, which fails closed.
-func (s *Sessions) Current(ctx context.Context, r *http.Request) (store.Session, bool) {
+// A missing, malformed, unknown or expired cookie gives false and no
+// error; an expired session is deleted on the way. A store failure is an
+// error (and false): the caller answers it as a server failure, not as a
+// missing session, so an outage is seen as one rather than as a login
+// page that can never succeed.
+func (s *Sessions) Current(ctx context.Context, r *http.Request) (store.Session, bool, error) {
 	digest, ok := s.digestOf(r)
 	if !ok {
-		return store.Session{}, false
+		return store.Session{}, false, nil
 	}
 	sess, err := s.st.GetSession(ctx, digest)
-	if err != nil {
-		return store.Session{}, false
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Session{}, false, nil
+	} else if err != nil {
+		return store.Session{}, false, fmt.Errorf("identity: get session: %w", err)
 	}
 	if !s.now().Before(sess.ExpiresAt) {
 		// Best effort: a session that outlived its TTL is refused whether
 		// or not the delete succeeds, and a later purge removes it anyway.
-		_ = s.st.DeleteSession(ctx, digest)
-		return store.Session{}, false
+		if err := s.st.DeleteSession(ctx, digest); err != nil {
+			s.cfg.Logger.WarnContext(ctx, "delete expired session", "err", err)
+		}
+		return store.Session{}, false, nil
 	}
-	return sess, true
+	return sess, true, nil
 }
 
 // Start creates a session for subject, authenticated at authTime, and sets

@@ -1,9 +1,11 @@
 package identity_test
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/portcullis/portcullis/internal/identity"
 	"github.com/portcullis/portcullis/internal/identity/identitytest"
+	"github.com/portcullis/portcullis/internal/logtest"
 	"github.com/portcullis/portcullis/internal/store"
 )
 
@@ -51,6 +54,16 @@ func TestSessionStartCookie(t *testing.T) {
 			name: "configured",
 			cfg:  identity.SessionConfig{CookieName: "sid", TTL: 30 * time.Minute, Secure: true, Path: "/auth"},
 			want: http.Cookie{Name: "sid", Path: "/auth", MaxAge: 1800, Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode},
+		},
+		{
+			name: "secure defaults take the __Host- prefix",
+			cfg:  identity.SessionConfig{Secure: true},
+			want: http.Cookie{Name: "__Host-portcullis_session", Path: "/", MaxAge: 8 * 3600, Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode},
+		},
+		{
+			name: "secure on a narrower path keeps the plain name",
+			cfg:  identity.SessionConfig{Secure: true, Path: "/auth"},
+			want: http.Cookie{Name: "portcullis_session", Path: "/auth", MaxAge: 8 * 3600, Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode},
 		},
 		{
 			name: "sub-second ttl rounds up",
@@ -156,7 +169,10 @@ func TestSessionCurrent(t *testing.T) {
 		{"the stored digest itself", &http.Cookie{Name: good.Name, Value: base64.RawURLEncoding.EncodeToString(started.Digest)}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, ok := s.Current(ctx(), requestWith(tc.cookie))
+			got, ok, err := s.Current(ctx(), requestWith(tc.cookie))
+			if err != nil {
+				t.Fatalf("Current err = %v, want nil", err)
+			}
 			if ok != tc.ok {
 				t.Fatalf("Current ok = %v, want %v", ok, tc.ok)
 			}
@@ -166,10 +182,19 @@ func TestSessionCurrent(t *testing.T) {
 		})
 	}
 
+	// A store failure is an error, not "no session": the caller answers
+	// it as the server failure it is instead of a login page.
 	t.Run("store down", func(t *testing.T) {
 		down := identity.NewSessions(&identitytest.SessionStore{Err: errStoreDown}, identity.SessionConfig{}, clk.Now)
-		if _, ok := down.Current(ctx(), requestWith(good)); ok {
-			t.Error("Current = true while the store fails, want false")
+		_, ok, err := down.Current(ctx(), requestWith(good))
+		if ok || !errors.Is(err, errStoreDown) {
+			t.Errorf("Current = %v, %v while the store fails, want false, %v", ok, err, errStoreDown)
+		}
+	})
+	t.Run("no cookie with the store down", func(t *testing.T) {
+		down := identity.NewSessions(&identitytest.SessionStore{Err: errStoreDown}, identity.SessionConfig{}, clk.Now)
+		if _, ok, err := down.Current(ctx(), requestWith(nil)); ok || err != nil {
+			t.Errorf("Current = %v, %v without a cookie, want false, nil (no lookup)", ok, err)
 		}
 	})
 }
@@ -194,8 +219,8 @@ func TestSessionExpiry(t *testing.T) {
 				t.Fatal(err)
 			}
 			clk.Advance(tc.advance)
-			if _, ok := s.Current(ctx(), requestWith(onlyCookie(t, rec))); ok != tc.ok {
-				t.Errorf("Current ok = %v, want %v", ok, tc.ok)
+			if _, ok, err := s.Current(ctx(), requestWith(onlyCookie(t, rec))); ok != tc.ok || err != nil {
+				t.Errorf("Current = %v, %v, want %v, nil", ok, err, tc.ok)
 			}
 			if got := st.Len(); got != tc.wantStore {
 				t.Errorf("store holds %d sessions, want %d (expired ones are deleted)", got, tc.wantStore)
@@ -245,10 +270,97 @@ func TestSessionEnd(t *testing.T) {
 				t.Errorf("store holds %d sessions after End, want %d", got, wantLeft)
 			}
 			if tc.withValue && tc.storeErr == nil {
-				if _, ok := s.Current(ctx(), requestWith(c)); ok {
+				if _, ok, _ := s.Current(ctx(), requestWith(c)); ok {
 					t.Error("ended session is still current")
 				}
 			}
 		})
+	}
+}
+
+// TestSessionCookieName: a session cookie for an https issuer is
+// __Host-portcullis_session, Secure, Path=/ and without Domain, so a
+// sibling subdomain cannot plant one; on a plain-http loopback issuer,
+// where browsers refuse __Host- without Secure, it keeps the plain name.
+// Start, Current and End all use the one name.
+func TestSessionCookieName(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		secure bool
+		want   string
+	}{
+		{"https issuer", true, identity.SessionHostCookieName},
+		{"loopback http issuer", false, identity.SessionCookieName},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := &identitytest.SessionStore{}
+			s := identity.NewSessions(st, identity.SessionConfig{Secure: tc.secure, Path: "/"}, newClock().Now)
+			if got := s.CookieName(); got != tc.want {
+				t.Errorf("CookieName() = %q, want %q", got, tc.want)
+			}
+			rec := httptest.NewRecorder()
+			if _, err := s.Start(ctx(), rec, "user-1", time.Now()); err != nil {
+				t.Fatal(err)
+			}
+			set := rec.Header().Get("Set-Cookie")
+			c := onlyCookie(t, rec)
+			if c.Name != tc.want || c.Secure != tc.secure || c.Path != "/" || c.Domain != "" || !c.HttpOnly {
+				t.Errorf("Start set %q, want %s with Secure=%v, Path=/, no Domain, HttpOnly", set, tc.want, tc.secure)
+			}
+			if strings.Contains(strings.ToLower(set), "domain=") {
+				t.Errorf("Start set %q, want no Domain attribute", set)
+			}
+			if _, ok, err := s.Current(ctx(), requestWith(c)); !ok || err != nil {
+				t.Errorf("Current with %s = %v, %v, want true, nil", c.Name, ok, err)
+			}
+			other := &http.Cookie{Name: identity.SessionCookieName, Value: c.Value}
+			if tc.secure {
+				// The plain name is not read on https: a cookie planted
+				// under it (it has no prefix to protect it) is ignored.
+				if _, ok, _ := s.Current(ctx(), requestWith(other)); ok {
+					t.Error("Current accepted the session under the plain name on https")
+				}
+			}
+			end := httptest.NewRecorder()
+			if err := s.End(ctx(), end, requestWith(c)); err != nil {
+				t.Fatal(err)
+			}
+			if cleared := onlyCookie(t, end); cleared.Name != tc.want || cleared.Path != "/" || cleared.Secure != tc.secure {
+				t.Errorf("End cleared %q, want %s on /", cleared.String(), tc.want)
+			}
+		})
+	}
+}
+
+// deleteFails is a session store whose deletes fail.
+type deleteFails struct{ *identitytest.SessionStore }
+
+func (deleteFails) DeleteSession(context.Context, []byte) error { return errStoreDown }
+
+// TestSessionExpiredDeleteFailureLogged: an expired session is refused
+// even when its delete fails, and the failure is logged (without the
+// cookie), not dropped.
+func TestSessionExpiredDeleteFailureLogged(t *testing.T) {
+	var logs logtest.Buffer
+	st := deleteFails{&identitytest.SessionStore{}}
+	clk := newClock()
+	s := identity.NewSessions(st, identity.SessionConfig{TTL: time.Hour,
+		Logger: slog.New(slog.NewTextHandler(&logs, nil)).With("component", "sessions")}, clk.Now)
+	rec := httptest.NewRecorder()
+	if _, err := s.Start(ctx(), rec, "user-1", clk.Now()); err != nil {
+		t.Fatal(err)
+	}
+	c := onlyCookie(t, rec)
+	clk.Advance(2 * time.Hour)
+	if _, ok, err := s.Current(ctx(), requestWith(c)); ok || err != nil {
+		t.Errorf("Current of an expired session = %v, %v, want false, nil", ok, err)
+	}
+	got := logs.String()
+	if !strings.Contains(got, "level=WARN") || !strings.Contains(got, "delete expired session") ||
+		!strings.Contains(got, "component=sessions") || !strings.Contains(got, errStoreDown.Error()) {
+		t.Errorf("log = %q, want a warning naming the failed delete", got)
+	}
+	if strings.Contains(got, c.Value) {
+		t.Errorf("log %q holds the session cookie", got)
 	}
 }

@@ -89,11 +89,27 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 		s.redirectError(w, r, req, e)
 		return
 	}
-	sess, hasSession := s.o.Sessions.Current(r.Context(), r)
+	ctx := r.Context()
+	// From here the client and its redirect URI are genuine, so a failure
+	// on our side goes back to the client as server_error (RFC 6749
+	// §4.1.2.1) rather than a login page that could never succeed.
+	sess, hasSession, err := s.o.Sessions.Current(ctx, r)
+	if err != nil {
+		s.redirectError(w, r, req, s.serverError(ctx, "read login session", err))
+		return
+	}
 	if hasSession && !slices.Contains(req.Prompt, "login") && !tooOld(sess.AuthTime, req.MaxAge, s.now()) {
-		u, err := s.o.Store.GetUser(r.Context(), sess.Subject)
-		if err == nil && !u.Disabled {
+		u, err := s.o.Store.GetUser(ctx, sess.Subject)
+		switch {
+		case err == nil && !u.Disabled:
 			s.proceed(w, r, req, client, u, sess.AuthTime)
+			return
+		case err == nil || errors.Is(err, store.ErrNotFound):
+			// The user was disabled or deleted since logging in: the
+			// session no longer counts, and they are asked to log in.
+			s.log.DebugContext(ctx, "session of an inactive user ignored", "client_id", client.ID)
+		default:
+			s.redirectError(w, r, req, s.serverError(ctx, "load session user", err))
 			return
 		}
 	}
@@ -329,7 +345,12 @@ func (s *Server) proceed(w http.ResponseWriter, r *http.Request, req authRequest
 		s.redirectError(w, r, req, badRequest(errInvalidScope, "none of the requested scopes may be granted"))
 		return
 	}
-	if s.needsConsent(r.Context(), req, c, u, granted) {
+	needed, err := s.needsConsent(r.Context(), req, c, u, granted)
+	if err != nil {
+		s.redirectError(w, r, req, s.serverError(r.Context(), "load consent", err))
+		return
+	}
+	if needed {
 		if slices.Contains(req.Prompt, "none") {
 			s.redirectError(w, r, req, badRequest(errConsentRequired, "the user has not consented"))
 			return
@@ -354,23 +375,28 @@ func (s *Server) grantFor(r *http.Request, req authRequest, c store.Client, u st
 	})
 }
 
-func (s *Server) needsConsent(ctx context.Context, req authRequest, c store.Client, u store.User, granted []string) bool {
+// needsConsent reports whether the user must be asked: prompt=consent, or
+// a scope they have not consented to before. A store failure is an error,
+// not a consent page for scopes the user may well have allowed.
+func (s *Server) needsConsent(ctx context.Context, req authRequest, c store.Client, u store.User, granted []string) (bool, error) {
 	if c.SkipConsent {
-		return false
+		return false, nil
 	}
 	if slices.Contains(req.Prompt, "consent") {
-		return true
+		return true, nil
 	}
 	con, err := s.o.Store.GetConsent(ctx, u.ID, c.ID)
-	if err != nil {
-		return true
+	if errors.Is(err, store.ErrNotFound) {
+		return true, nil
+	} else if err != nil {
+		return false, err
 	}
 	for _, sc := range granted {
 		if !slices.Contains(con.Scopes, sc) {
-			return true
+			return true, nil
 		}
 	}
-	return false
+	return false, nil
 }
 
 // issueCode stores a fresh code and sends the browser back to the client
@@ -553,8 +579,13 @@ func (s *Server) formStep(w http.ResponseWriter, r *http.Request) (authRequest, 
 		return authRequest{}, store.Client{}, false
 	}
 	c, err := s.o.Store.GetClient(r.Context(), req.ClientID)
-	if err != nil {
+	if errors.Is(err, store.ErrNotFound) {
+		s.log.DebugContext(r.Context(), "form for a client no longer registered", "client_id", req.ClientID)
 		s.errorPage(w, http.StatusBadRequest, "Unknown application", "The application is no longer registered.")
+		return authRequest{}, store.Client{}, false
+	} else if err != nil {
+		s.log.ErrorContext(r.Context(), "load client", "client_id", req.ClientID, "err", err)
+		s.errorPage(w, http.StatusInternalServerError, "Something went wrong", "Please try again later.")
 		return authRequest{}, store.Client{}, false
 	}
 	return req, c, true
@@ -612,14 +643,27 @@ func (s *Server) authorizeConsent(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	sess, ok := s.o.Sessions.Current(ctx, r)
-	if !ok || req.Subject == "" || sess.Subject != req.Subject {
+	sessionEnded := func() {
 		s.errorPage(w, http.StatusForbidden, "Session ended", "Your session ended. Go back to the application and start again.")
+	}
+	sess, ok, err := s.o.Sessions.Current(ctx, r)
+	if err != nil {
+		s.redirectError(w, r, req, s.serverError(ctx, "read login session", err))
+		return
+	}
+	if !ok || req.Subject == "" || sess.Subject != req.Subject {
+		s.log.DebugContext(ctx, "consent without the session it was shown to", "client_id", c.ID)
+		sessionEnded()
 		return
 	}
 	u, err := s.o.Store.GetUser(ctx, sess.Subject)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		s.redirectError(w, r, req, s.serverError(ctx, "load session user", err))
+		return
+	}
 	if err != nil || u.Disabled {
-		s.errorPage(w, http.StatusForbidden, "Session ended", "Your session ended. Go back to the application and start again.")
+		s.log.DebugContext(ctx, "consent by an inactive user refused", "client_id", c.ID)
+		sessionEnded()
 		return
 	}
 	if r.PostForm.Get("decision") != "allow" {
@@ -633,11 +677,15 @@ func (s *Server) authorizeConsent(w http.ResponseWriter, r *http.Request) {
 	}
 	// Consent accumulates: what the user allowed before stays allowed.
 	consented := slices.Clone(granted)
-	if prev, err := s.o.Store.GetConsent(ctx, u.ID, c.ID); err == nil {
-		for _, sc := range prev.Scopes {
-			if !slices.Contains(consented, sc) {
-				consented = append(consented, sc)
-			}
+	prev, err := s.o.Store.GetConsent(ctx, u.ID, c.ID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		// Saving without the earlier scopes would silently drop them.
+		s.redirectError(w, r, req, s.serverError(ctx, "load consent", err))
+		return
+	}
+	for _, sc := range prev.Scopes {
+		if !slices.Contains(consented, sc) {
+			consented = append(consented, sc)
 		}
 	}
 	if err := s.o.Store.SaveConsent(ctx, store.Consent{

@@ -16,8 +16,9 @@ import (
 var inactive = map[string]bool{"active": false}
 
 // introspect is RFC 7662. With Accept: application/jwt the answer for an
-// active access token is the phantom token: a signed RFC 9068 JWT with the
-// same claims, for the gateway to forward to its backends.
+// active access token is the phantom token: a signed JWT with the RFC 9068
+// claims of the token, for the gateway to forward to its backends, typed
+// token.TypePhantomJWT so that the gateway never takes it from a client.
 func (s *Server) introspect(w http.ResponseWriter, r *http.Request) {
 	if e := parsePost(w, r); e != nil {
 		s.fail(w, r, "introspect", e)
@@ -59,7 +60,7 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request) {
 		}
 		jws := phantom
 		if jws == "" {
-			jws, err = s.signAccess(t, t.ExpiresAt)
+			jws, err = s.signAccess(t, t.ExpiresAt, token.TypePhantomJWT)
 			if err != nil {
 				s.fail(w, r, "introspect", s.serverError(r.Context(), "sign phantom token", err))
 				return

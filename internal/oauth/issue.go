@@ -117,14 +117,21 @@ func (s *Server) issue(ctx context.Context, g grant) (tokenResponse, error) {
 // kept server-side).
 func (s *Server) mintAccess(rec *store.Token) (string, error) {
 	switch rec.Format {
-	case store.FormatJWT, store.FormatSplit:
-		jws, err := s.signAccess(*rec, rec.ExpiresAt)
+	case store.FormatJWT:
+		jws, err := s.signAccess(*rec, rec.ExpiresAt, token.TypeAccessJWT)
 		if err != nil {
 			return "", err
 		}
-		if rec.Format == store.FormatJWT {
-			rec.Digest = token.Digest(jws)
-			return jws, nil
+		rec.Digest = token.Digest(jws)
+		return jws, nil
+	case store.FormatSplit:
+		// The whole JWT exists only inside: the gateway reassembles it
+		// and forwards it to backends. It is typed as a phantom token so
+		// that, should it leak from there, the gateway refuses it from a
+		// client (RFC 8725 §3.11).
+		jws, err := s.signAccess(*rec, rec.ExpiresAt, token.TypePhantomJWT)
+		if err != nil {
+			return "", err
 		}
 		hp, sig, err := token.Split(jws)
 		if err != nil {
@@ -169,8 +176,10 @@ func (s *Server) accessClaims(t store.Token) (token.AccessClaims, error) {
 	return c, nil
 }
 
-// signAccess signs the RFC 9068 form of t, expiring at exp.
-func (s *Server) signAccess(t store.Token, exp time.Time) (string, error) {
+// signAccess signs the RFC 9068 claims of t, expiring at exp, with typ:
+// token.TypeAccessJWT for a JWT the client holds, token.TypePhantomJWT
+// for one that stays between the gateway and its backends.
+func (s *Server) signAccess(t store.Token, exp time.Time, typ string) (string, error) {
 	c, err := s.accessClaims(t)
 	if err != nil {
 		return "", err
@@ -180,7 +189,7 @@ func (s *Server) signAccess(t store.Token, exp time.Time) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("marshal access claims: %w", err)
 	}
-	jws, err := s.o.Keys.Sign(keys.UseAccess, token.TypeAccessJWT, payload)
+	jws, err := s.o.Keys.Sign(keys.UseAccess, typ, payload)
 	if err != nil {
 		return "", fmt.Errorf("sign access token: %w", err)
 	}

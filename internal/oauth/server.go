@@ -60,6 +60,11 @@ type Config struct {
 	// DefaultAudience is the audience of access tokens when neither the
 	// request (resource) nor the client names one. Empty means the issuer.
 	DefaultAudience string
+	// Resources are the resource servers a client without audiences of
+	// its own may name in its resource parameter (RFC 8707 §2), on top of
+	// the default audience (DefaultAudience, else the issuer), which is
+	// always allowed. Any other resource is refused with invalid_target.
+	Resources []string
 }
 
 // Options are the server's collaborators.
@@ -105,6 +110,10 @@ type Server struct {
 	// base is the issuer's path; every route lives under it.
 	base  string
 	realm string
+	// resources is the allow-list of RFC 8707 resource indicators for
+	// clients without audiences of their own: Config.Resources and the
+	// default audience.
+	resources map[string]bool
 }
 
 // New builds the server and its routes.
@@ -133,6 +142,11 @@ func New(o Options) (*Server, error) {
 		realm:  iss.Host,
 		tokens: newTokenCache(),
 	}
+	s.resources = make(map[string]bool, len(cfg.Resources)+1)
+	for _, r := range cfg.Resources {
+		s.resources[r] = true
+	}
+	s.resources[s.defaultAudience()] = true
 	if s.now == nil {
 		s.now = time.Now
 	}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/portcullis/portcullis/internal/clientauth"
@@ -333,29 +334,53 @@ func dedupe(in []string) []string {
 	return out
 }
 
-// audience picks the access token audience: the resource indicator of
-// RFC 8707 §2 when given (it must be an absolute URI without fragment, and
-// one the client may address), else the client's default, else the
-// server's.
+// maxResources caps the resource parameters of one request. Each becomes
+// an audience of the token, so without a cap one request could mint a
+// token tens of kilobytes long, and a token good at many resource
+// servers is the risk RFC 8707 §3 warns of; no client needs more than a
+// few audiences on one token.
+const maxResources = 10
+
+// audience picks the access token audience: the resource indicators of
+// RFC 8707 §2 when given, else the client's default, else the server's.
+// A resource must be an absolute URI without fragment and one the client
+// may address: one of its registered audiences when it has any, else one
+// of the server's resource servers (Config.Resources and the default
+// audience). Anything else, or more than maxResources of them, is
+// invalid_target (RFC 8707 §2: "the requested resource is invalid,
+// missing, unknown, or malformed").
 func (s *Server) audience(f url.Values, c store.Client) ([]string, error) {
 	res := f["resource"]
 	if len(res) == 0 {
 		if len(c.Audience) > 0 {
 			return c.Audience, nil
 		}
-		if s.cfg.DefaultAudience != "" {
-			return []string{s.cfg.DefaultAudience}, nil
-		}
-		return []string{s.cfg.Issuer}, nil
+		return []string{s.defaultAudience()}, nil
+	}
+	if len(res) > maxResources {
+		return nil, badRequest(errInvalidTarget, "at most "+strconv.Itoa(maxResources)+" resources may be requested at once")
 	}
 	for _, v := range res {
 		u, err := url.Parse(v)
 		if err != nil || !u.IsAbs() || u.Fragment != "" || strings.Contains(v, "#") {
 			return nil, badRequest(errInvalidTarget, "resource must be an absolute URI without a fragment")
 		}
-		if len(c.Audience) > 0 && !slices.Contains(c.Audience, v) {
+		allowed := s.resources[v]
+		if len(c.Audience) > 0 {
+			allowed = slices.Contains(c.Audience, v)
+		}
+		if !allowed {
 			return nil, badRequest(errInvalidTarget, "the client may not request tokens for this resource")
 		}
 	}
-	return res, nil
+	return dedupe(res), nil
+}
+
+// defaultAudience is the audience of a token whose request and client
+// name none: the configured default, else the issuer.
+func (s *Server) defaultAudience() string {
+	if s.cfg.DefaultAudience != "" {
+		return s.cfg.DefaultAudience
+	}
+	return s.cfg.Issuer
 }

@@ -128,7 +128,12 @@ func wire(ctx context.Context, cfg *config.Config, issuer string, logger *slog.L
 	// Client records are cached briefly: every token and introspection
 	// request authenticates a client, and this saves a read on each.
 	cache := clientauth.NewCachedStore(w.db, clientauth.DefaultCacheTTL, nil)
-	clients := clientauth.New(cache, w.secretKey, []string{issuer, issuer + "/oauth2/token"}, o.now)
+	clients := clientauth.NewAuthenticator(cache, w.secretKey, clientauth.Options{
+		Issuer:                      issuer,
+		TokenEndpoint:               issuer + "/oauth2/token",
+		LegacyTokenEndpointAudience: cfg.Clients.LegacyTokenEndpointAudience,
+		Now:                         o.now,
+	})
 	if w.previousSecretKey != nil {
 		clients.AcceptPreviousKey(clientauth.PreviousKey{
 			SecretKey: w.previousSecretKey,
@@ -144,6 +149,7 @@ func wire(ctx context.Context, cfg *config.Config, issuer string, logger *slog.L
 		TTL:    time.Duration(cfg.Sessions.TTL),
 		Secure: secure,
 		Path:   "/",
+		Logger: logger.With("component", "sessions"),
 	}, o.now)
 	csrf := identity.NewCSRF(keys.DeriveKey(master, keys.PurposeCSRF), secure)
 	pages, err := identity.NewPages(logger.With("component", "pages"))
@@ -168,6 +174,7 @@ func wire(ctx context.Context, cfg *config.Config, issuer string, logger *slog.L
 		Sessions: sessions,
 		CSRF:     csrf,
 		Pages:    pages,
+		Throttle: identity.NewThrottle(throttleConfig(cfg.LoginThrottle)),
 		Policy:   issuance,
 		Sealer:   sealer,
 		Logger:   logger.With("component", "oauth"),
@@ -217,8 +224,9 @@ func (w *wiring) services() Services {
 	s := Services{Issuer: w.issuer, Now: w.now}
 	if w.oauth != nil {
 		key := registry.SecretKey{Key: w.secretKey, ID: w.keyID}
-		s.Clients = registry.NewClients(w.db, func(context.Context) (registry.SecretKey, error) { return key, nil }, w.now)
-		s.Users = registry.NewUsers(w.db, w.hasher, w.now)
+		au := w.systemAuditor()
+		s.Clients = registry.NewClients(w.db, au, func(context.Context) (registry.SecretKey, error) { return key, nil }, w.now)
+		s.Users = registry.NewUsers(w.db, au, w.hasher, w.now)
 	}
 	return s
 }
@@ -254,7 +262,23 @@ func oauthConfig(cfg *config.Config, issuer string) oauth.Config {
 		ClaimAttributes:   cfg.Policy.ClaimAttributes,
 		ScopeDescriptions: desc,
 		DefaultAudience:   cfg.Tokens.DefaultAudience,
+		Resources:         cfg.ResourceServers(issuer),
 		Scopes:            slices.Sorted(maps.Keys(cfg.Policy.Scopes)),
+	}
+}
+
+// throttleConfig is the login_throttle section as the identity package
+// takes it; the section's -1 (address limit off) is the throttle's
+// negative MaxAddrFailures.
+func throttleConfig(t config.LoginThrottle) identity.ThrottleConfig {
+	return identity.ThrottleConfig{
+		MaxFailures:     t.MaxFailures,
+		BaseLock:        time.Duration(t.BaseLock),
+		MaxLock:         time.Duration(t.MaxLock),
+		MaxAddrFailures: t.MaxAddrFailures,
+		AddrWindow:      time.Duration(t.AddrWindow),
+		AddrLock:        time.Duration(t.AddrLock),
+		MaxEntries:      t.MaxEntries,
 	}
 }
 
