@@ -209,9 +209,15 @@ func TestGatewayEndToEnd(t *testing.T) {
 			if r.Header.Get("X-Request-Id") == "" {
 				t.Error("no X-Request-Id")
 			}
-			// The backend gets a JWT it can verify, whatever the client held.
+			// The backend gets a JWT it can verify, whatever the client
+			// held: the client's own access token, or a phantom token
+			// typed as one that stays inside.
 			fwd := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
-			payload, err := token.VerifyJWS(fwd, g.signer.KeySet(), []jose.SignatureAlgorithm{jose.ES256}, token.TypeAccessJWT)
+			typ := token.TypePhantomJWT
+			if f == store.FormatJWT {
+				typ = token.TypeAccessJWT
+			}
+			payload, err := token.VerifyJWS(fwd, g.signer.KeySet(), []jose.SignatureAlgorithm{jose.ES256}, typ)
 			if err != nil {
 				t.Fatalf("forwarded token does not verify: %v", err)
 			}
@@ -237,6 +243,68 @@ func TestGatewayEndToEnd(t *testing.T) {
 		}
 		if resp := g.call(t, "POST", "/warehouse/orders", tok.AccessToken, nil); resp.StatusCode != http.StatusOK {
 			t.Fatalf("alice ordering: %d", resp.StatusCode)
+		}
+	})
+}
+
+// TestPhantomTokensStayInside: the JWT behind an opaque token (the
+// phantom token introspection answers with Accept: application/jwt) and
+// the JWT a split token reassembles into are for backends only: a client
+// presenting either as a Bearer JWT, on an API that accepts JWTs, gets
+// 401, while the opaque or split token itself keeps working.
+func TestPhantomTokensStayInside(t *testing.T) {
+	g := startGateway(t)
+	t.Run("phantom token from introspection", func(t *testing.T) {
+		tok := g.serviceToken(t, store.FormatOpaque, "list_items")
+		if resp := g.call(t, "GET", "/warehouse/items", tok, nil); resp.StatusCode != http.StatusOK {
+			t.Fatalf("opaque token: status %d, want 200", resp.StatusCode)
+		}
+		st, m := g.introspect(g.secrets, tok, "application/jwt")
+		phantom, _ := m["_raw"].(string)
+		if st != http.StatusOK || !token.LooksLikeJWT(phantom) {
+			t.Fatalf("introspection with Accept: application/jwt = %d %v, want a JWT", st, m)
+		}
+		if _, err := token.VerifyJWS(phantom, g.signer.KeySet(), []jose.SignatureAlgorithm{jose.ES256}, token.TypePhantomJWT); err != nil {
+			t.Fatalf("phantom token is not a phantom+jwt signed by the issuer: %v", err)
+		}
+		_, before := g.up.lastRequest()
+		resp := g.call(t, "GET", "/warehouse/items", phantom, nil)
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("phantom token presented by a client: status %d, want 401", resp.StatusCode)
+		}
+		if www := resp.Header.Get("WWW-Authenticate"); !strings.Contains(www, `error="invalid_token"`) {
+			t.Errorf("WWW-Authenticate %q, want invalid_token", www)
+		}
+		if _, after := g.up.lastRequest(); after != before {
+			t.Error("a phantom token presented by a client reached the backend")
+		}
+		if resp := g.call(t, "GET", "/warehouse/items", tok, nil); resp.StatusCode != http.StatusOK {
+			t.Errorf("opaque token after the refusal: status %d, want 200", resp.StatusCode)
+		}
+	})
+	t.Run("reassembled split token", func(t *testing.T) {
+		sig := g.serviceToken(t, store.FormatSplit, "list_items")
+		if resp := g.call(t, "GET", "/warehouse/items", sig, nil); resp.StatusCode != http.StatusOK {
+			t.Fatalf("split token: status %d, want 200", resp.StatusCode)
+		}
+		rec, err := g.db.GetToken(context.Background(), token.Digest(sig))
+		if err != nil {
+			t.Fatal(err)
+		}
+		whole := token.Join(rec.Payload, sig)
+		r, before := g.up.lastRequest()
+		if fwd := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer "); fwd != whole {
+			t.Fatal("the backend did not receive the reassembled split token")
+		}
+		resp := g.call(t, "GET", "/warehouse/items", whole, nil)
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("reassembled split token presented by a client: status %d, want 401", resp.StatusCode)
+		}
+		if www := resp.Header.Get("WWW-Authenticate"); !strings.Contains(www, `error="invalid_token"`) {
+			t.Errorf("WWW-Authenticate %q, want invalid_token", www)
+		}
+		if _, after := g.up.lastRequest(); after != before {
+			t.Error("a reassembled split token presented by a client reached the backend")
 		}
 	})
 }
@@ -313,6 +381,9 @@ func TestGatewayAttacks(t *testing.T) {
 			www := resp.Header.Get("WWW-Authenticate")
 			if !strings.HasPrefix(www, "Bearer") || (tc.wantError != "" && !strings.Contains(www, `error="`+tc.wantError+`"`)) {
 				t.Errorf("WWW-Authenticate %q, want Bearer error=%q", www, tc.wantError)
+			}
+			if tc.name == "wrong audience" && !strings.Contains(www, `error_description="the token is not meant for this API`) {
+				t.Errorf("WWW-Authenticate %q, want an error_description naming the audience", www)
 			}
 			if tc.wantError == "" && strings.Contains(www, "error=") {
 				t.Errorf("WWW-Authenticate %q: a request without a token gets no error code (RFC 6750 §3.1)", www)

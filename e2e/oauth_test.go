@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
@@ -58,6 +60,20 @@ func (e *env) introspect(secrets map[string]string, tok string, accept string) (
 	return st, m
 }
 
+// jwtType returns the typ of a compact JWS's protected header.
+func jwtType(t *testing.T, raw string) string {
+	t.Helper()
+	h, _, ok := strings.Cut(raw, ".")
+	b, err := base64.RawURLEncoding.DecodeString(h)
+	var hdr struct {
+		Typ string `json:"typ"`
+	}
+	if !ok || err != nil || json.Unmarshal(b, &hdr) != nil {
+		t.Fatalf("not a compact JWS")
+	}
+	return hdr.Typ
+}
+
 func TestClientCredentialsEveryFormat(t *testing.T) {
 	e, secrets := warehouse(t)
 	ctx := context.Background()
@@ -109,6 +125,16 @@ func TestClientCredentialsEveryFormat(t *testing.T) {
 			payload, err := keySet.VerifySignature(ctx, raw)
 			if err != nil {
 				t.Fatalf("phantom token does not verify: %v", err)
+			}
+			// RFC 8725 §3.11: the phantom token is typed apart from access
+			// tokens, so the gateway can refuse it from a client.
+			if typ := jwtType(t, raw); typ != token.TypePhantomJWT {
+				t.Errorf("phantom token typ = %q, want %q", typ, token.TypePhantomJWT)
+			}
+			if f == store.FormatJWT {
+				if typ := jwtType(t, tok.AccessToken); typ != token.TypeAccessJWT {
+					t.Errorf("access token typ = %q, want %q", typ, token.TypeAccessJWT)
+				}
 			}
 			if !strings.Contains(string(payload), `"scope":"list_items"`) {
 				t.Errorf("phantom token payload %s", payload)

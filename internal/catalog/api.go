@@ -27,9 +27,17 @@ type API struct {
 	Upstream string `yaml:"upstream"`
 	// Issuer names one of the gateway's issuers. Empty means the only one.
 	Issuer string `yaml:"issuer"`
-	// Audiences: a token's aud must contain one of them. Empty means the
-	// aud claim is not checked.
+	// Audiences: a token's aud must contain one of them (RFC 9068 §4,
+	// RFC 8725 §3.9), so a token meant for another API is refused.
+	// Required for an API with an operation that needs a token, unless
+	// AnyAudience opts out.
 	Audiences []string `yaml:"audiences"`
+	// AnyAudience leaves the aud claim unchecked: any token of the
+	// issuer is accepted, whatever API it was issued for. Only for an
+	// API whose issuer mints no audience at all; the gateway logs a
+	// warning for it at every start and reload. False (the default)
+	// requires Audiences; setting both is an error.
+	AnyAudience bool `yaml:"any_audience"`
 	// Tokens are the accepted token kinds: jwt, opaque, split. Empty means
 	// all three.
 	Tokens []string `yaml:"tokens"`
@@ -58,7 +66,45 @@ type API struct {
 	// Limits apply to every call of the API (see Limit). Empty means
 	// none beyond the plans.
 	Limits []Limit `yaml:"limits"`
+	// AllowPathParameters lets request paths carry ';' (RFC 3986 §3.3
+	// path parameters, as in "/items;v=2"), written as is or as %3B.
+	// False refuses such a path with 400: Tomcat, Jetty and Spring cut
+	// ";..." off a segment before resolving it, so "/files/..;/admin"
+	// would reach them as "/admin". Segments that are "." or ".." once
+	// parameters are cut and escapes decoded are refused either way.
+	AllowPathParameters bool `yaml:"allow_path_parameters"`
+	// ResponseHeaders says which upstream response headers are removed
+	// before the response reaches the client. The zero value removes
+	// DefaultRemovedResponseHeaders().
+	ResponseHeaders ResponseHeaders `yaml:"response_headers"`
 }
+
+// ResponseHeaders is an API's policy for the headers of upstream
+// responses. Headers that name the backend's software and version
+// (Server, X-Powered-By, ...) help an attacker pick an exploit and tell
+// a client nothing it needs, so the defaults remove them.
+type ResponseHeaders struct {
+	// Remove are more headers removed from upstream responses, on top of
+	// DefaultRemovedResponseHeaders(). Names ignore case; an entry ending in
+	// "*" is a prefix ("X-Debug-*"). Empty means the defaults only.
+	Remove []string `yaml:"remove"`
+	// Keep are headers the default list would remove that this API
+	// passes through ("Server"); each must be one the defaults remove.
+	// Empty means every default applies.
+	Keep []string `yaml:"keep"`
+}
+
+// defaultRemovedResponseHeaders are removed from every upstream
+// response unless an API keeps them: they name the backend's software,
+// its version or its internal hosts. An entry ending in "*" is a prefix.
+var defaultRemovedResponseHeaders = []string{
+	"Server", "X-Powered-By", "X-AspNet-Version", "X-AspNetMvc-Version",
+	"X-Runtime", "X-Generator", "X-Served-By", "X-Server", "X-Backend-*",
+}
+
+// DefaultRemovedResponseHeaders returns the headers every API removes
+// from upstream responses unless it keeps them, as a new slice.
+func DefaultRemovedResponseHeaders() []string { return slices.Clone(defaultRemovedResponseHeaders) }
 
 // Operation is one method on one path pattern of an API.
 type Operation struct {
@@ -77,7 +123,17 @@ type Operation struct {
 	Public bool `yaml:"public"`
 	// Limits apply to this operation, on top of the API's and the plan's.
 	Limits []Limit `yaml:"limits"`
+	// Upgrade is the protocol a request of this operation may switch to
+	// (RFC 9110 §7.8): UpgradeWebSocket (RFC 6455), on GET only. Empty
+	// means none: an Upgrade header is dropped and the request goes on
+	// as plain HTTP. h2c is never allowed: it would hand the client an
+	// HTTP/2 connection to the upstream that the gateway no longer sees
+	// request by request.
+	Upgrade string `yaml:"upgrade"`
 }
+
+// UpgradeWebSocket is the one value of Operation.Upgrade.
+const UpgradeWebSocket = "websocket"
 
 // CORS is the cross-origin policy of an API (Fetch standard).
 type CORS struct {
@@ -195,6 +251,8 @@ func (a API) clone() API {
 	a.Audiences = slices.Clone(a.Audiences)
 	a.Tokens = slices.Clone(a.Tokens)
 	a.Limits = cloneLimits(a.Limits)
+	a.ResponseHeaders.Remove = slices.Clone(a.ResponseHeaders.Remove)
+	a.ResponseHeaders.Keep = slices.Clone(a.ResponseHeaders.Keep)
 	a.Operations = slices.Clone(a.Operations)
 	for j := range a.Operations {
 		op := &a.Operations[j]

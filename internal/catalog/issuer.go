@@ -40,7 +40,20 @@ type Issuer struct {
 	// authorization server at most this many concurrent requests. Zero
 	// means 64.
 	MaxIntrospections int `yaml:"max_introspections"`
+	// OpaqueFormat is the shape of the issuer's opaque access tokens,
+	// checked before any cache or introspection: OpaqueFormatPortcullis
+	// ("pca_" and 43 base64url characters, what Portcullis issues) or
+	// OpaqueFormatAny (any RFC 6750 §2.1 b64token of at most 4096 bytes,
+	// for an authorization server with a format of its own; such tokens
+	// still count against MaxIntrospections). Empty means portcullis.
+	OpaqueFormat string `yaml:"opaque_format"`
 }
+
+// The values of Issuer.OpaqueFormat.
+const (
+	OpaqueFormatPortcullis = "portcullis"
+	OpaqueFormatAny        = "any"
+)
 
 // The issuer defaults, as the field comments state them.
 const (
@@ -65,4 +78,5 @@ func (is *Issuer) ApplyDefaults() {
 	if is.MaxIntrospections == 0 {
 		is.MaxIntrospections = DefaultMaxIntrospections
 	}
+	setString(&is.OpaqueFormat, OpaqueFormatPortcullis)
 }

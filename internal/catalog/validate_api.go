@@ -36,15 +36,7 @@ func (v *validator) api(i int, loc *time.Location) {
 	v.basePath(i)
 	v.upstream(f, a)
 	v.apiIssuer(i)
-	for k, aud := range a.Audiences {
-		af := fmt.Sprintf("%s.audiences[%d]", f, k)
-		switch {
-		case aud == "" || strings.IndexFunc(aud, isSpaceOrControl) >= 0:
-			v.add(af, "must be non-empty, without spaces or control characters", nil)
-		case contains(a.Audiences[:k], aud):
-			v.add(af, fmt.Sprintf("%q is listed twice", aud), nil)
-		}
-	}
+	v.audiences(f, a)
 	for k, kind := range a.Tokens {
 		tf := fmt.Sprintf("%s.tokens[%d]", f, k)
 		switch {
@@ -70,6 +62,7 @@ func (v *validator) api(i int, loc *time.Location) {
 		v.add(f+".max_body_bytes", "must not be negative (0 means 1 MiB)", nil)
 	}
 	v.upstreamTLS(f, a)
+	v.responseHeaders(f, a)
 }
 
 // basePath checks apis[i].base_path, and that no other API has the same
@@ -265,6 +258,27 @@ func (v *validator) apiIssuer(i int) {
 	}
 }
 
+// audiences checks an API's audiences: required when the API takes
+// tokens, since without them a token the issuer minted for any other API
+// would pass (RFC 9068 §4, RFC 8725 §3.9), unless any_audience says so.
+func (v *validator) audiences(f string, a *API) {
+	switch {
+	case a.AnyAudience && len(a.Audiences) > 0:
+		v.add(f+".any_audience", "contradicts audiences: list the audiences the API accepts, or set any_audience alone to accept every token of the issuer", nil)
+	case !a.AnyAudience && len(a.Audiences) == 0 && a.NeedsToken():
+		v.add(f+".audiences", "must list the aud values of this API's tokens, so that a token issued for another API is refused (RFC 9068 §4); any_audience: true accepts every token of the issuer instead", nil)
+	}
+	for k, aud := range a.Audiences {
+		af := fmt.Sprintf("%s.audiences[%d]", f, k)
+		switch {
+		case aud == "" || strings.IndexFunc(aud, isSpaceOrControl) >= 0:
+			v.add(af, "must be non-empty, without spaces or control characters", nil)
+		case contains(a.Audiences[:k], aud):
+			v.add(af, fmt.Sprintf("%q is listed twice", aud), nil)
+		}
+	}
+}
+
 // operations checks an API's operations.
 func (v *validator) operations(f string, a *API, loc *time.Location) {
 	if len(a.Operations) == 0 && a.OpenAPI == "" {
@@ -296,6 +310,7 @@ func (v *validator) operations(f string, a *API, loc *time.Location) {
 			v.add(of+".scopes", "a public operation is called without a token, so it cannot require scopes", nil)
 		}
 		v.requestRule(of+".policy", op.Policy, loc)
+		v.upgrade(of, op)
 	}
 }
 

@@ -135,6 +135,9 @@ func (v *validator) issuer(i int) {
 	if is.MaxIntrospections < 1 || is.MaxIntrospections > MaxMaxIntrospections {
 		v.add(f+".max_introspections", fmt.Sprintf("%d is not between 1 and %d", is.MaxIntrospections, MaxMaxIntrospections), nil)
 	}
+	if is.OpaqueFormat != OpaqueFormatPortcullis && is.OpaqueFormat != OpaqueFormatAny {
+		v.add(f+".opaque_format", fmt.Sprintf("%q is not %s (the default) or %s", is.OpaqueFormat, OpaqueFormatPortcullis, OpaqueFormatAny), nil)
+	}
 }
 
 // IssuerURLProblem says what is wrong with an issuer URL, or "" when

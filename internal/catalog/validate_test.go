@@ -18,9 +18,10 @@ func validSnapshot() Snapshot {
 	s := Snapshot{
 		Issuers: []Issuer{{Issuer: "https://auth.example.com", ClientID: "gateway", ClientSecretEnv: "GATEWAY_SECRET"}},
 		APIs: []API{{
-			Name:     "shop",
-			BasePath: "/shop",
-			Upstream: "http://10.0.0.1:9000",
+			Name:      "shop",
+			BasePath:  "/shop",
+			Upstream:  "http://10.0.0.1:9000",
+			Audiences: []string{"https://shop.example"},
 			Operations: []Operation{
 				{Method: "GET", Path: "/items", Scopes: []string{"read"}},
 				{Method: "GET", Path: "/health", Public: true},
@@ -128,6 +129,23 @@ func TestValidate(t *testing.T) {
 		}, `ratelimit.abuse[0].key: "ip" is not one of client_id, sub`},
 		{"no defaults", func(s *Snapshot) { s.APIs[0].Timeouts.Dial = 0 },
 			"apis[0].timeouts.dial: 0s is too short: at least 1ms"},
+		{"no audiences", func(s *Snapshot) { s.APIs[0].Audiences = nil },
+			"apis[0].audiences: must list the aud values of this API's tokens, so that a token issued for another API is refused (RFC 9068 §4); any_audience: true accepts every token of the issuer instead"},
+		{"no audiences, any_audience", func(s *Snapshot) { s.APIs[0].Audiences, s.APIs[0].AnyAudience = nil, true }, ""},
+		{"audiences and any_audience", func(s *Snapshot) { s.APIs[0].AnyAudience = true },
+			"apis[0].any_audience: contradicts audiences: list the audiences the API accepts, or set any_audience alone to accept every token of the issuer"},
+		{"no audiences, public api", func(s *Snapshot) {
+			s.APIs[0].Audiences, s.APIs[0].Public, s.APIs[0].Operations[0].Scopes = nil, true, nil
+		}, ""},
+		{"no audiences, every operation public", func(s *Snapshot) {
+			s.APIs[0].Audiences, s.APIs[0].Operations = nil, s.APIs[0].Operations[1:]
+		}, ""},
+		{"no audiences, operations from a document", func(s *Snapshot) {
+			s.APIs[0].Audiences, s.APIs[0].Operations, s.APIs[0].OpenAPI = nil, s.APIs[0].Operations[1:], "shop.yaml"
+		}, "apis[0].audiences: must list the aud values of this API's tokens, so that a token issued for another API is refused (RFC 9068 §4); any_audience: true accepts every token of the issuer instead"},
+		{"opaque format any", func(s *Snapshot) { s.Issuers[0].OpaqueFormat = OpaqueFormatAny }, ""},
+		{"opaque format unknown", func(s *Snapshot) { s.Issuers[0].OpaqueFormat = "jwt" },
+			`issuers[0].opaque_format: "jwt" is not portcullis (the default) or any`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

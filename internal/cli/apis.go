@@ -20,10 +20,11 @@ type APIsCmd struct {
 // configuration that protects it: operations from its paths, required
 // scopes from its security requirements.
 type APIsImportCmd struct {
-	File     string `arg:"" type:"existingfile" help:"OpenAPI document (YAML or JSON)."`
-	Name     string `help:"API name (default: derived from the document title)." placeholder:"NAME"`
-	Upstream string `help:"Backend base URL (default: the document's first server URL, when it is absolute)." placeholder:"URL"`
-	BasePath string `help:"Base path on the gateway (default: the document's first server path)." placeholder:"PATH"`
+	File     string   `arg:"" type:"existingfile" help:"OpenAPI document (YAML or JSON)."`
+	Name     string   `help:"API name (default: derived from the document title)." placeholder:"NAME"`
+	Upstream string   `help:"Backend base URL (default: the document's first server URL, when it is absolute)." placeholder:"URL"`
+	BasePath string   `help:"Base path on the gateway (default: the document's first server path)." placeholder:"PATH"`
+	Audience []string `help:"Audience a token must name to call the API (repeatable; default urn:portcullis:api:NAME)." placeholder:"AUD"`
 }
 
 // importedAPI is the YAML shape of one gateway API entry, with only the
@@ -33,6 +34,7 @@ type importedAPI struct {
 	Version    string              `yaml:"version,omitempty"`
 	BasePath   string              `yaml:"base_path"`
 	Upstream   string              `yaml:"upstream"`
+	Audiences  []string            `yaml:"audiences,omitempty,flow"`
 	Operations []importedOperation `yaml:"operations"`
 }
 
@@ -72,10 +74,21 @@ func (c *APIsImportCmd) Run(_ context.Context, rt *Runtime) error {
 	if out.BasePath == "" {
 		out.BasePath = "/" + out.Name
 	}
+	needsToken := false
 	for _, op := range doc.Operations {
 		out.Operations = append(out.Operations, importedOperation{
 			Method: op.Method, Path: op.Path, Scopes: op.Scopes, Public: op.Public,
 		})
+		needsToken = needsToken || !op.Public
+	}
+	// RFC 9068 §4: an API that takes tokens checks their audience, and the
+	// catalog refuses one without audiences; the default follows the
+	// warehouse example's naming.
+	if needsToken {
+		out.Audiences = c.Audience
+		if len(out.Audiences) == 0 {
+			out.Audiences = []string{"urn:portcullis:api:" + out.Name}
+		}
 	}
 	b, err := yaml.Marshal([]importedAPI{out})
 	if err != nil {

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/portcullis/portcullis/internal/config"
 )
 
 // importDoc writes an OpenAPI document whose servers are servers (YAML,
@@ -68,6 +70,46 @@ func TestCLIAPIsImportUpstream(t *testing.T) {
 			}
 			if apis[0].BasePath != "/warehouse" {
 				t.Errorf("base_path = %q, want /warehouse", apis[0].BasePath)
+			}
+		})
+	}
+}
+
+// TestCLIAPIsImportIsValidConfig: what the import prints, pasted under
+// gateway.apis, passes the configuration's validation as it is, audiences
+// included (the catalog refuses a token-taking API without them).
+func TestCLIAPIsImportIsValidConfig(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		flags []string
+		want  string
+	}{
+		{"default audience", nil, "urn:portcullis:api:warehouse"},
+		{"audience flag", []string{"--audience", "https://api.example.com/warehouse"}, "https://api.example.com/warehouse"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rt, stdout, _ := testRuntime("", nil)
+			args := append([]string{"apis", "import", "../../examples/warehouse/openapi.yaml", "--upstream", "http://10.0.0.7:9000"}, tc.flags...)
+			if err := Execute(t.Context(), args, rt); err != nil {
+				t.Fatalf("apis import: %v", err)
+			}
+			if !strings.Contains(stdout.String(), tc.want) {
+				t.Errorf("output lacks the audience %s:\n%s", tc.want, stdout)
+			}
+			var entry []map[string]any
+			if err := yaml.Unmarshal(stdout.Bytes(), &entry); err != nil {
+				t.Fatal(err)
+			}
+			doc := map[string]any{"gateway": map[string]any{
+				"issuers": []map[string]any{{"issuer": "https://auth.example.com", "client_id": "gateway", "client_secret_env": "GATEWAY_SECRET"}},
+				"apis":    entry,
+			}}
+			b, err := yaml.Marshal(doc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := config.Parse("imported.yaml", b); err != nil {
+				t.Errorf("the imported entry does not validate: %v\n%s", err, b)
 			}
 		})
 	}

@@ -62,7 +62,14 @@ func (b *backendListener) close() { _ = b.ln.Close() } // nothing was served yet
 func (b *backendListener) serve(ctx context.Context, issuer, audience string, root *slog.Logger) error {
 	logger := root.With("component", "backend")
 	jwks := token.NewJWKSCache(token.JWKSConfig{Issuer: issuer}, root, nil)
-	v, err := token.NewVerifier(token.VerifierConfig{Issuer: issuer, Audiences: []string{audience}}, jwks, nil)
+	// What the gateway forwards is the client's own JWT (at+jwt) or the
+	// phantom token of an opaque or split one (phantom+jwt): a backend
+	// takes both, unlike the gateway's edge.
+	v, err := token.NewVerifier(token.VerifierConfig{
+		Issuer:    issuer,
+		Audiences: []string{audience},
+		Types:     []string{token.TypeAccessJWT, token.TypePhantomJWT},
+	}, jwks, nil)
 	if err != nil {
 		b.close()
 		return fmt.Errorf("warehouse backend: %w", err)

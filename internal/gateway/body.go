@@ -3,7 +3,12 @@ package gateway
 import "net/http"
 
 // bodyStep bounds the request body: a declared length over the limit is
-// refused at once, an unknown one (chunked) is cut off when it passes it.
+// refused at once, before the upstream is contacted; an unknown one
+// (chunked) is cut off when it passes it. The cut is an error from the
+// body's Read, never an early EOF, so the transport aborts the upstream
+// request (HTTP/1.1: the connection closes before the last chunk;
+// HTTP/2: RST_STREAM) and the upstream's read fails rather than end as
+// if the body were complete; the client gets 413 (upstream.fail).
 type bodyStep struct {
 	limit int64
 	next  http.Handler

@@ -206,6 +206,11 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ex.api = api
 	// From here the API's timeouts bound the call, not the listener's.
 	ex.setDeadlines(api.requestTimeout, api.responseTimeout)
+	if !api.pathParams && hasPathParameters(path) {
+		ex.reason = "path parameters"
+		ex.problem(problemBadRequest, decisionBadRequest)
+		return
+	}
 	rest := path[len(api.strip):]
 	method := r.Method
 	if api.cors != nil {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/portcullis/portcullis/internal/catalog"
 	"github.com/portcullis/portcullis/internal/gateway/gatewaytest"
+	"github.com/portcullis/portcullis/internal/token"
 )
 
 func TestTokenKindsReachUpstream(t *testing.T) {
@@ -153,7 +154,12 @@ func TestAttacksRefused(t *testing.T) {
 		}))}, "/warehouse/items", 401, invalid, "invalid-token"},
 		{"wrong audience", []string{"Bearer " + is.Sign(t, claims(func(m map[string]any) {
 			m["aud"] = "billing"
-		}))}, "/warehouse/items", 401, invalid, "invalid-token"},
+		}))}, "/warehouse/items", 401, invalid +
+			`, error_description="the token is not meant for this API: its audience (aud) is none of those the API accepts"`, "invalid-token"},
+		{"phantom token", []string{"Bearer " + is.SignTyped(t, claims(nil), token.TypePhantomJWT)},
+			"/warehouse/items", 401, invalid, "invalid-token"},
+		{"phantom token, media type", []string{"Bearer " + is.SignTyped(t, claims(nil), "application/phantom+jwt")},
+			"/warehouse/items", 401, invalid, "invalid-token"},
 		{"alg none", []string{"Bearer " + forge(t, map[string]any{"alg": "none", "typ": "at+jwt"}, claims(nil),
 			func([]byte) []byte { return []byte("x") })}, "/warehouse/items", 401, invalid, "invalid-token"},
 		{"HS256 with the public key", []string{"Bearer " + forge(t, map[string]any{"alg": "HS256", "typ": "at+jwt", "kid": is.KeyID()},

@@ -22,10 +22,17 @@ var builtinStripHeaders = []string{
 // builtinStripPrefixes always apply, on top of the configured ones.
 var builtinStripPrefixes = []string{"X-Auth-Request-", "X-Portcullis-"}
 
-// forwardingHeaders say where a request came from; only a trusted proxy
-// may send them, and the gateway sets its own.
+// forwardingHeaders say where a request came from: the client address
+// CDNs, load balancers and ingress controllers pass on, and which
+// backends and their frameworks commonly believe. Only a trusted proxy
+// may send them; the gateway sets X-Forwarded-* itself.
 var (
-	forwardingHeaders  = []string{"Forwarded", "X-Real-Ip", "True-Client-Ip", "X-Client-Ip"}
+	forwardingHeaders = []string{
+		"Forwarded", "X-Real-Ip", "True-Client-Ip", "X-Client-Ip", "Client-Ip",
+		"Cf-Connecting-Ip", "Cf-Connecting-Ipv6", "Fastly-Client-Ip", "Akamai-Client-Ip",
+		"X-Cluster-Client-Ip", "X-Original-Forwarded-For", "X-Originating-Ip",
+		"X-Remote-Ip", "X-Remote-Addr", "X-Original-Host", "X-Host",
+	}
 	forwardingPrefixes = []string{"X-Forwarded-"}
 )
 
@@ -128,11 +135,14 @@ var (
 // headers a client listed in Connection).
 type headerStep struct {
 	strip *stripSet
-	next  http.Handler
+	// websocket lets a WebSocket handshake through (the operation's
+	// upgrade); every other Upgrade is dropped.
+	websocket bool
+	next      http.Handler
 }
 
 func newHeaders(c *stepConfig, next http.Handler) (http.Handler, error) {
-	return &headerStep{strip: c.strip, next: next}, nil
+	return &headerStep{strip: c.strip, websocket: c.op.websocket, next: next}, nil
 }
 
 func (s *headerStep) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -143,6 +153,15 @@ func (s *headerStep) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			delete(h, k)
 		}
 	}
+	// RFC 9110 §7.8: a server may ignore Upgrade, and the gateway does
+	// unless the operation declares the protocol. Without the header,
+	// httputil.ReverseProxy sends no Connection: Upgrade and refuses a
+	// 101 from the upstream, so no tunnel (h2c above all, RFC 7540 §3.2,
+	// which would carry requests the gateway never sees) is opened.
+	if up, ok := h["Upgrade"]; ok && !(s.websocket && isWebSocketHandshake(r.Method, up, h["Connection"])) {
+		delete(h, "Upgrade")
+	}
+	delete(h, "Http2-Settings")
 	switch v := ex.verified; {
 	case v == nil:
 		delete(h, "Authorization")
@@ -166,10 +185,40 @@ func (s *headerStep) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if !ex.trusted || len(h["X-Forwarded-Host"]) == 0 {
-		h["X-Forwarded-Host"] = []string{r.Host}
+		if r.URL.Host == "" {
+			h["X-Forwarded-Host"] = []string{r.Host}
+		} else {
+			// An absolute-form request line ("GET http://evil.example/x",
+			// RFC 9112 §3.2.2) sets r.Host from the client's URL and
+			// the Host header it sent is gone: name no host rather
+			// than one the client chose.
+			delete(h, "X-Forwarded-Host")
+		}
 	}
 	h["X-Request-Id"] = ex.idHeader
 	s.next.ServeHTTP(w, r)
+}
+
+// isWebSocketHandshake reports whether a request is an RFC 6455 §4.1
+// opening handshake: GET, Upgrade naming websocket alone, Connection
+// listing upgrade.
+func isWebSocketHandshake(method string, upgrade, connection []string) bool {
+	return method == http.MethodGet && len(upgrade) == 1 &&
+		strings.EqualFold(strings.TrimSpace(upgrade[0]), "websocket") &&
+		listsToken(connection, "upgrade")
+}
+
+// listsToken reports whether a comma-separated header (RFC 9110 §5.6.1)
+// lists token, ignoring case.
+func listsToken(values []string, token string) bool {
+	for _, v := range values {
+		for t := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), token) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // isCanonicalBearer reports whether vals is exactly "Bearer <raw>": raw

@@ -113,10 +113,48 @@ type issuer struct {
 // resolvers turn tokens into verified JWTs for one issuer and audience
 // set.
 type resolvers struct {
-	keys   keySource
-	jwt    phantom.JWTVerifier
-	opaque tokenResolver // nil when the issuer has no client_id
-	split  tokenResolver // nil without a split source (fail closed)
+	keys keySource
+	// jwt verifies the JWTs clients present: access tokens (at+jwt)
+	// only, so a phantom token that leaked from inside is refused.
+	jwt phantom.JWTVerifier
+	// opaqueFormat is the shape of the issuer's opaque tokens; others
+	// are refused before the cache or the introspection endpoint.
+	opaqueFormat token.OpaqueFormat
+	opaque       tokenResolver // nil when the issuer has no client_id
+	split        tokenResolver // nil without a split source (fail closed)
+}
+
+// clientTypes are the JWT types a client may present: RFC 9068 access
+// tokens. internalTypes are those the resolvers accept from the
+// introspection endpoint or the split-token store, which a client cannot
+// write to: the phantom type Portcullis mints for them, and at+jwt for
+// an authorization server that types its phantom tokens as access tokens
+// (and for split tokens minted before phantom+jwt existed).
+var (
+	clientTypes   = []string{token.TypeAccessJWT}
+	internalTypes = []string{token.TypePhantomJWT, token.TypeAccessJWT}
+)
+
+// warnAnyAudience says, at every start and reload, which APIs accept a
+// token whatever its audience: any token of their issuer passes, one
+// minted for another API included (RFC 8725 §3.9), which an operator
+// should see each time the configuration is read.
+func warnAnyAudience(logger *slog.Logger, s *catalog.Snapshot) {
+	for i := range s.APIs {
+		a := &s.APIs[i]
+		if a.AnyAudience && a.NeedsToken() {
+			logger.Warn("api accepts tokens for any audience (any_audience: true): a token its issuer minted for another API passes too; list its audiences instead",
+				"api", a.Name, "issuer", s.IssuerFor(a).Issuer)
+		}
+	}
+}
+
+// opaqueFormat maps an issuer's opaque_format to its shape check.
+func opaqueFormat(f string) token.OpaqueFormat {
+	if f == catalog.OpaqueFormatAny {
+		return token.OpaqueAny
+	}
+	return token.OpaquePortcullis
 }
 
 // sameIssuer reports whether two issuers can share caches.
@@ -126,7 +164,7 @@ func sameIssuer(a, b *issuer) bool {
 		a.cfg.IntrospectionURL == b.cfg.IntrospectionURL && a.cfg.ClientID == b.cfg.ClientID &&
 		a.cfg.CacheTTL == b.cfg.CacheTTL && a.cfg.NegativeCacheTTL == b.cfg.NegativeCacheTTL &&
 		a.cfg.Leeway == b.cfg.Leeway && a.cfg.MaxIntrospections == b.cfg.MaxIntrospections &&
-		a.secret == b.secret
+		a.cfg.OpaqueFormat == b.cfg.OpaqueFormat && a.secret == b.secret
 }
 
 // readSecret finds the introspection client secret: from a file that
@@ -179,23 +217,33 @@ func (is *issuer) resolversFor(ctx context.Context, b *builder, audiences []stri
 		is.combos[key] = r
 		return r, nil
 	}
-	v, err := b.f.verifier(token.VerifierConfig{
+	// Two verifiers over the same keys, with caches of their own: a
+	// phantom token that a resolver verified is never a cache hit for
+	// the same string presented by a client as a JWT.
+	vc := token.VerifierConfig{
 		Issuer:     is.cfg.Issuer,
 		Audiences:  aud,
 		Algorithms: is.cfg.Algorithms,
-		Type:       token.TypeAccessJWT,
+		Types:      clientTypes,
 		Leeway:     is.cfg.Leeway.Duration(),
 		MaxSize:    token.MaxLength,
-	}, is.keys, b.now)
+	}
+	clientV, err := b.f.verifier(vc, is.keys, b.now)
 	if err != nil {
 		return nil, fmt.Errorf("issuer %s: verifier: %w", is.cfg.Issuer, err)
 	}
-	r := &resolvers{keys: is.keys, jwt: v}
+	vc.Types = internalTypes
+	v, err := b.f.verifier(vc, is.keys, b.now)
+	if err != nil {
+		return nil, fmt.Errorf("issuer %s: verifier: %w", is.cfg.Issuer, err)
+	}
+	r := &resolvers{keys: is.keys, jwt: clientV, opaqueFormat: opaqueFormat(is.cfg.OpaqueFormat)}
 	cacheCfg := phantom.IntrospectorConfig{
 		ClientID:     is.cfg.ClientID,
 		ClientSecret: is.secret,
 		MaxTTL:       is.cfg.CacheTTL.Duration(),
 		NegativeTTL:  is.cfg.NegativeCacheTTL.Duration(),
+		OpaqueFormat: r.opaqueFormat,
 	}
 	if is.cfg.ClientID != "" {
 		li := &lazyIntrospector{endpoint: is.endpoint}
@@ -360,8 +408,8 @@ func (l *lazyIntrospector) init(ctx context.Context) (tokenResolver, error) {
 }
 
 // Resolve introspects raw, building the introspector first if needed.
-// The resolve step has already refused a token not shaped like ours, so
-// junk never starts a discovery.
+// The resolve step has already refused a token not shaped like the
+// issuer's, so junk never starts a discovery.
 func (l *lazyIntrospector) Resolve(ctx context.Context, raw string) (*token.Verified, error) {
 	if b := l.cur.Load(); b != nil {
 		return b.r.Resolve(ctx, raw)

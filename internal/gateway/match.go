@@ -420,7 +420,8 @@ func (rt *router) allowed(path string) string {
 }
 
 // cleanPath reports whether the request path is one the gateway will
-// route: absolute, no empty or dot segments, no control characters or
+// route: absolute, no empty or dot segments (in any spelling a backend
+// might resolve, see isDotSegment), no control characters or
 // backslashes, and no percent-encoded slash or backslash (which would
 // make the upstream see a different path structure than the one matched).
 func cleanPath(path, rawPath string) bool {
@@ -442,7 +443,7 @@ func cleanPath(path, rawPath string) bool {
 		switch {
 		case seg == "" && i < len(path): // "//"
 			return false
-		case seg == "." || seg == "..":
+		case isDotSegment(seg):
 			return false
 		}
 		segStart = i + 1
@@ -456,4 +457,55 @@ func cleanPath(path, rawPath string) bool {
 		}
 	}
 	return true
+}
+
+// isDotSegment reports whether seg, a segment of the decoded path, is "."
+// or ".." to some backend: Tomcat, Jetty and Spring cut path parameters
+// (";..." to the end of the segment) before resolving dot segments, so
+// "..;" and ".;x" are ".." and "."; a backend that decodes once more
+// reads "%2e" (or IIS's "%u002e") as "." and "%3b" as ";". Case is
+// ignored in escapes. "..." and ".a" are ordinary names.
+func isDotSegment(seg string) bool {
+	if seg == "" || seg[0] != '.' && seg[0] != '%' {
+		return false // the common case, decided on one byte
+	}
+	dots := 0
+	for i := 0; i < len(seg) && dots <= 2; {
+		switch {
+		case seg[i] == '.':
+			i++
+		case hasEscape(seg[i:], "%2e"):
+			i += len("%2e")
+		case hasEscape(seg[i:], "%u002e"):
+			i += len("%u002e")
+		case seg[i] == ';' || hasEscape(seg[i:], "%3b"):
+			// Parameters follow: what came before is the segment.
+			return dots > 0 && dots <= 2
+		default:
+			return false
+		}
+		dots++
+	}
+	return dots > 0 && dots <= 2
+}
+
+// hasEscape reports whether s starts with esc, a lower-case percent
+// escape, ignoring the case of s.
+func hasEscape(s, esc string) bool {
+	if len(s) < len(esc) {
+		return false
+	}
+	for i := 0; i < len(esc); i++ {
+		if lower(s[i]) != esc[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// hasPathParameters reports whether the decoded path holds a ';' (sent
+// as is or as %3B): a path parameter to Tomcat, Jetty and Spring, which
+// cut it off before they route.
+func hasPathParameters(path string) bool {
+	return strings.IndexByte(path, ';') >= 0
 }

@@ -118,34 +118,30 @@ type upstream struct {
 	target *url.URL
 	// path and rawPath are the target's path without a trailing slash.
 	path, rawPath string
-	cors          bool
 	logger        *slog.Logger
 	rp            *httputil.ReverseProxy
 }
 
-func newUpstream(name, base string, target *url.URL, rt http.RoundTripper, cors bool, logger *slog.Logger) *upstream {
+func newUpstream(name, base string, target *url.URL, rt http.RoundTripper, filter *responseFilter, logger *slog.Logger) *upstream {
 	u := &upstream{
 		api:     name,
 		base:    base,
 		target:  target,
 		path:    strings.TrimSuffix(target.Path, "/"),
 		rawPath: strings.TrimSuffix(target.EscapedPath(), "/"),
-		cors:    cors,
 		logger:  logger,
 	}
 	u.rp = &httputil.ReverseProxy{
-		Rewrite:      u.rewrite,
-		Transport:    rt,
-		ErrorHandler: u.fail,
-		ErrorLog:     slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-		BufferPool:   proxyBuffers,
+		Rewrite:        u.rewrite,
+		Transport:      rt,
+		ModifyResponse: filter.modify,
+		ErrorHandler:   u.fail,
+		ErrorLog:       slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		BufferPool:     proxyBuffers,
 		// Flush every write as it comes: server-sent events, long polls
 		// and streamed downloads reach the client chunk by chunk, never
 		// held in a buffer waiting for more.
 		FlushInterval: -1,
-	}
-	if cors {
-		u.rp.ModifyResponse = stripUpstreamCORS
 	}
 	return u
 }
@@ -208,19 +204,6 @@ func (u *upstream) rewrite(pr *httputil.ProxyRequest) {
 var restoredHeaders = []string{
 	"Authorization", "X-Request-Id", "X-Forwarded-For", "X-Forwarded-Proto",
 	"X-Forwarded-Host", "Forwarded",
-}
-
-// stripUpstreamCORS drops an upstream's own CORS headers when the gateway
-// answers CORS for the API: two Access-Control-Allow-Origin values make
-// browsers refuse the response, and the gateway's policy is the one
-// configured.
-func stripUpstreamCORS(res *http.Response) error {
-	for k := range res.Header {
-		if hasHeaderPrefix(k, "Access-Control-") {
-			delete(res.Header, k)
-		}
-	}
-	return nil
 }
 
 // fail answers a failed upstream exchange: 504 when it timed out, 413 when

@@ -39,6 +39,7 @@ func (g *Gateway) Reload(ctx context.Context, snap catalog.Snapshot) error {
 	if err != nil {
 		return err
 	}
+	warnAnyAudience(g.logger, &snap)
 	// Only now, with the whole snapshot accepted, do new issuers
 	// fetch their keys.
 	startKeys(b.fresh, g.runKeys, g.logger)

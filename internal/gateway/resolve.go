@@ -19,6 +19,12 @@ type resolveStep struct {
 	api                *apiRoute
 	res                *resolvers
 	jwt, opaque, split bool
+	// anyOpaque: the issuer's opaque tokens have a format of their own
+	// (token.OpaqueAny), which may look like anything, a JWT included.
+	anyOpaque bool
+	// challengeAudience is the RFC 6750 §3 challenge for a token meant
+	// for another API: invalid_token, with a description saying so.
+	challengeAudience []string
 	// preAuth counts the request per client address before anything is
 	// resolved; nil when there is no such limit.
 	preAuth *preAuthLimit
@@ -30,12 +36,20 @@ func newResolve(c *stepConfig, next http.Handler) (http.Handler, error) {
 	if c.op.public {
 		return next, nil
 	}
+	if c.api.resolvers == nil {
+		return nil, errors.New("an operation needs a token but its api has no issuer to resolve tokens with")
+	}
 	return &resolveStep{
-		api:     c.api,
-		res:     c.api.resolvers,
-		jwt:     c.api.accepts&acceptJWT != 0,
-		opaque:  c.api.accepts&acceptOpaque != 0,
-		split:   c.api.accepts&acceptSplit != 0,
+		api:       c.api,
+		res:       c.api.resolvers,
+		jwt:       c.api.accepts&acceptJWT != 0,
+		opaque:    c.api.accepts&acceptOpaque != 0,
+		split:     c.api.accepts&acceptSplit != 0,
+		anyOpaque: c.api.resolvers.opaqueFormat == token.OpaqueAny,
+		// RFC 6750 §3: error_description is for the developer; a fixed
+		// text, in the characters §3 allows, naming no value.
+		challengeAudience: []string{c.api.challengeInvalid[0] +
+			`, error_description="the token is not meant for this API: its audience (aud) is none of those the API accepts"`},
 		preAuth: c.preAuth,
 		limitRT: c.limitRT,
 		next:    next,
@@ -66,16 +80,18 @@ func (s *resolveStep) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	)
 	ctx := r.Context()
 	switch {
-	case looksLikeJWT(raw):
+	case looksLikeJWT(raw) && (s.jwt || !s.anyOpaque):
 		if !s.jwt {
 			err = errKindRefused
 			break
 		}
+		// Access tokens only (at+jwt): a phantom token presented by a
+		// client is refused here, whatever it says.
 		v, err = s.res.jwt.Verify(ctx, raw)
-	case s.opaque && (strings.HasPrefix(raw, token.PrefixAccess) || !s.split):
-		// Only our own shape can be active: anything else is refused
-		// here, before a cache, a discovery or an introspection.
-		if !token.IsOpaque(raw, token.PrefixAccess) {
+	case s.opaque && s.takesOpaque(raw):
+		// Only the issuer's shape can be active: anything else is
+		// refused here, before a cache, a discovery or an introspection.
+		if !s.res.opaqueFormat.Allows(raw) {
 			err = errOpaqueShape
 			break
 		}
@@ -104,6 +120,15 @@ func (s *resolveStep) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.next.ServeHTTP(w, r)
 }
 
+// takesOpaque reports whether a token that is not taken as a JWT goes to
+// introspection rather than to the split-token store: when the API
+// takes no split tokens, when it has our opaque prefix, or, for an
+// issuer with a format of its own, when it cannot be a JWS signature.
+func (s *resolveStep) takesOpaque(raw string) bool {
+	return !s.split || strings.HasPrefix(raw, token.PrefixAccess) ||
+		s.anyOpaque && !token.IsSplitSignature(raw)
+}
+
 // Resolution failures of the gateway's own making.
 var (
 	errKindRefused   = errors.New("token kind not accepted by this api")
@@ -127,6 +152,10 @@ func (s *resolveStep) deny(ctx context.Context, ex *exchange, err error) {
 		// Fail closed with a hint to retry (RFC 9110 §10.2.3).
 		ex.reason = "token service unavailable"
 		ex.problem(problemUnavailable, decisionUnavailable)
+	case errors.Is(err, token.ErrAudience):
+		ex.reason = denyReason(err)
+		ex.rw.Header()["Www-Authenticate"] = s.challengeAudience
+		ex.problem(problemInvalidToken, decisionDenyToken)
 	default:
 		ex.reason = denyReason(err)
 		ex.rw.Header()["Www-Authenticate"] = s.api.challengeInvalid
@@ -149,6 +178,7 @@ func denyReason(err error) string {
 		{token.ErrUnknownKey, "unknown key"},
 		{token.ErrTooLarge, "too large"},
 		{token.ErrSignature, "bad signature"},
+		{token.ErrType, "wrong type"},
 		{token.ErrMalformed, "malformed"},
 		{phantom.ErrInactive, "inactive"},
 		{errKindRefused, "kind not accepted"},

@@ -83,7 +83,9 @@ type apiRoute struct {
 	resolvers                  *resolvers
 	policy                     requestRule
 	maxBody                    int64
-	upstream                   *upstream
+	// pathParams lets request paths hold ';' (allow_path_parameters).
+	pathParams bool
+	upstream   *upstream
 	// requestTimeout bounds reading a call's request, responseTimeout
 	// the whole call (timeouts.request, timeouts.response).
 	requestTimeout, responseTimeout time.Duration
@@ -102,9 +104,12 @@ type operation struct {
 	scopes         []string
 	scopeChallenge []string
 	public         bool
-	policy         requestRule
-	handler        http.Handler
-	metrics        *opMetrics
+	// websocket lets the operation's requests upgrade to WebSocket
+	// (upgrade: websocket); no other upgrade ever passes.
+	websocket bool
+	policy    requestRule
+	handler   http.Handler
+	metrics   *opMetrics
 }
 
 // matchAPI finds the API whose base path is the longest prefix of path
@@ -231,6 +236,8 @@ func (b *builder) api(ctx context.Context, s *catalog.Snapshot, c *catalog.API, 
 		strip:   cut,
 		maxBody: c.MaxBodyBytes,
 
+		pathParams: c.AllowPathParameters,
+
 		requestTimeout:  c.Timeouts.Request.Duration(),
 		responseTimeout: c.Timeouts.Response.Duration(),
 	}
@@ -294,7 +301,7 @@ func (b *builder) api(ctx context.Context, s *catalog.Snapshot, c *catalog.API, 
 		}
 		b.transports[key] = tr
 	}
-	api.upstream = newUpstream(c.Name, cut, target, tr, api.cors != nil, b.logger)
+	api.upstream = newUpstream(c.Name, cut, target, tr, newResponseFilter(c.ResponseHeaders, api.cors != nil), b.logger)
 	api.unmatched = b.metrics.forOp(c.Name, "")
 
 	for j, op := range ops {
@@ -368,7 +375,8 @@ func (b *builder) operation(c *catalog.API, o catalog.Operation, loc *time.Locat
 	if err != nil {
 		return nil, &ConfigError{Operation: label, Err: err}
 	}
-	op := &operation{method: m, pattern: pt, label: label, public: o.Public || c.Public}
+	op := &operation{method: m, pattern: pt, label: label, public: o.Public || c.Public,
+		websocket: o.Upgrade == catalog.UpgradeWebSocket}
 	for _, s := range o.Scopes {
 		if !contains(op.scopes, s) {
 			op.scopes = append(op.scopes, s)

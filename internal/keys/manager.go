@@ -15,6 +15,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 
 	"github.com/portcullis/portcullis/internal/store"
+	"github.com/portcullis/portcullis/internal/token"
 )
 
 // Defaults for a zero Config.
@@ -254,6 +255,13 @@ func (m *Manager) Sign(use Use, typ string, payload []byte) (string, error) {
 	out, err := jws.CompactSerialize()
 	if err != nil {
 		return "", fmt.Errorf("keys: serialize jws: %w", err)
+	}
+	// ECDSA signatures come out with a high or a low S at random; the
+	// low-S form is the one spelling of each token (a malleated twin with
+	// n-S would be a different string with the same meaning), so
+	// verifiers that refuse high S accept every token issued here.
+	if out, err = token.CanonicalECDSA(out); err != nil {
+		return "", fmt.Errorf("keys: canonical ecdsa signature: %w", err)
 	}
 	return out, nil
 }

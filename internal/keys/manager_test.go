@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/portcullis/portcullis/internal/keys"
 	"github.com/portcullis/portcullis/internal/store"
+	"github.com/portcullis/portcullis/internal/token"
 )
 
 // clock is an injected, manually advanced time source.
@@ -697,5 +699,25 @@ func BenchmarkSign(b *testing.B) {
 				}
 			})
 		})
+	}
+}
+
+// TestSignIssuesLowS: about half of raw ECDSA signatures have a high S;
+// every token signed here must carry the low-S form, so a verifier that
+// refuses high S (token.VerifierConfig.RequireLowS) accepts all of them.
+func TestSignIssuesLowS(t *testing.T) {
+	m := initManager(t, newMemStore(), keys.Config{}, newClock())
+	for i := range 64 {
+		tok, err := m.Sign(keys.UseAccess, "at+jwt", []byte(`{"i":`+strconv.Itoa(i)+`}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		canon, err := token.CanonicalECDSA(tok)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if canon != tok {
+			t.Fatalf("token %d was signed with a high S", i)
+		}
 	}
 }

@@ -3,7 +3,6 @@ package phantom
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash/maphash"
@@ -273,7 +272,7 @@ func (c *core) safeFetch(ctx context.Context, k *cacheKey, fetch fetchFunc) (v *
 		if p := recover(); p != nil {
 			// The panic value could quote its input, a token; the type
 			// and the stack (which shows no string contents) cannot.
-			c.log.ErrorContext(ctx, "token resolution panicked", "token_digest", digestPrefix(&k.digest),
+			c.log.ErrorContext(ctx, "token resolution panicked",
 				"panic_type", fmt.Sprintf("%T", p), "stack", string(debug.Stack()))
 			v, err = nil, fmt.Errorf("%w: internal error", ErrUnavailable)
 		}
@@ -306,10 +305,4 @@ func digest(s string) [sha256.Size]byte {
 		return sha256.Sum256(buf[:n])
 	}
 	return sha256.Sum256([]byte(s))
-}
-
-// digestPrefix names a token in logs: the first 4 bytes of its SHA-256
-// digest say which token without revealing anything usable.
-func digestPrefix(d *[sha256.Size]byte) string {
-	return hex.EncodeToString(d[:4])
 }

@@ -2,12 +2,12 @@ package phantom
 
 import (
 	"context"
-	"crypto/sha256"
 	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"mime"
 	"net"
 	"net/http"
@@ -29,13 +29,16 @@ const maxDrain = 4 << 10
 
 // newClient returns the client used when the config brings none: keep
 // alives with enough idle connections per host for a busy gateway (every
-// cache miss is one request to the same host), every timeout set, and no
+// cache miss is one request to the same host), every timeout set, no
 // redirects, because following one would resend the token and the
-// gateway's credentials to wherever the redirect points.
+// gateway's credentials to wherever the redirect points, and no proxy
+// from the environment (HTTPS_PROXY, HTTP_PROXY), for the same reason: the
+// gateway's client secret goes only where the configuration says, as
+// with the upstream transport.
 func newClient(timeout time.Duration) *http.Client {
 	dialer := &net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}
 	tr := &http.Transport{
-		Proxy:                  http.ProxyFromEnvironment,
+		Proxy:                  nil,
 		DialContext:            dialer.DialContext,
 		ForceAttemptHTTP2:      true,
 		MaxIdleConns:           256,
@@ -58,7 +61,7 @@ func newClient(timeout time.Duration) *http.Client {
 
 // introspect asks the authorization server about raw (RFC 7662 §2.1),
 // asking for the phantom JWT rather than JSON, and verifies the answer.
-func (i *Introspector) introspect(ctx context.Context, raw string, d *[sha256.Size]byte) (*token.Verified, error) {
+func (i *Introspector) introspect(ctx context.Context, raw string) (*token.Verified, error) {
 	form := "token=" + url.QueryEscape(raw) + "&token_type_hint=access_token"
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, i.url, strings.NewReader(form))
 	if err != nil {
@@ -71,21 +74,21 @@ func (i *Introspector) introspect(ctx context.Context, raw string, d *[sha256.Si
 	if err != nil {
 		// A *url.Error names the endpoint and the cause, never the body
 		// that carried the token.
-		i.core.log.WarnContext(ctx, "introspection failed", "token_digest", digestPrefix(d), "error", err)
+		i.core.log.WarnContext(ctx, "introspection failed", "error", err)
 		return nil, fmt.Errorf("%w: introspection: %w", ErrUnavailable, err)
 	}
 	defer func() {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrain))
 		_ = resp.Body.Close()
 	}()
-	return i.answer(ctx, resp.StatusCode, resp.Header.Get("Content-Type"), resp.Body, d)
+	return i.answer(ctx, resp.StatusCode, resp.Header.Get("Content-Type"), resp.Body)
 }
 
 // answer interprets an introspection response. Only a verified JWT is a
 // positive answer; only an explicit {"active":false} (or a JWT that fails
 // verification) is a negative one. Everything else says the server could
 // not be asked properly, and the gateway fails closed without caching.
-func (i *Introspector) answer(ctx context.Context, status int, contentType string, body io.Reader, d *[sha256.Size]byte) (*token.Verified, error) {
+func (i *Introspector) answer(ctx context.Context, status int, contentType string, body io.Reader) (*token.Verified, error) {
 	log := i.core.log
 	switch {
 	case status == http.StatusUnauthorized || status == http.StatusForbidden:
@@ -95,12 +98,12 @@ func (i *Introspector) answer(ctx context.Context, status int, contentType strin
 			"status", status, "hint", "check the introspection client id, secret and its right to introspect")
 		return nil, fmt.Errorf("%w: introspection refused the gateway's credentials (status %d)", ErrUnavailable, status)
 	case status != http.StatusOK:
-		log.WarnContext(ctx, "introspection failed", "token_digest", digestPrefix(d), "status", status)
+		log.WarnContext(ctx, "introspection failed", "status", status)
 		return nil, fmt.Errorf("%w: introspection status %d", ErrUnavailable, status)
 	}
 	b, err := io.ReadAll(io.LimitReader(body, maxResponseBody+1))
 	if err != nil {
-		log.WarnContext(ctx, "introspection failed", "token_digest", digestPrefix(d), "error", err)
+		log.WarnContext(ctx, "introspection failed", "error", err)
 		return nil, fmt.Errorf("%w: reading introspection response: %w", ErrUnavailable, err)
 	}
 	if len(b) > maxResponseBody {
@@ -113,7 +116,7 @@ func (i *Introspector) answer(ctx context.Context, status int, contentType strin
 	}
 	switch mt {
 	case "application/jwt":
-		return i.verify(ctx, strings.TrimSpace(string(b)), d)
+		return i.verify(ctx, strings.TrimSpace(string(b)))
 	case "application/json":
 		// RFC 7662 §2.2: "active" is required; an inactive answer
 		// carries nothing else worth reading.
@@ -125,7 +128,7 @@ func (i *Introspector) answer(ctx context.Context, status int, contentType strin
 			return nil, fmt.Errorf("%w: malformed introspection response", ErrUnavailable)
 		}
 		if !*ans.Active {
-			log.DebugContext(ctx, "token inactive", "token_digest", digestPrefix(d))
+			log.DebugContext(ctx, "token inactive")
 			return nil, ErrInactive
 		}
 		// Active, but as JSON: the server ignored Accept:
@@ -142,17 +145,30 @@ func (i *Introspector) answer(ctx context.Context, status int, contentType strin
 // verify checks the phantom JWT like any JWT. A JWT that fails is an
 // inactive answer (cached briefly), except when verification itself ran
 // out of time.
-func (i *Introspector) verify(ctx context.Context, jwt string, d *[sha256.Size]byte) (*token.Verified, error) {
+func (i *Introspector) verify(ctx context.Context, jwt string) (*token.Verified, error) {
 	v, err := i.v.Verify(ctx, jwt)
 	if err == nil {
 		return v, nil
 	}
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
-		i.core.log.WarnContext(ctx, "phantom token verification timed out", "token_digest", digestPrefix(d))
+		i.core.log.WarnContext(ctx, "phantom token verification timed out")
 		return nil, fmt.Errorf("%w: verifying phantom token: %w", ErrUnavailable, err)
 	}
-	// The authorization server signed something this gateway refuses:
-	// keys, issuer or audience disagree, which an operator must see.
-	i.core.log.ErrorContext(ctx, "phantom token failed verification", "token_digest", digestPrefix(d), "error", err)
+	logVerifyFailure(ctx, i.core.log, "phantom token failed verification", err)
 	return nil, fmt.Errorf("%w: phantom token failed verification: %w", ErrInactive, err)
+}
+
+// logVerifyFailure logs why a JWT the authorization server vouched for
+// (a phantom token, a reassembled split token) was refused. A token for
+// another API (wrong audience) or one that expired on the way is the
+// client's doing, which any client can repeat at will: debug, so it
+// cannot flood the error log. Anything else means keys, issuer or
+// algorithms disagree between the gateway and the authorization server,
+// which an operator must see.
+func logVerifyFailure(ctx context.Context, log *slog.Logger, msg string, err error) {
+	level := slog.LevelError
+	if errors.Is(err, token.ErrAudience) || errors.Is(err, token.ErrExpired) {
+		level = slog.LevelDebug
+	}
+	log.Log(ctx, level, msg, "error", err)
 }

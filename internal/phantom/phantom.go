@@ -4,13 +4,13 @@
 // signature half of a split token is looked up and reassembled. Results
 // are cached, concurrent misses for one token are coalesced, and failures
 // are cached briefly so junk tokens cannot flood the authorization server:
-// a token not shaped like ours is refused before anything is asked, and
-// the introspections in flight to one server are capped (CallLimit).
+// a token not shaped like the issuer's (IntrospectorConfig.OpaqueFormat)
+// is refused before anything is asked, and the introspections in flight
+// to one server are capped (CallLimit).
 //
 // It never signs anything and never holds a private key: every JWT it
 // returns has been verified against the issuer's published keys. It never
-// logs or echoes a token either; at most the first bytes of its SHA-256
-// digest appear in a log line.
+// logs or echoes a token either, nor any digest of one.
 //
 // Revocation: a resolved token stays in the cache until the earlier of its
 // exp and MaxTTL, so revoking it takes effect at the gateway within MaxTTL
@@ -52,8 +52,8 @@ var errTooLong = fmt.Errorf("%w: token longer than %d bytes", ErrInactive, token
 var errEmpty = fmt.Errorf("%w: empty token", ErrInactive)
 
 // errOpaqueShape answers a presented token that cannot be an opaque
-// access token of ours (see token.IsOpaque); it is decided locally, so
-// nothing is asked and nothing is cached.
+// access token of the issuer (see token.OpaqueFormat); it is decided
+// locally, so nothing is asked and nothing is cached.
 var errOpaqueShape = fmt.Errorf("%w: not an opaque access token", ErrInactive)
 
 // JWTVerifier verifies the JWT a resolver obtained.
@@ -86,6 +86,12 @@ type IntrospectorConfig struct {
 	// DefaultMaxCalls for this resolver alone. A miss past the cap fails
 	// with ErrBusy.
 	Calls *CallLimit
+	// OpaqueFormat is what the issuer's opaque tokens look like; a token
+	// of another shape is inactive without a call. The zero value is
+	// Portcullis's own format (token.OpaquePortcullis); token.OpaqueAny
+	// suits an authorization server with a format of its own, whose
+	// tokens still go through the cache and Calls like any other.
+	OpaqueFormat token.OpaqueFormat
 }
 
 // Defaults of IntrospectorConfig's zero values.
@@ -119,6 +125,7 @@ func (c IntrospectorConfig) withDefaults() IntrospectorConfig {
 type Introspector struct {
 	core   *core
 	url    string
+	format token.OpaqueFormat
 	client *http.Client
 	v      JWTVerifier
 	// basic is the whole Authorization header value, computed once.
@@ -157,6 +164,7 @@ func NewIntrospector(cfg IntrospectorConfig, v JWTVerifier, logger *slog.Logger,
 		// entries, even if a cache is one day shared between resolvers.
 		core:   newCore(cfg, cfg.URL, logger, now),
 		url:    cfg.URL,
+		format: cfg.OpaqueFormat,
 		client: client,
 		v:      v,
 		basic:  "Basic " + base64.StdEncoding.EncodeToString([]byte(cred)),
@@ -186,6 +194,8 @@ func validate(cfg IntrospectorConfig) error {
 		return fmt.Errorf("%w: durations must not be negative", ErrInvalidConfig)
 	case cfg.CacheSize < 0:
 		return fmt.Errorf("%w: cache size must not be negative", ErrInvalidConfig)
+	case cfg.OpaqueFormat != token.OpaquePortcullis && cfg.OpaqueFormat != token.OpaqueAny:
+		return fmt.Errorf("%w: unknown opaque token format", ErrInvalidConfig)
 	}
 	return nil
 }
@@ -206,9 +216,9 @@ func (i *Introspector) Resolve(ctx context.Context, raw string) (*token.Verified
 	if raw == "" {
 		return nil, errEmpty
 	}
-	// Only our own format can be active: anything else is refused
+	// Only the issuer's format can be active: anything else is refused
 	// before the cache or the network sees it, so junk costs nothing.
-	if !token.IsOpaque(raw, token.PrefixAccess) {
+	if !i.format.Allows(raw) {
 		return nil, errOpaqueShape
 	}
 	k := cacheKey{digest: digest(raw), scope: i.url}
@@ -222,7 +232,7 @@ func (i *Introspector) Resolve(ctx context.Context, raw string) (*token.Verified
 // closure and the key it captures.
 func (i *Introspector) miss(ctx context.Context, k cacheKey, raw string) (*token.Verified, error) {
 	return i.core.load(ctx, k, func(ctx context.Context) (*token.Verified, error) {
-		return i.introspect(ctx, raw, &k.digest)
+		return i.introspect(ctx, raw)
 	})
 }
 

@@ -107,10 +107,10 @@ func (s *SplitResolver) reassemble(ctx context.Context, sig string, d *[sha256.S
 	hp, err := s.src.HeaderPayload(ctx, d[:])
 	switch {
 	case errors.Is(err, ErrInactive):
-		s.core.log.DebugContext(ctx, "split token inactive", "token_digest", digestPrefix(d))
+		s.core.log.DebugContext(ctx, "split token inactive")
 		return nil, ErrInactive
 	case err != nil:
-		s.core.log.WarnContext(ctx, "split token lookup failed", "token_digest", digestPrefix(d), "error", err)
+		s.core.log.WarnContext(ctx, "split token lookup failed", "error", err)
 		return nil, fmt.Errorf("%w: split token lookup: %w", ErrUnavailable, err)
 	}
 	v, err := s.v.Verify(ctx, token.Join(hp, sig))
@@ -118,13 +118,13 @@ func (s *SplitResolver) reassemble(ctx context.Context, sig string, d *[sha256.S
 	case err == nil:
 		return v, nil
 	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled):
-		s.core.log.WarnContext(ctx, "split token verification timed out", "token_digest", digestPrefix(d))
+		s.core.log.WarnContext(ctx, "split token verification timed out")
 		return nil, fmt.Errorf("%w: verifying split token: %w", ErrUnavailable, err)
 	default:
 		// The signature matched a stored digest, so the authorization
-		// server issued this very JWT: if it does not verify, keys,
-		// issuer or audience disagree, which an operator must see.
-		s.core.log.ErrorContext(ctx, "split token failed verification", "token_digest", digestPrefix(d), "error", err)
+		// server issued this very JWT: if it does not verify, it was
+		// meant for another API, or keys or issuer disagree.
+		logVerifyFailure(ctx, s.core.log, "split token failed verification", err)
 		return nil, fmt.Errorf("%w: split token failed verification: %w", ErrInactive, err)
 	}
 }

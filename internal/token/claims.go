@@ -4,8 +4,19 @@ import (
 	"encoding/json"
 )
 
-// TypeAccessJWT is the "typ" header of JWT access tokens (RFC 9068 §2.1).
+// TypeAccessJWT is the "typ" header of JWT access tokens (RFC 9068 §2.1):
+// the JWTs a client may hold and present.
 const TypeAccessJWT = "at+jwt"
+
+// TypePhantomJWT is the "typ" header of the JWTs that stay inside: the
+// phantom token introspection answers for an opaque token, and the JWT a
+// split token is reassembled into. Their claims are an access token's,
+// but RFC 8725 §3.11 asks for a distinct type wherever one kind of JWT
+// could be mistaken for another: the gateway refuses this type from
+// clients (whoever got hold of one, a backend's log say, cannot replay
+// it past a revocation of the token it stands for), while its resolvers
+// and the backends behind it accept it.
+const TypePhantomJWT = "phantom+jwt"
 
 // AccessClaims are the claims of a JWT access token (RFC 9068 §2.2) and of
 // the phantom token the introspection endpoint returns.

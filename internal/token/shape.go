@@ -47,3 +47,54 @@ func IsSplitSignature(s string) bool {
 		return n >= sigRSAMin && n <= sigRSAMax
 	}
 }
+
+// OpaqueFormat is the shape of an issuer's opaque access tokens: what
+// the gateway may send to its introspection endpoint at all.
+type OpaqueFormat uint8
+
+const (
+	// OpaquePortcullis is the format of NewOpaque: PrefixAccess and 256
+	// bits (IsOpaque). It is the zero value.
+	OpaquePortcullis OpaqueFormat = iota
+	// OpaqueAny is any RFC 6750 §2.1 b64token of at most MaxForeignOpaque
+	// bytes, for an authorization server with a format of its own.
+	OpaqueAny
+)
+
+// MaxForeignOpaque bounds an opaque token of OpaqueAny: generous for the
+// formats authorization servers use (a few hundred bytes at most), and
+// small enough that junk stays cheap to refuse.
+const MaxForeignOpaque = 4096
+
+// Allows reports whether s can be an opaque access token of format f.
+// Whatever it refuses is refused without asking anyone. It allocates
+// nothing.
+func (f OpaqueFormat) Allows(s string) bool {
+	if f == OpaqueAny {
+		return len(s) <= MaxForeignOpaque && IsB64Token(s)
+	}
+	return IsOpaque(s, PrefixAccess)
+}
+
+// IsB64Token reports whether s is an RFC 6750 §2.1 b64token, the syntax
+// of every bearer credential: 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" /
+// "+" / "/" ) *"=". It allocates nothing.
+func IsB64Token(s string) bool {
+	i := 0
+	for ; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' ||
+			c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/') {
+			break
+		}
+	}
+	if i == 0 {
+		return false
+	}
+	for ; i < len(s); i++ {
+		if s[i] != '=' {
+			return false
+		}
+	}
+	return true
+}

@@ -69,10 +69,51 @@ func TestIsSplitSignature(t *testing.T) {
 	}
 }
 
+func TestOpaqueFormatAllows(t *testing.T) {
+	ours, err := NewOpaque(PrefixAccess)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name            string
+		s               string
+		portcullis, any bool
+	}{
+		{"ours", ours, true, true},
+		{"a foreign opaque token", "2YotnFZFEjr1zCsicMWpAA", false, true},
+		{"every b64token character", "aZ09-._~+/==", false, true},
+		{"a jwt-like token", "abc.def.ghi", false, true},
+		{"at the bound", strings.Repeat("a", MaxForeignOpaque), false, true},
+		{"past the bound", strings.Repeat("a", MaxForeignOpaque+1), false, false},
+		{"padding inside", "ab=c", false, false},
+		{"only padding", "==", false, false},
+		{"a space", "ab c", false, false},
+		{"a quote", `ab"c`, false, false},
+		{"a comma", "ab,c", false, false},
+		{"non-ascii", "abcé", false, false},
+		{"a control character", "ab\x00c", false, false},
+		{"empty", "", false, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := OpaquePortcullis.Allows(tc.s); got != tc.portcullis {
+				t.Errorf("OpaquePortcullis.Allows(%q) = %v, want %v", tc.s, got, tc.portcullis)
+			}
+			if got := OpaqueAny.Allows(tc.s); got != tc.any {
+				t.Errorf("OpaqueAny.Allows(%q) = %v, want %v", tc.s, got, tc.any)
+			}
+		})
+	}
+}
+
 func TestShapeChecksAllocateNothing(t *testing.T) {
 	tok, _ := NewOpaque(PrefixAccess)
 	sig := base64.RawURLEncoding.EncodeToString(make([]byte, 64))
-	if n := testing.AllocsPerRun(100, func() { _ = IsOpaque(tok, PrefixAccess); _ = IsSplitSignature(sig) }); n != 0 {
+	if n := testing.AllocsPerRun(100, func() {
+		_ = IsOpaque(tok, PrefixAccess)
+		_ = IsSplitSignature(sig)
+		_ = OpaqueAny.Allows(sig)
+	}); n != 0 {
 		t.Errorf("shape checks allocate %v times", n)
 	}
 }
@@ -90,6 +131,10 @@ func FuzzShapes(f *testing.F) {
 			if err != nil || len(b) != 32 || PrefixAccess+base64.RawURLEncoding.EncodeToString(b) != s {
 				t.Fatalf("IsOpaque(%q) but it is not prefix + 32 canonical bytes", s)
 			}
+		}
+		if OpaqueAny.Allows(s) && (len(s) > MaxForeignOpaque || strings.ContainsAny(s, " \t\r\n\",\\") ||
+			strings.Trim(s, "=") == "" || strings.Contains(strings.TrimRight(s, "="), "=")) {
+			t.Fatalf("OpaqueAny.Allows(%q) but it is not a bounded RFC 6750 b64token", s)
 		}
 		if IsSplitSignature(s) {
 			b, err := base64.RawURLEncoding.DecodeString(s)

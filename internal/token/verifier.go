@@ -21,6 +21,10 @@ var (
 	ErrAlgorithm   = errors.New("token: algorithm not allowed")
 	ErrUnknownKey  = errors.New("token: unknown key")
 	ErrTooLarge    = errors.New("token: too large")
+	// ErrType wraps ErrMalformed too: the typ header is not one the
+	// verifier accepts (a phantom token presented by a client, an ID
+	// token).
+	ErrType = errors.New("token: unexpected typ")
 )
 
 // VerifierConfig says what a valid access token JWT looks like.
@@ -33,8 +37,12 @@ type VerifierConfig struct {
 	// Algorithms allowed (never "none", never HS*); empty means ES256,
 	// RS256, PS256, EdDSA.
 	Algorithms []string
-	// Type is the required "typ" header; empty means "at+jwt" (RFC 9068 §4).
-	Type string
+	// Types are the accepted "typ" headers (RFC 8725 §3.11); empty means
+	// [at+jwt] (RFC 9068 §4). A verifier of what clients present keeps
+	// the default, so a token meant to stay inside (TypePhantomJWT) is
+	// refused at the edge; what verifies forwarded tokens behind the
+	// gateway lists both.
+	Types []string
 	// Leeway is the clock skew allowed on exp, nbf and iat; zero means 30s.
 	Leeway time.Duration
 	// MaxSize bounds the token in bytes; zero means 8 KiB.
@@ -43,6 +51,12 @@ type VerifierConfig struct {
 	// hash of the token and confirmed by a constant-time comparison, kept
 	// until exp); zero means 100000, negative disables it.
 	CacheSize int
+	// RequireLowS refuses ES256/ES384/ES512 signatures whose S is above
+	// half the curve order, the malleated twin of a valid signature
+	// (ecdsa_lows.go), so each token has one spelling. Only for issuers
+	// that sign in the low-S form (CanonicalECDSA): other signers make a
+	// high-S signature half of the time. False accepts both forms.
+	RequireLowS bool
 }
 
 // Defaults of VerifierConfig.
@@ -89,12 +103,13 @@ type Verifier struct {
 	issuer    string
 	audiences []string
 	algs      []jose.SignatureAlgorithm
-	typ       string
+	types     []string
 	leeway    time.Duration
 	maxSize   int
 	jwks      *JWKSCache
 	now       func() time.Time
 	cache     *verifiedCache // nil when disabled
+	lowS      bool
 }
 
 // NewVerifier returns a verifier using keys from jwks. A nil now means
@@ -118,11 +133,12 @@ func NewVerifier(cfg VerifierConfig, jwks *JWKSCache, now func() time.Time) (*Ve
 		issuer:    cfg.Issuer,
 		audiences: slices.Clone(cfg.Audiences),
 		algs:      defaultAlgorithms,
-		typ:       cfg.Type,
+		types:     slices.Clone(cfg.Types),
 		leeway:    cfg.Leeway,
 		maxSize:   cfg.MaxSize,
 		jwks:      jwks,
 		now:       now,
+		lowS:      cfg.RequireLowS,
 	}
 	if len(cfg.Algorithms) > 0 {
 		v.algs = make([]jose.SignatureAlgorithm, 0, len(cfg.Algorithms))
@@ -135,8 +151,13 @@ func NewVerifier(cfg VerifierConfig, jwks *JWKSCache, now func() time.Time) (*Ve
 			v.algs = append(v.algs, jose.SignatureAlgorithm(a))
 		}
 	}
-	if v.typ == "" {
-		v.typ = TypeAccessJWT
+	if len(v.types) == 0 {
+		v.types = []string{TypeAccessJWT}
+	}
+	for _, t := range v.types {
+		if t == "" {
+			return nil, errors.New("token: an accepted typ must not be empty")
+		}
 	}
 	switch {
 	case v.leeway < 0:
@@ -218,6 +239,11 @@ func (v *Verifier) verify(ctx context.Context, raw string, now time.Time) (_ *Ve
 	if len(jws.Signatures) != 1 {
 		return nil, time.Time{}, fmt.Errorf("%w: want exactly one signature", ErrMalformed)
 	}
+	if v.lowS {
+		if err := checkLowS(string(jws.Signatures[0].Protected.Algorithm), jws.Signatures[0].Signature); err != nil {
+			return nil, time.Time{}, err
+		}
+	}
 	// In the compact serialization every header is protected.
 	h := jws.Signatures[0].Protected
 	// RFC 7515 §4.1.11: we implement no extension, so a token naming a
@@ -229,10 +255,10 @@ func (v *Verifier) verify(ctx context.Context, raw string, now time.Time) (_ *Ve
 	if _, ok := h.ExtraHeaders["b64"]; ok {
 		return nil, time.Time{}, fmt.Errorf("%w: unencoded payloads are not supported", ErrMalformed)
 	}
-	// RFC 9068 §4 and RFC 8725 §3.11: explicit typing keeps ID tokens and
-	// other JWTs from passing as access tokens.
-	if !typMatches(h.ExtraHeaders[jose.HeaderType], v.typ) {
-		return nil, time.Time{}, fmt.Errorf("%w: unexpected typ", ErrMalformed)
+	// RFC 9068 §4 and RFC 8725 §3.11: explicit typing keeps ID tokens,
+	// phantom tokens and other JWTs from passing as access tokens.
+	if !v.typeAccepted(h.ExtraHeaders[jose.HeaderType]) {
+		return nil, time.Time{}, fmt.Errorf("%w: %w", ErrMalformed, ErrType)
 	}
 	// RFC 8725 §3.10: jku, x5u, jwk and x5c are never followed or used;
 	// the key comes from the issuer's key set alone.
@@ -290,6 +316,17 @@ func (v *Verifier) checkClaims(c *Claims, now time.Time) (notBefore time.Time, _
 		}
 	}
 	return notBefore, nil
+}
+
+// typeAccepted reports whether the typ header names one of the accepted
+// types.
+func (v *Verifier) typeAccepted(typ any) bool {
+	for _, want := range v.types {
+		if typMatches(typ, want) {
+			return true
+		}
+	}
+	return false
 }
 
 func intersects(a, b []string) bool {

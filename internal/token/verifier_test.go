@@ -245,31 +245,44 @@ func fmtAny(v any) string {
 
 func TestVerifyTyp(t *testing.T) {
 	tests := []struct {
-		cfgType string
-		typ     any
-		wantErr error
+		cfgTypes []string
+		typ      any
+		wantErr  error
 	}{
-		{"", "at+jwt", nil},
-		{"", "application/at+jwt", nil},
-		{"", "AT+JWT", nil},
-		{"", "Application/At+Jwt", nil},
-		{"", "JWT", ErrMalformed},
-		{"", "jwt", ErrMalformed},
-		{"", "", ErrMalformed},
-		{"", "at+jwt ", ErrMalformed},
-		{"", "application/application/at+jwt", ErrMalformed},
-		{"", 1, ErrMalformed},
-		{"application/at+jwt", "at+jwt", nil},
-		{"JWT", "jwt", nil},
-		{"JWT", "at+jwt", ErrMalformed},
+		{nil, "at+jwt", nil},
+		{nil, "application/at+jwt", nil},
+		{nil, "AT+JWT", nil},
+		{nil, "Application/At+Jwt", nil},
+		{nil, "JWT", ErrMalformed},
+		{nil, "jwt", ErrMalformed},
+		{nil, "", ErrMalformed},
+		{nil, "at+jwt ", ErrMalformed},
+		{nil, "application/application/at+jwt", ErrMalformed},
+		{nil, 1, ErrMalformed},
+		{[]string{"application/at+jwt"}, "at+jwt", nil},
+		{[]string{"JWT"}, "jwt", nil},
+		{[]string{"JWT"}, "at+jwt", ErrMalformed},
+		// What stays inside never passes where clients present tokens
+		// (the default), and passes where it is listed.
+		{nil, TypePhantomJWT, ErrMalformed},
+		{nil, "application/phantom+jwt", ErrMalformed},
+		{[]string{TypeAccessJWT}, TypePhantomJWT, ErrMalformed},
+		{[]string{TypePhantomJWT}, TypePhantomJWT, nil},
+		{[]string{TypePhantomJWT}, TypeAccessJWT, ErrMalformed},
+		{[]string{TypePhantomJWT, TypeAccessJWT}, TypePhantomJWT, nil},
+		{[]string{TypePhantomJWT, TypeAccessJWT}, "application/at+jwt", nil},
+		{[]string{TypePhantomJWT, TypeAccessJWT}, "JWT", ErrMalformed},
 	}
 	for _, tc := range tests {
-		t.Run(tc.cfgType+"/"+fmtAny(tc.typ), func(t *testing.T) {
-			e := newTestEnv(t, VerifierConfig{Type: tc.cfgType})
+		t.Run(strings.Join(tc.cfgTypes, ",")+"/"+fmtAny(tc.typ), func(t *testing.T) {
+			e := newTestEnv(t, VerifierConfig{Types: tc.cfgTypes})
 			raw := signToken(t, e.key, claimsAt(e.issuer.URL(), e.clock.Now()), map[jose.HeaderKey]any{"typ": tc.typ})
 			_, err := e.v.Verify(t.Context(), raw)
 			if !errors.Is(err, tc.wantErr) {
 				t.Fatalf("Verify err = %v, want %v", err, tc.wantErr)
+			}
+			if tc.wantErr != nil && !errors.Is(err, ErrType) {
+				t.Errorf("Verify err = %v, want it to wrap ErrType", err)
 			}
 		})
 	}
@@ -493,6 +506,8 @@ func TestNewVerifierConfig(t *testing.T) {
 		{"lowercase alg", VerifierConfig{Issuer: is.URL(), Algorithms: []string{"es256"}}, cache, false},
 		{"negative leeway", VerifierConfig{Issuer: is.URL(), Leeway: -time.Second}, cache, false},
 		{"negative max size", VerifierConfig{Issuer: is.URL(), MaxSize: -1}, cache, false},
+		{"two types", VerifierConfig{Issuer: is.URL(), Types: []string{TypeAccessJWT, TypePhantomJWT}}, cache, true},
+		{"an empty type", VerifierConfig{Issuer: is.URL(), Types: []string{TypeAccessJWT, ""}}, cache, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

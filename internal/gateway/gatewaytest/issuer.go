@@ -27,6 +27,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 
 	"github.com/portcullis/portcullis/internal/phantom"
+	"github.com/portcullis/portcullis/internal/token"
 )
 
 // Issuer is a fake authorization server on a loopback httptest server.
@@ -35,6 +36,9 @@ type Issuer struct {
 	key    *ecdsa.PrivateKey
 	kid    string
 	signer jose.Signer
+	// PhantomType is the typ of the phantom JWTs behind opaque and split
+	// tokens; empty means token.TypePhantomJWT, as Portcullis mints them.
+	PhantomType string
 	// ClientID and ClientSecret are what the introspection endpoint
 	// accepts (client_secret_basic).
 	ClientID, ClientSecret string
@@ -195,11 +199,37 @@ func (is *Issuer) JWT(t testing.TB, c Claims) string {
 // Sign signs arbitrary claims with the issuer's key (typ at+jwt).
 func (is *Issuer) Sign(t testing.TB, claims map[string]any) string {
 	t.Helper()
+	return is.sign(t, is.signer, claims)
+}
+
+// SignTyped signs arbitrary claims with the issuer's key and typ.
+func (is *Issuer) SignTyped(t testing.TB, claims map[string]any, typ string) string {
+	t.Helper()
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: is.key},
+		(&jose.SignerOptions{}).WithType(jose.ContentType(typ)).WithHeader("kid", is.kid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return is.sign(t, signer, claims)
+}
+
+// phantomJWT signs the phantom JWT of c, typed PhantomType.
+func (is *Issuer) phantomJWT(t testing.TB, c Claims) string {
+	t.Helper()
+	typ := is.PhantomType
+	if typ == "" {
+		typ = token.TypePhantomJWT
+	}
+	return is.SignTyped(t, is.Map(c), typ)
+}
+
+func (is *Issuer) sign(t testing.TB, signer jose.Signer, claims map[string]any) string {
+	t.Helper()
 	payload, err := json.Marshal(claims)
 	if err != nil {
 		t.Fatal(err)
 	}
-	obj, err := is.signer.Sign(payload)
+	obj, err := signer.Sign(payload)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,18 +247,46 @@ func (is *Issuer) Opaque(t testing.TB, c Claims) string {
 	var b [32]byte
 	_, _ = rand.Read(b[:])
 	tok := "pca_" + base64.RawURLEncoding.EncodeToString(b[:])
-	jwt := is.JWT(t, c)
+	is.OpaqueAs(t, tok, c)
+	return tok
+}
+
+// OpaqueAs makes the opaque token tok, of any format, known:
+// introspecting it answers the phantom JWT for c.
+func (is *Issuer) OpaqueAs(t testing.TB, tok string, c Claims) {
+	t.Helper()
+	jwt := is.phantomJWT(t, c)
 	is.mu.Lock()
 	defer is.mu.Unlock()
 	is.opaque[tok] = jwt
-	return tok
+}
+
+// Phantom returns the phantom JWT introspection answers for the opaque
+// token tok ("" when unknown), as the gateway would forward it.
+func (is *Issuer) Phantom(tok string) string {
+	is.mu.Lock()
+	defer is.mu.Unlock()
+	return is.opaque[tok]
+}
+
+// SplitJWT returns the JWT a split token reassembles into ("" when
+// unknown), as the gateway would forward it.
+func (is *Issuer) SplitJWT(sig string) string {
+	d := sha256.Sum256([]byte(sig))
+	is.mu.Lock()
+	defer is.mu.Unlock()
+	hp, ok := is.split[string(d[:])]
+	if !ok {
+		return ""
+	}
+	return hp + "." + sig
 }
 
 // Split mints a split token and returns the signature half the client
 // holds; SplitSource finds the rest.
 func (is *Issuer) Split(t testing.TB, c Claims) string {
 	t.Helper()
-	jwt := is.JWT(t, c)
+	jwt := is.phantomJWT(t, c)
 	i := strings.LastIndexByte(jwt, '.')
 	sig := jwt[i+1:]
 	d := sha256.Sum256([]byte(sig))
