@@ -14,7 +14,6 @@ package asynclog
 import (
 	"context"
 	"log/slog"
-	"sync"
 	"sync/atomic"
 )
 
@@ -36,7 +35,6 @@ type sink struct {
 	dropped atomic.Uint64
 	onDrop  func()
 	done    chan struct{}
-	once    sync.Once
 }
 
 // Handler is a slog.Handler that formats and writes records on its own
