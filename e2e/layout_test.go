@@ -112,6 +112,11 @@ var layers = map[string]layer{
 	// The control plane, wiring and the command line. The audit trail
 	// sits on the store; the domain services above it record through it.
 	"internal/audit": {may: plus(leafPackages, "internal/store")},
+	// The stored catalog's service: plan, apply (audited), export.
+	"internal/publish": {
+		may:   plus(leafPackages, "internal/audit", "internal/catalog", "internal/store"),
+		never: []string{"internal/gateway"},
+	},
 	"internal/admin": {
 		may:   plus(leafPackages, "internal/audit", "internal/catalog", "internal/ratelimit", "internal/registry"),
 		never: []string{"internal/store"},

@@ -77,6 +77,15 @@ type API struct {
 	// before the response reaches the client. The zero value removes
 	// DefaultRemovedResponseHeaders().
 	ResponseHeaders ResponseHeaders `yaml:"response_headers"`
+
+	// Deprecation is when a stored, deprecated version was deprecated:
+	// its responses carry Deprecation (RFC 9745). Zero means not
+	// deprecated. Set by the stored catalog, never read from YAML.
+	Deprecation time.Time `yaml:"-" json:"-"`
+	// Sunset is when a stored version stops being served: its responses
+	// carry Sunset (RFC 8594). Zero means none announced. Set by the
+	// stored catalog, never read from YAML.
+	Sunset time.Time `yaml:"-" json:"-"`
 }
 
 // ResponseHeaders is an API's policy for the headers of upstream

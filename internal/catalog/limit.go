@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/portcullis/portcullis/internal/printable"
 )
 
 // RateLimits are the rate-limit parts of the model that are not declared
@@ -297,7 +299,7 @@ func ParseKeyPart(s string) (KeyPart, error) {
 		return parseIPKey(s, rest)
 	}
 	if name, ok := strings.CutPrefix(s, "claim:"); ok {
-		if name == "" || len(name) > 128 || strings.IndexFunc(name, isSpaceOrControl) >= 0 {
+		if name == "" || len(name) > 128 || strings.IndexFunc(name, printable.IsSpaceOrControl) >= 0 {
 			return KeyPart{}, fmt.Errorf("%q: a claim name is 1 to 128 characters without spaces or control characters", s)
 		}
 		return KeyPart{Kind: KeyClaim, Name: name}, nil

@@ -177,8 +177,6 @@ var (
 	// apiName is the syntax of API names and versions: they become metric
 	// labels, log fields and the realm of challenges.
 	apiName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
-	// envName is the syntax of an environment variable name (POSIX).
-	envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 	// wildcardName is the syntax of a {name} in an operation path.
 	wildcardName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 	// limitName is the syntax of limit, plan and abuse rule names: they
@@ -214,9 +212,9 @@ func isHTTPToken(s string) bool {
 	return true
 }
 
-// isSpaceOrControl reports white space (ASCII and the Unicode spaces a
-// name could hide) or a control character: names, audiences and claim
-// names must have neither.
-func isSpaceOrControl(r rune) bool {
-	return r <= ' ' || r == 0x7f || r == 0x85 || r == 0xa0 || r >= 0x2000 && r <= 0x200b || r == 0x3000
-}
+// envName is the syntax of an environment variable name (POSIX).
+var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// IsEnvName reports whether s is a POSIX environment variable name, the
+// one rule for every *_env field of the configuration.
+func IsEnvName(s string) bool { return envName.MatchString(s) }

@@ -26,8 +26,10 @@ func (v *validator) api(i int, loc *time.Location) {
 	case !apiName.MatchString(a.Name):
 		v.add(f+".name", fmt.Sprintf("%q is not a name: up to 64 letters, digits, '.', '_' and '-', starting with a letter or digit", a.Name), nil)
 	default:
-		if j := slices.IndexFunc(s.APIs[:i], func(o API) bool { return o.Name == a.Name }); j >= 0 {
-			v.add(f+".name", fmt.Sprintf("%q is also the name of %s", a.Name, v.gw(fmt.Sprintf("apis[%d]", j))), nil)
+		// Versions of one API share its name; a name and version
+		// together are unique.
+		if j := slices.IndexFunc(s.APIs[:i], func(o API) bool { return o.Name == a.Name && o.Version == a.Version }); j >= 0 {
+			v.add(f+".name", fmt.Sprintf("%q version %q is also the name and version of %s", a.Name, a.Version, v.gw(fmt.Sprintf("apis[%d]", j))), nil)
 		}
 	}
 	if !apiName.MatchString(a.Version) {
@@ -271,7 +273,7 @@ func (v *validator) audiences(f string, a *API) {
 	for k, aud := range a.Audiences {
 		af := fmt.Sprintf("%s.audiences[%d]", f, k)
 		switch {
-		case aud == "" || strings.IndexFunc(aud, isSpaceOrControl) >= 0:
+		case aud == "" || strings.IndexFunc(aud, printable.IsSpaceOrControl) >= 0:
 			v.add(af, "must be non-empty, without spaces or control characters", nil)
 		case contains(a.Audiences[:k], aud):
 			v.add(af, fmt.Sprintf("%q is listed twice", aud), nil)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/portcullis/portcullis/internal/duration"
+	"github.com/portcullis/portcullis/internal/printable"
 )
 
 var (
@@ -37,7 +38,7 @@ func (v *validator) rateLimit() {
 		f := v.rl("client_plans." + client)
 		plan := r.ClientPlans[client]
 		switch {
-		case client == "" || strings.IndexFunc(client, isSpaceOrControl) >= 0:
+		case client == "" || strings.IndexFunc(client, printable.IsSpaceOrControl) >= 0:
 			v.add(f, fmt.Sprintf("client id %q must be non-empty, without spaces or control characters", client), nil)
 		case plan == "":
 			v.add(f, fmt.Sprintf("names no plan: name one of %s, or leave the client out", v.rl("plans")), nil)

@@ -69,6 +69,8 @@ type CLI struct {
 	Rekey   RekeyCmd   `cmd:"" help:"Re-encrypt the store under a new master key ($PORTCULLIS_MASTER_KEY, the old one in $PORTCULLIS_MASTER_KEY_PREVIOUS)."`
 	APIs    APIsCmd    `cmd:"" name:"apis" help:"Work with API definitions (OpenAPI import)."`
 	Audit   AuditCmd   `cmd:"" help:"Verify and export the audit trail of management changes."`
+	Apply   ApplyCmd   `cmd:"" help:"Make the stored API catalog match a document: show the changes, apply them with --yes."`
+	Export  ExportCmd  `cmd:"" help:"Write the stored API catalog as a document apply reads back."`
 }
 
 // KongOptions configures the parser of CLI: program name and help, the

@@ -9,6 +9,7 @@ import (
 
 	"github.com/portcullis/portcullis/internal/catalog"
 	"github.com/portcullis/portcullis/internal/duration"
+	"github.com/portcullis/portcullis/internal/printable"
 )
 
 // LoginThrottle limits password guessing at the login form, per account
@@ -131,7 +132,7 @@ func resourceProblem(s string) string {
 		return "must be an absolute URI such as https://api.example.com or urn:example:api (RFC 8707 §2)"
 	case strings.Contains(s, "#"):
 		return "must not have a fragment (RFC 8707 §2)"
-	case strings.IndexFunc(s, isSpaceOrControl) >= 0:
+	case strings.IndexFunc(s, printable.IsSpaceOrControl) >= 0:
 		return "must not contain spaces or control characters"
 	}
 	return ""

@@ -249,6 +249,7 @@ func (c *Config) ApplyDefaults() {
 	setString(&c.Log.Format, defaultLogFormat)
 	setString(&c.Log.Level, defaultLogLevel)
 	setDuration(&c.PurgeInterval, defaultPurgeInterval)
+	setDuration(&c.Gateway.CatalogPoll, DefaultCatalogPoll)
 	c.RateLimit.ApplyDefaults()
 	c.Gateway.RateLimit = c.RateLimit
 	c.Gateway.ApplyDefaults()

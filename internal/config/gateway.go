@@ -1,6 +1,8 @@
 package config
 
 import (
+	"time"
+
 	"github.com/portcullis/portcullis/internal/catalog"
 )
 
@@ -34,6 +36,10 @@ type Gateway struct {
 	// Watch reloads the configuration when the file changes, as SIGHUP
 	// does. False means reload on SIGHUP only.
 	Watch bool `yaml:"watch"`
+	// CatalogPoll is how often a gateway reads the stored catalog's
+	// revision and, when it moved, rebuilds its route table with the
+	// stored API versions (100ms to 1h). Zero means 2s.
+	CatalogPoll Duration `yaml:"catalog_poll"`
 	// Issuers are the authorization servers whose tokens are accepted.
 	Issuers []Issuer `yaml:"issuers"`
 	// APIs are the protected APIs.
@@ -44,6 +50,9 @@ type Gateway struct {
 	// It is not read from or written to the gateway section of a file.
 	RateLimit RateLimit `yaml:"-"`
 }
+
+// DefaultCatalogPoll is what a zero Gateway.CatalogPoll means.
+const DefaultCatalogPoll = 2 * time.Second
 
 // The model types of the gateway section, under the names the
 // configuration has always used for them.

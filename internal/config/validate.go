@@ -15,6 +15,7 @@ import (
 	"github.com/portcullis/portcullis/internal/catalog"
 	"github.com/portcullis/portcullis/internal/duration"
 	"github.com/portcullis/portcullis/internal/policy"
+	"github.com/portcullis/portcullis/internal/printable"
 	"github.com/portcullis/portcullis/internal/scope"
 )
 
@@ -246,7 +247,7 @@ func (v *validator) policy() *policy.Issuance {
 	before := len(v.errs)
 	for _, role := range slices.Sorted(maps.Keys(p.Roles)) {
 		field := "policy.roles." + role
-		if role == "" || strings.IndexFunc(role, isSpaceOrControl) >= 0 {
+		if role == "" || strings.IndexFunc(role, printable.IsSpaceOrControl) >= 0 {
 			v.add(field, fmt.Sprintf("role name %q must be non-empty, without spaces or control characters", role), nil)
 		}
 		for i, sc := range p.Roles[role] {
@@ -264,7 +265,7 @@ func (v *validator) policy() *policy.Issuance {
 	for i, attr := range p.ClaimAttributes {
 		field := fmt.Sprintf("policy.claim_attributes[%d]", i)
 		switch {
-		case attr == "" || strings.IndexFunc(attr, isSpaceOrControl) >= 0:
+		case attr == "" || strings.IndexFunc(attr, printable.IsSpaceOrControl) >= 0:
 			v.add(field, fmt.Sprintf("attribute name %q must be non-empty, without spaces or control characters", attr), nil)
 		case slices.Contains(reservedClaims, attr):
 			v.add(field, fmt.Sprintf("%q is a claim Portcullis sets itself; copy the attribute under another name", attr), nil)
@@ -321,10 +322,6 @@ func (v *validator) exprError(field string, ce *policy.CompileError) {
 		}
 	}
 	v.errs = append(v.errs, fe)
-}
-
-func isSpaceOrControl(r rune) bool {
-	return r <= ' ' || r == 0x7f || r == 0x85 || r == 0xa0 || r >= 0x2000 && r <= 0x200b || r == 0x3000
 }
 
 // SlogLevel returns Level as a slog.Level; a level Validate would reject

@@ -2,14 +2,12 @@ package config
 
 import (
 	"errors"
-	"regexp"
+	"time"
 
 	"github.com/portcullis/portcullis/internal/catalog"
+	"github.com/portcullis/portcullis/internal/duration"
 	"github.com/portcullis/portcullis/internal/policy"
 )
-
-// envName is the syntax of an environment variable name (POSIX).
-var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // Validate checks the gateway section on its own, as Config.Validate
 // does, with its copy of the ratelimit section; errors name the field
@@ -29,6 +27,9 @@ var catalogFields = catalog.Fields{Gateway: "gateway", RateLimit: "ratelimit", W
 // ratelimit section with the catalog's one validation, placing each
 // problem at its line.
 func (v *validator) gateway() {
+	if v.c.Gateway.CatalogPoll != 0 {
+		v.duration("gateway.catalog_poll", v.c.Gateway.CatalogPoll, duration.Bounds{Min: 100 * time.Millisecond, Max: time.Hour})
+	}
 	snap := v.c.Gateway.Snapshot()
 	snap.RateLimit = v.c.RateLimit.model()
 	for _, p := range snap.Problems(catalogFields) {

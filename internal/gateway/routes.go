@@ -301,7 +301,9 @@ func (b *builder) api(ctx context.Context, s *catalog.Snapshot, c *catalog.API, 
 		}
 		b.transports[key] = tr
 	}
-	api.upstream = newUpstream(c.Name, cut, target, tr, newResponseFilter(c.ResponseHeaders, api.cors != nil), b.logger)
+	filter := newResponseFilter(c.ResponseHeaders, api.cors != nil)
+	filter.announceLifecycle(c.Deprecation, c.Sunset)
+	api.upstream = newUpstream(c.Name, cut, target, tr, filter, b.logger)
 	api.unmatched = b.metrics.forOp(c.Name, "")
 
 	for j, op := range ops {

@@ -19,3 +19,11 @@ func IsControl(r rune) bool {
 func HasControl(s string) bool {
 	return strings.ContainsFunc(s, IsControl)
 }
+
+// IsSpaceOrControl reports white space (ASCII, and the Unicode spaces a
+// name could hide behind: NEL, NBSP, U+2000–U+200B, the ideographic space)
+// or a control character. Names, audiences and claim names must have
+// neither.
+func IsSpaceOrControl(r rune) bool {
+	return r <= ' ' || IsControl(r) || r == 0xa0 || r >= 0x2000 && r <= 0x200b || r == 0x3000
+}

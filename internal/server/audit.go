@@ -59,7 +59,14 @@ func (in *Installation) RotateKeys(ctx context.Context, uses []keys.Use) ([]keys
 	if err := km.Init(ctx); err != nil {
 		return nil, fmt.Errorf("load signing keys: %w", err)
 	}
-	a := in.Auditor()
+	return rotateKeys(ctx, km, in.Auditor(), uses)
+}
+
+// rotateKeys rotates the keys of each use with km, appending each
+// rotation's record to a first (see RotateKeys); the actor comes from
+// ctx or a's default. The command line and the admin API both rotate
+// through it.
+func rotateKeys(ctx context.Context, km *keys.Manager, a *audit.Auditor, uses []keys.Use) ([]keys.KeyInfo, error) {
 	var rotated []keys.KeyInfo
 	for _, u := range uses {
 		infos, err := km.List(ctx)

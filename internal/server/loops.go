@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/portcullis/portcullis/internal/config"
 )
 
 // Fallbacks for intervals a configuration left at zero (config's defaults
@@ -14,11 +16,19 @@ const (
 )
 
 // startLoops runs the background maintenance of the roles this node runs
-// until ctx ends; wg tracks the goroutines so shutdown can wait for them
+// until ctx ends (the gateway's catalog sync, the authorization server's
+// key reloads and purges); wg tracks the goroutines so shutdown can wait for them
 // and none outlives the server. Key reloads and purges belong to the
 // authorization server: a node without it holds no keys to reload and
 // must not delete the shared store's rows.
 func (w *wiring) startLoops(ctx context.Context, wg *sync.WaitGroup) {
+	if w.catalog != nil {
+		poll := time.Duration(w.cfg.Gateway.CatalogPoll)
+		if poll <= 0 {
+			poll = config.DefaultCatalogPoll
+		}
+		wg.Go(func() { w.catalog.run(ctx, poll) })
+	}
 	if w.keys == nil {
 		return
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/portcullis/portcullis/internal/config"
 	"github.com/portcullis/portcullis/internal/keys"
+	"github.com/portcullis/portcullis/internal/publish"
 	"github.com/portcullis/portcullis/internal/registry"
 	"github.com/portcullis/portcullis/internal/store"
 )
@@ -117,4 +118,11 @@ func (in *Installation) masterKey(ctx context.Context) ([]byte, error) {
 	}
 	in.master = master
 	return master, nil
+}
+
+// Catalog is the stored catalog's service (`portcullis apply`, `export`),
+// writing through the audit trail; the configuration file's APIs and
+// plans own their names and base paths.
+func (in *Installation) Catalog() *publish.Service {
+	return publish.New(in.db, in.Auditor(), in.cfg.Gateway.Snapshot(), nil, in.now)
 }

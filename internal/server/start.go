@@ -364,7 +364,7 @@ func (n *node) serve(ctx context.Context, w *wiring) error {
 		}
 	}
 	if n.runs(RoleAdmin) {
-		serve(RoleAdmin, w.adminHandler(), config.ListenTLS{})
+		serve(RoleAdmin, w.adminHandler(runCtx), config.ListenTLS{})
 	}
 	if n.runs(RoleGateway) {
 		serve(RoleGateway, w.gatewayHandler(), c.Listen.GatewayTLS)
@@ -408,7 +408,8 @@ func (r *Running) ReloadGateway(ctx context.Context, gw config.Gateway) error {
 	if r.wiring == nil || r.wiring.gateway == nil {
 		return errNoGateway
 	}
-	return r.wiring.gateway.Reload(ctx, gw.Snapshot())
+	// The stored catalog's versions stay beside the file's new APIs.
+	return r.wiring.catalog.setFile(ctx, gw.Snapshot())
 }
 
 // relTo resolves a relative path against dir (the configuration file's

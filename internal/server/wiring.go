@@ -47,6 +47,9 @@ type wiring struct {
 	roles   []Role
 	getenv  func(string) string
 	gateway *gateway.Gateway
+	// catalog keeps the gateway on the stored catalog; nil without the
+	// gateway role.
+	catalog *catalogSync
 	limiter *limiter
 	// accessLog writes the gateway's access log off the request path.
 	accessLog *accessLog
@@ -198,12 +201,15 @@ func (w *wiring) startGateway(ctx context.Context) error {
 	if w.accessLog, err = newAccessLog(w.logger, w.registry); err != nil {
 		return fmt.Errorf("access log: %w", err)
 	}
-	g, err := gateway.New(ctx, gateway.Options{
+	// The file's APIs plus the stored catalog's served versions.
+	file := w.cfg.Gateway.Snapshot()
+	cs := newCatalogSync(w.db, newStoreSource(w.db, file, w.logger), nil, w.now, w.logger)
+	opts := gateway.Options{
 		AccessLog:   w.accessLog.logger,
 		RateLimiter: lim.backend,
 		Blocks:      lim.blocks,
 		Revoker:     storeRevoker{db: w.db},
-		Catalog:     w.cfg.Gateway.Snapshot(),
+		Catalog:     cs.initial(ctx),
 		BaseDir:     w.cfg.BaseDir(),
 		SplitSource: newStoreSplitSource(w.db, w.now),
 		Getenv:      w.getenv,
@@ -211,11 +217,16 @@ func (w *wiring) startGateway(ctx context.Context) error {
 		Logger:  w.logger,
 		Metrics: w.registry,
 		Now:     w.now,
-	})
+	}
+	g, err := gateway.New(ctx, opts)
 	if err != nil {
 		return fmt.Errorf("gateway: %w", err)
 	}
-	w.gateway = g
+	cs.g = g
+	if err := cs.register(w.registry); err != nil {
+		return fmt.Errorf("gateway: catalog metrics: %w", err)
+	}
+	w.gateway, w.catalog = g, cs
 	return nil
 }
 

@@ -17,7 +17,7 @@ const (
 	opDeleteUser
 )
 
-// Change is one client or user write that AppendAudit runs in the same
+// Change is one client, user or catalog write that AppendAudit runs in the same
 // transaction as the audit record describing it, so the record and the
 // write are committed together or not at all. Each Change behaves as the
 // method it is named after (checks, ErrConflict, ErrNotFound, cascades).
@@ -27,6 +27,8 @@ type Change struct {
 	client Client
 	user   User
 	id     string
+	// cat is a catalog write (catalog.go); the fields above are unused.
+	cat *catalogChange
 }
 
 // CreateClientChange is CreateClient(c) as a Change.
@@ -49,6 +51,9 @@ func DeleteUserChange(id string) Change { return Change{op: opDeleteUser, id: id
 
 // name is the operation's name in errors, the same as its method's.
 func (c Change) name() string {
+	if c.cat != nil {
+		return c.cat.op
+	}
 	switch c.op {
 	case opCreateClient:
 		return "create client"
@@ -68,6 +73,9 @@ func (c Change) name() string {
 
 // check validates the change before the transaction starts.
 func (c Change) check() error {
+	if c.cat != nil {
+		return c.cat.check()
+	}
 	switch c.op {
 	case opCreateClient, opUpdateClient:
 		return checkClient(c.client)
@@ -89,6 +97,9 @@ func (c Change) apply(ctx context.Context, db *DB, tx *sql.Tx) error {
 		n   int64
 		err error
 	)
+	if c.cat != nil {
+		return c.cat.apply(ctx, db, tx)
+	}
 	switch c.op {
 	case opCreateClient:
 		_, err = db.txExec(ctx, tx, qCreateClient, append([]any{c.client.ID}, clientArgs(c.client)...)...)

@@ -27,6 +27,7 @@ func contractTests() []contractTest {
 	all = append(all, lifecycleTests()...)
 	all = append(all, masterKeyTests()...)
 	all = append(all, auditTests()...)
+	all = append(all, catalogTests()...)
 	return all
 }
 

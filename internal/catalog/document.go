@@ -1,0 +1,138 @@
+package catalog
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Document is the stored catalog as `portcullis apply` reads it and
+// `portcullis export` writes it: API versions, each the same entry as
+// one of the configuration's gateway.apis plus its lifecycle state and
+// metadata, and plans. Applying a document makes the stored catalog
+// equal to it: what it lacks is deleted.
+type Document struct {
+	APIs  []VersionEntry `yaml:"apis"`
+	Plans []PlanEntry    `yaml:"plans,omitempty"`
+}
+
+// VersionEntry is one stored API version.
+type VersionEntry struct {
+	API `yaml:",inline"`
+	// State is the version's lifecycle state. Empty means draft.
+	State State `yaml:"state"`
+	// Deprecated is when the version was (or will be) deprecated,
+	// announced in the Deprecation header (RFC 9745) while its state is
+	// deprecated. Zero means the moment it becomes deprecated.
+	Deprecated time.Time `yaml:"deprecated,omitempty"`
+	// Sunset is when the version stops being served, announced in the
+	// Sunset header (RFC 8594). Zero means none announced.
+	Sunset time.Time `yaml:"sunset,omitempty"`
+	// Description, Owners and Tags describe the version for people; the
+	// gateway does not read them.
+	Description string   `yaml:"description,omitempty"`
+	Owners      []string `yaml:"owners,omitempty"`
+	Tags        []string `yaml:"tags,omitempty"`
+}
+
+// Key names the version: "name version".
+func (e *VersionEntry) Key() string { return e.Name + " " + e.Version }
+
+// PlanEntry is one stored plan: a named bundle of limits.
+type PlanEntry struct {
+	Name        string  `yaml:"name"`
+	Description string  `yaml:"description,omitempty"`
+	Limits      []Limit `yaml:"limits"`
+}
+
+// ParseDocument reads one document; name (a file name) prefixes errors.
+// Unknown fields are errors, as in the configuration. An empty input is
+// an empty document. A version without a version gets "v1" and one
+// without a state "draft", so a document and its export compare equal.
+func ParseDocument(name string, data []byte) (Document, error) {
+	var d Document
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&d); err != nil && !errors.Is(err, io.EOF) {
+		return Document{}, fmt.Errorf("%s: %w", name, err)
+	}
+	for i := range d.APIs {
+		e := &d.APIs[i]
+		setString(&e.Version, defaultAPIVersion)
+		if e.State == "" {
+			e.State = StateDraft
+		}
+		e.Sunset, e.Deprecated = e.Sunset.UTC(), e.Deprecated.UTC()
+	}
+	return d, nil
+}
+
+// Merge appends o's entries to d (several files make one document).
+func (d *Document) Merge(o Document) {
+	d.APIs = append(d.APIs, o.APIs...)
+	d.Plans = append(d.Plans, o.Plans...)
+}
+
+// Sort orders versions by name and version and plans by name, the order
+// export writes.
+func (d *Document) Sort() {
+	slices.SortFunc(d.APIs, func(a, b VersionEntry) int {
+		return strings.Compare(a.Key(), b.Key())
+	})
+	slices.SortFunc(d.Plans, func(a, b PlanEntry) int { return strings.Compare(a.Name, b.Name) })
+}
+
+// Marshal writes d as YAML that ParseDocument reads back unchanged.
+func (d Document) Marshal() ([]byte, error) {
+	var b bytes.Buffer
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	if err := enc.Encode(d); err != nil {
+		return nil, err
+	}
+	if err := enc.Close(); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+// Problems checks what the document itself must hold, before its entries
+// are validated as a catalog: known states, no version or plan twice,
+// and no file paths (a stored entry is served by gateways that do not
+// share the applier's files). Each problem names its field.
+func (d *Document) Problems() []string {
+	var out []string
+	seen := map[string]int{}
+	for i, e := range d.APIs {
+		f := fmt.Sprintf("apis[%d]", i)
+		if !e.State.Valid() {
+			out = append(out, fmt.Sprintf("%s.state: %q is not one of draft, published, deprecated, retired", f, e.State))
+		}
+		if j, ok := seen[e.Key()]; ok {
+			out = append(out, fmt.Sprintf("%s: %s %s is also apis[%d]", f, e.Name, e.Version, j))
+		}
+		seen[e.Key()] = i
+		for field, v := range map[string]string{
+			"openapi": e.OpenAPI, "tls.ca_file": e.TLS.CAFile, "tls.cert_file": e.TLS.CertFile, "tls.key_file": e.TLS.KeyFile,
+		} {
+			if v != "" {
+				out = append(out, fmt.Sprintf("%s.%s: file paths are not supported in the stored catalog (declare the API in the configuration file instead)", f, field))
+			}
+		}
+	}
+	plans := map[string]int{}
+	for i, p := range d.Plans {
+		if j, ok := plans[p.Name]; ok {
+			out = append(out, fmt.Sprintf("plans[%d]: %q is also plans[%d]", i, p.Name, j))
+		}
+		plans[p.Name] = i
+	}
+	slices.Sort(out)
+	return out
+}
