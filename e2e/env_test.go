@@ -51,6 +51,7 @@ type env struct {
 	t          testing.TB
 	master     []byte
 	gatewayURL string
+	adminURL   string
 	issuer     string
 	db         *store.DB
 	secretKey  []byte
@@ -119,6 +120,7 @@ func start(t testing.TB, opts ...startOpt) *env {
 		t:          t,
 		master:     master,
 		gatewayURL: run.GatewayURL,
+		adminURL:   run.AdminURL,
 		issuer:     run.Issuer,
 		db:         db,
 		secretKey:  keys.DeriveKey(master, keys.PurposeClientSecrets),

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -180,5 +181,21 @@ func TestNewClientJWKSKeepsOnlyPublicKeys(t *testing.T) {
 	}
 	if len(got.Keys) != 1 || got.Keys[0].KeyID != "k1" || !got.Keys[0].IsPublic() {
 		t.Errorf("stored JWKS = %s, want the one public key k1", c.JWKS)
+	}
+}
+
+// An admin client as docs/admin-api.md registers it: admin roles as
+// scopes, the admin API's URN as audience, JWT access tokens.
+func TestAdminClientSpec(t *testing.T) {
+	c, err := NewClient(ClientSpec{
+		ID: "ops", GrantTypes: []string{GrantClientCredentials},
+		Scopes: []string{"admin:platform admin:auditor"}, Audience: []string{"urn:portcullis:admin"},
+		Format: store.FormatJWT,
+	}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"admin:platform", "admin:auditor"}; !slices.Equal(c.Scopes, want) || !slices.Equal(c.Audience, []string{"urn:portcullis:admin"}) {
+		t.Errorf("scopes %v audience %v", c.Scopes, c.Audience)
 	}
 }

@@ -163,6 +163,11 @@ func (s *Users) Put(ctx context.Context, username, password string, roles []stri
 	return s.SetPassword(ctx, username, password)
 }
 
+// Get returns the user username; an unknown user wraps ErrNotFound.
+func (s *Users) Get(ctx context.Context, username string) (store.User, error) {
+	return s.get(ctx, username)
+}
+
 func (s *Users) get(ctx context.Context, username string) (store.User, error) {
 	u, err := s.st.GetUserByUsername(ctx, username)
 	if errors.Is(err, store.ErrNotFound) {
@@ -209,6 +214,10 @@ func ParseAttrs(pairs []string) (map[string]string, error) {
 	}
 	return attrs, nil
 }
+
+// CheckAttrs checks attribute keys and values by ParseAttrs' rules, for
+// callers that receive them as a map (the admin API).
+func CheckAttrs(attrs map[string]string) error { return checkAttrs(attrs) }
 
 func checkAttrs(attrs map[string]string) error {
 	for k, v := range attrs {

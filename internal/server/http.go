@@ -99,15 +99,17 @@ func (h *gatewayHTTP) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 
 // adminHandler serves the operational endpoints. It belongs on an internal
 // address: /metrics tells an attacker a lot about the process.
-func (w *wiring) adminHandler() http.Handler {
+// ctx bounds the admin API's background work (the issuer's keys).
+func (w *wiring) adminHandler(ctx context.Context) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", healthz)
 	mux.HandleFunc("GET /readyz", w.readyz)
 	// Built after the gateway (Start's serve phase), from finished parts.
-	opts := admin.Options{Token: w.getenv(admin.TokenEnv), Now: w.now}
+	opts := admin.Options{Token: w.getenv(admin.TokenEnv), Now: w.now, Logger: w.logger.With("component", "admin")}
+	w.adminParts(ctx, &opts)
 	if opts.Token != "" {
 		if err := admin.CheckToken(opts.Token); err != nil {
-			w.logger.Warn("the admin API is off", "component", "admin", "err", err)
+			w.logger.Warn("break-glass admin access is off", "component", "admin", "err", err)
 		}
 	}
 	if w.gateway != nil {
@@ -130,7 +132,9 @@ func healthz(rw http.ResponseWriter, _ *http.Request) {
 }
 
 // readyz answers 200 when the server can do its job (the store answers and
-// the signing keys are loaded), else 503 with a short reason. The cause of
+// the signing keys are loaded), else 503 with a short reason. A gateway
+// whose route table lags the stored catalog is still ready (it serves
+// its last table) and says so on a second line. The cause of
 // a failure goes to the log, never to the probe's caller.
 func (w *wiring) readyz(rw http.ResponseWriter, r *http.Request) {
 	if slices.Contains(w.roles, RoleAuthz) && !w.keysReady.Load() {
@@ -141,8 +145,17 @@ func (w *wiring) readyz(rw http.ResponseWriter, r *http.Request) {
 		plain(rw, http.StatusServiceUnavailable, "gateway: issuer keys not loaded")
 		return
 	}
+	ready := "ok"
+	if w.catalog != nil {
+		if synced, detail := w.catalog.status(); !synced {
+			// Still ready: the last route table keeps serving, and
+			// taking every gateway out of rotation when the catalog
+			// cannot be read would turn a store hiccup into an outage.
+			ready += "\n" + detail
+		}
+	}
 	if w.db == nil {
-		plain(rw, http.StatusOK, "ok")
+		plain(rw, http.StatusOK, ready)
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), readyzPingTimeout)
@@ -152,7 +165,7 @@ func (w *wiring) readyz(rw http.ResponseWriter, r *http.Request) {
 		plain(rw, http.StatusServiceUnavailable, "store unreachable")
 		return
 	}
-	plain(rw, http.StatusOK, "ok")
+	plain(rw, http.StatusOK, ready)
 }
 
 func plain(rw http.ResponseWriter, status int, msg string) {
