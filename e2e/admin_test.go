@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -189,6 +190,21 @@ func TestAdminAPIWithIssuedTokens(t *testing.T) {
 	}
 	if resp, _ := e.adminCall("GET", "/admin/v1/clients", opsTok.AccessToken, ""); resp.StatusCode != 200 {
 		t.Fatalf("list clients before expiry: %d", resp.StatusCode)
+	}
+	// A revoked admin token (RFC 7009) stops at once, though its
+	// signature and expiry are still good.
+	revoked, err := ops.Token(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp, _ := e.adminCall("GET", "/admin/v1/clients", revoked.AccessToken, ""); resp.StatusCode != 200 {
+		t.Fatalf("second ops token before revocation: %d", resp.StatusCode)
+	}
+	if st, _, _ := e.postForm("/oauth2/revoke", "ops", ops.ClientSecret, url.Values{"token": {revoked.AccessToken}}, nil); st != http.StatusOK {
+		t.Fatalf("revoke: %d", st)
+	}
+	if resp, _ := e.adminCall("GET", "/admin/v1/clients", revoked.AccessToken, ""); resp.StatusCode != 401 {
+		t.Errorf("revoked admin token: %d, want 401", resp.StatusCode)
 	}
 	e.clock.Advance(24 * time.Hour)
 	if resp, _ := e.adminCall("GET", "/admin/v1/clients", opsTok.AccessToken, ""); resp.StatusCode != 401 ||
