@@ -72,9 +72,12 @@ type Options struct {
 // Gateway serves every configured API. Safe for concurrent use; Reload
 // swaps the route table atomically.
 type Gateway struct {
-	table   atomic.Pointer[table]
-	ids     *requestIDs
-	logger  *slog.Logger
+	table  atomic.Pointer[table]
+	ids    *requestIDs
+	logger *slog.Logger
+	// root is the logger the gateway was given, for the parts that name
+	// their own component (the JWKS caches), so a line has one.
+	root    *slog.Logger
 	access  *slog.Logger
 	now     func() time.Time
 	metrics *metrics
@@ -130,6 +133,7 @@ func newGateway(ctx context.Context, o Options, f factory) (*Gateway, error) {
 	g := &Gateway{
 		ids:     ids,
 		logger:  logger.With("component", "gateway"),
+		root:    logger,
 		access:  access.With("component", "gateway.access"),
 		now:     o.Now,
 		f:       f,

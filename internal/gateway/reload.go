@@ -23,6 +23,7 @@ func (g *Gateway) Reload(ctx context.Context, snap catalog.Snapshot) error {
 	b := &builder{
 		f:             g.f,
 		logger:        g.logger,
+		root:          g.root,
 		now:           g.now,
 		baseDir:       g.baseDir,
 		getenv:        g.getenv,

@@ -127,8 +127,10 @@ func (t *table) matchAPI(path string) *apiRoute {
 // builder turns a snapshot into a table, reusing what the previous
 // one had (issuers with their caches, transports with their connections).
 type builder struct {
-	f       factory
-	logger  *slog.Logger
+	f      factory
+	logger *slog.Logger
+	// root names no component; the JWKS caches add their own.
+	root    *slog.Logger
 	now     func() time.Time
 	baseDir string
 	getenv  func(string) string
@@ -215,7 +217,7 @@ func (b *builder) issuer(c catalog.Issuer) (*issuer, error) {
 	if old := b.oldIssuers[c.Issuer]; old != nil && sameIssuer(old, is) {
 		return old, nil
 	}
-	is.keys = b.f.keys(token.JWKSConfig{Issuer: c.Issuer, JWKSURI: c.JWKSURI}, b.logger, b.now)
+	is.keys = b.f.keys(token.JWKSConfig{Issuer: c.Issuer, JWKSURI: c.JWKSURI}, b.root, b.now)
 	is.endpoint = &introspectionEndpoint{issuer: c.Issuer, client: b.f.client, url: c.IntrospectionURL, now: b.now}
 	is.calls = phantom.NewCallLimit(c.MaxIntrospections)
 	b.fresh = append(b.fresh, is)
