@@ -9,13 +9,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/portcullis/portcullis/internal/catalog"
 	"github.com/portcullis/portcullis/internal/gateway/gatewaytest"
+	"github.com/portcullis/portcullis/internal/logtest"
 )
 
 // env is a gateway in front of a recording upstream, trusting a fake
@@ -29,22 +29,8 @@ type env struct {
 	reg  *prometheus.Registry
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer is the log sink the code under test and the test share.
+type syncBuffer = logtest.Buffer
 
 const testSecretEnv = "PORTCULLIS_TEST_GATEWAY_SECRET"
 

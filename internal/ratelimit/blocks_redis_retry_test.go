@@ -13,25 +13,12 @@ import (
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/portcullis/portcullis/internal/logtest"
 )
 
-// syncBuffer is a log sink the follower goroutine and the test share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer is the log sink the code under test and the test share.
+type syncBuffer = logtest.Buffer
 
 // retryingBlocks returns a RedisBlocks whose follower does not wait
 // between attempts (the waits it asks for are recorded in slept instead),
