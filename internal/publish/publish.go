@@ -57,6 +57,22 @@ type Service struct {
 	// approver, when set, must approve every lifecycle transition.
 	approver catalog.Approver
 	now      func() time.Time
+	// notifier, when set, is told of every committed apply.
+	notifier Notifier
+}
+
+// Notifier is told the catalog revision after an apply committed, so
+// gateways can sync before their next poll (a Redis notice). It is best
+// effort: it reports its own failures, and gateways' polls catch up on a
+// lost notice.
+type Notifier interface {
+	CatalogChanged(ctx context.Context, revision int64)
+}
+
+// Notify makes s tell n of every committed apply and returns s.
+func (s *Service) Notify(n Notifier) *Service {
+	s.notifier = n
+	return s
 }
 
 // New returns the service over st. file is the configuration file's
@@ -351,7 +367,26 @@ func (s *Service) Apply(ctx context.Context, p *Plan) error {
 	if errors.Is(err, store.ErrCatalogMoved) {
 		return ErrStale
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	s.notify(ctx)
+	return nil
+}
+
+// notify tells the notifier the revision now committed. The revision is
+// read back rather than computed: a later write only makes it larger,
+// and a notice is a hint to check the revision, never a replacement.
+func (s *Service) notify(ctx context.Context) {
+	if s.notifier == nil {
+		return
+	}
+	rev, err := s.st.CatalogRevision(ctx)
+	if err != nil {
+		// Committed all the same; gateways see it on their next poll.
+		return
+	}
+	s.notifier.CatalogChanged(ctx, rev)
 }
 
 // summary is the record's target id: how many objects each kind of

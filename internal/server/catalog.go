@@ -87,6 +87,12 @@ type catalogSync struct {
 	g      reloader
 	now    func() time.Time
 	logger *slog.Logger
+	// kicks asks run for a sync before the next poll (a Redis notice);
+	// one pending kick is enough.
+	kicks chan struct{}
+	// syncMu makes syncs one at a time: two overlapping rebuilds could
+	// otherwise swap in the older snapshot last.
+	syncMu sync.Mutex
 
 	mu sync.Mutex
 	// rev is the revision the table was built from; stale forces a
@@ -99,7 +105,8 @@ type catalogSync struct {
 }
 
 func newCatalogSync(st catalogStore, src *storeSource, g reloader, now func() time.Time, logger *slog.Logger) *catalogSync {
-	return &catalogSync{st: st, src: src, g: g, now: now, logger: logger.With("component", "catalog"), stale: true}
+	return &catalogSync{st: st, src: src, g: g, now: now, logger: logger.With("component", "catalog"), stale: true,
+		kicks: make(chan struct{}, 1)}
 }
 
 // initial builds the first snapshot. A store that cannot be read leaves
@@ -133,6 +140,8 @@ func (c *catalogSync) setFile(ctx context.Context, file catalog.Snapshot) error 
 
 // sync is one poll.
 func (c *catalogSync) sync(ctx context.Context) error {
+	c.syncMu.Lock()
+	defer c.syncMu.Unlock()
 	rev, err := c.st.CatalogRevision(ctx)
 	if err == nil {
 		c.mu.Lock()
@@ -207,7 +216,26 @@ func (c *catalogSync) register(reg prometheus.Registerer) error {
 	}, func() float64 { return c.age(start) }))
 }
 
-// run polls every period until ctx ends.
+// kick asks run to sync now; it never blocks.
+func (c *catalogSync) kick() {
+	select {
+	case c.kicks <- struct{}{}:
+	default:
+	}
+}
+
+// run polls every period, and syncs on each kick, until ctx ends. A kick
+// only brings the revision check forward.
 func (c *catalogSync) run(ctx context.Context, period time.Duration) {
-	every(ctx, period, func(ctx context.Context) { _ = c.sync(ctx) })
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-c.kicks:
+		}
+		_ = c.sync(ctx)
+	}
 }

@@ -28,6 +28,11 @@ func (w *wiring) startLoops(ctx context.Context, wg *sync.WaitGroup) {
 			poll = config.DefaultCatalogPoll
 		}
 		wg.Go(func() { w.catalog.run(ctx, poll) })
+		if w.redis != nil {
+			// Redis notices bring the sync forward; the poll stays.
+			f := newNoticeFollower(w.redis, w.cfg.RateLimit.Redis.Prefix, w.catalog.kick, w.logger)
+			wg.Go(func() { f.run(ctx) })
+		}
 	}
 	if w.keys == nil {
 		return

@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"time"
 
@@ -17,32 +16,18 @@ import (
 type limiter struct {
 	backend ratelimit.Backend
 	blocks  ratelimit.Blocks
-	redis   redis.UniversalClient
 }
 
 // newLimiter builds the configured backend: memory for one node, Redis
 // (with the memory backend as the fallback of limits marked local) for a
-// cluster. ctx bounds the Redis block subscriber.
-func newLimiter(ctx context.Context, cfg config.RateLimit, getenv func(string) string, logger *slog.Logger) (*limiter, error) {
+// cluster. client is the Redis client of the settings (newRedisClient),
+// nil unless the backend is redis; the wiring owns and closes it. ctx
+// bounds the Redis block subscriber.
+func newLimiter(ctx context.Context, cfg config.RateLimit, client redis.UniversalClient, logger *slog.Logger) (*limiter, error) {
 	mem := ratelimit.NewMemory(ratelimit.MemoryConfig{MaxKeys: cfg.Memory.MaxKeys})
-	if cfg.Backend != "redis" {
+	if cfg.Backend != "redis" || client == nil {
 		return &limiter{backend: mem, blocks: ratelimit.NewMemoryBlocks()}, nil
 	}
-	var password string
-	if cfg.Redis.PasswordEnv != "" {
-		password = getenv(cfg.Redis.PasswordEnv)
-	}
-	client := redis.NewClient(&redis.Options{
-		Addr:         cfg.Redis.Addr,
-		Password:     password,
-		DB:           cfg.Redis.DB,
-		DialTimeout:  2 * time.Second,
-		ReadTimeout:  time.Second,
-		WriteTimeout: time.Second,
-		PoolSize:     64,
-		// Deadlines of the backend's contexts bound socket reads too.
-		ContextTimeoutEnabled: true,
-	})
 	// The ratelimit package names its own component in its loggers.
 	blocks := ratelimit.NewRedisBlocks(client, cfg.Redis.Prefix+"block:", logger)
 	if err := blocks.Start(ctx); err != nil {
@@ -55,17 +40,7 @@ func newLimiter(ctx context.Context, cfg config.RateLimit, getenv func(string) s
 		Prefix:  cfg.Redis.Prefix + "rl:",
 		Timeout: time.Duration(cfg.Redis.Timeout),
 	}, mem, logger)
-	return &limiter{backend: backend, blocks: blocks, redis: client}, nil
-}
-
-func (l *limiter) close() error {
-	if l == nil || l.redis == nil {
-		return nil
-	}
-	if err := l.redis.Close(); err != nil {
-		return fmt.Errorf("close redis: %w", err)
-	}
-	return nil
+	return &limiter{backend: backend, blocks: blocks}, nil
 }
 
 // storeRevoker revokes a client's or user's tokens in the authorization

@@ -1,0 +1,220 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/portcullis/portcullis/internal/config"
+	"github.com/portcullis/portcullis/internal/publish"
+)
+
+// Catalog notices: with Redis configured (the rate-limit backend's
+// server, ratelimit.backend: redis), every committed catalog apply
+// publishes its revision on one channel and every gateway subscribed to
+// it syncs at once instead of at its next poll. Pub/sub is
+// fire-and-forget, so a notice only triggers the usual revision check:
+// polling stays the fallback, and a gateway that (re)subscribes syncs
+// once, as it may have missed notices meanwhile.
+
+// catalogNoticeChannel follows the rate-limit Redis prefix.
+const catalogNoticeChannel = "catalog:revision"
+
+// Bounds of the subscriber's backoff and its idle probe, as the
+// rate-limit blocks follower's.
+const (
+	noticeRetryMin = time.Second
+	noticeRetryMax = 30 * time.Second
+	noticePing     = 30 * time.Second
+	// noticeTimeout bounds one PUBLISH: the apply is committed already
+	// and must not wait on a slow Redis.
+	noticeTimeout = 2 * time.Second
+)
+
+// newRedisClient is the client of the rate-limit Redis settings; nil
+// when the backend is not redis (then catalog sync is by polling only).
+func newRedisClient(cfg config.RateLimit, getenv func(string) string) redis.UniversalClient {
+	if cfg.Backend != "redis" {
+		return nil
+	}
+	var password string
+	if cfg.Redis.PasswordEnv != "" {
+		password = getenv(cfg.Redis.PasswordEnv)
+	}
+	return redis.NewClient(&redis.Options{
+		Addr:         cfg.Redis.Addr,
+		Password:     password,
+		DB:           cfg.Redis.DB,
+		DialTimeout:  2 * time.Second,
+		ReadTimeout:  time.Second,
+		WriteTimeout: time.Second,
+		PoolSize:     64,
+		// Deadlines of the backend's contexts bound socket reads too.
+		ContextTimeoutEnabled: true,
+	})
+}
+
+// noticeChannel is the channel under the configured prefix.
+func noticeChannel(prefix string) string {
+	if prefix == "" {
+		prefix = "pc:"
+	}
+	return prefix + catalogNoticeChannel
+}
+
+// redisNotifier publishes catalog notices.
+type redisNotifier struct {
+	client  redis.UniversalClient
+	channel string
+	logger  *slog.Logger
+}
+
+var _ publish.Notifier = (*redisNotifier)(nil)
+
+// newRedisNotifier returns nil (no notices) without a client.
+func newRedisNotifier(client redis.UniversalClient, prefix string, logger *slog.Logger) publish.Notifier {
+	if client == nil {
+		return nil
+	}
+	return &redisNotifier{client: client, channel: noticeChannel(prefix), logger: logger.With("component", "catalog")}
+}
+
+// CatalogChanged publishes the revision. A failure is logged, not
+// returned: the write is committed and gateways' polls catch up.
+func (n *redisNotifier) CatalogChanged(ctx context.Context, revision int64) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), noticeTimeout)
+	defer cancel()
+	if err := n.client.Publish(ctx, n.channel, strconv.FormatInt(revision, 10)).Err(); err != nil {
+		n.logger.Warn("catalog change not announced on redis; gateways pick it up on their next poll", "revision", revision, "err", err)
+	}
+}
+
+// noticeFollower subscribes to catalog notices and kicks the gateway's
+// sync on each, and on every (re)subscription.
+type noticeFollower struct {
+	client  redis.UniversalClient
+	channel string
+	kick    func()
+	logger  *slog.Logger
+
+	retry, retryMax, ping time.Duration
+	jitter                func(n int64) int64
+}
+
+func newNoticeFollower(client redis.UniversalClient, prefix string, kick func(), logger *slog.Logger) *noticeFollower {
+	return &noticeFollower{
+		client: client, channel: noticeChannel(prefix), kick: kick,
+		logger: logger.With("component", "catalog"),
+		retry:  noticeRetryMin, retryMax: noticeRetryMax, ping: noticePing,
+		jitter: rand.Int64N,
+	}
+}
+
+// run follows notices until ctx ends, subscribing again with backoff
+// whenever the connection is lost.
+func (f *noticeFollower) run(ctx context.Context) {
+	for attempt := 0; ; {
+		ps, stop, err := f.subscribe(ctx)
+		if ctx.Err() != nil {
+			if err == nil {
+				stop()
+				_ = ps.Close()
+			}
+			return
+		}
+		if err == nil {
+			if attempt > 0 {
+				f.logger.Info("following catalog notices in redis again", "attempts", attempt+1)
+			}
+			attempt = 0
+			// Notices may have been missed before this subscription.
+			f.kick()
+			f.receive(ctx, ps)
+			stop()
+			_ = ps.Close()
+			if ctx.Err() != nil {
+				return
+			}
+		} else {
+			f.logger.Warn("cannot follow catalog notices in redis; the gateway syncs on its poll only until it answers",
+				"attempt", attempt+1, "err", err)
+		}
+		if !sleepCtx(ctx, f.backoff(attempt)) {
+			return
+		}
+		attempt++
+	}
+}
+
+// subscribe subscribes and waits for the confirmation. Until stop is
+// called, ctx ending closes the subscription: a blocked read does not
+// notice a cancelled context, and shutdown waits for this goroutine.
+func (f *noticeFollower) subscribe(ctx context.Context) (ps *redis.PubSub, stop func() bool, err error) {
+	ps = f.client.Subscribe(ctx, f.channel)
+	stop = context.AfterFunc(ctx, func() { _ = ps.Close() })
+	if _, err := ps.ReceiveTimeout(ctx, f.ping); err != nil {
+		stop()
+		_ = ps.Close()
+		return nil, nil, err
+	}
+	return ps, stop, nil
+}
+
+// receive kicks the sync on each message until the connection is lost or
+// ctx ends; a silent connection is probed with PING once per interval.
+func (f *noticeFollower) receive(ctx context.Context, ps *redis.PubSub) {
+	pinged := false
+	for {
+		msg, err := ps.ReceiveTimeout(ctx, f.ping)
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() && !pinged && ps.Ping(ctx) == nil {
+				pinged = true
+				continue
+			}
+			return
+		}
+		pinged = false
+		switch msg.(type) {
+		case *redis.Message, *redis.Subscription:
+			// A resubscription by go-redis may follow missed notices.
+			f.kick()
+		}
+	}
+}
+
+// backoff is the wait after failed attempt n (from 0): retry doubled n
+// times, capped at retryMax, jittered down by up to half.
+func (f *noticeFollower) backoff(n int) time.Duration {
+	d := f.retryMax
+	if n < 32 && f.retry<<n < f.retryMax && f.retry<<n > 0 {
+		d = f.retry << n
+	}
+	half := int64(d / 2)
+	if half <= 0 {
+		return d
+	}
+	return d - time.Duration(f.jitter(half))
+}
+
+// sleepCtx pauses for d unless ctx ends first; it reports whether to go
+// on.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
