@@ -82,7 +82,7 @@ func KongOptions(ctx context.Context, rt *Runtime) []kong.Option {
 		kong.Description("Portcullis: OAuth 2.0 / OpenID Connect authorization server and API gateway."),
 		kong.UsageOnError(),
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
-		kong.Vars{"demo_dir": demo.DefaultDir()},
+		kong.Vars{"demo_dir": demo.DefaultDir(), "admin_token_env": DefaultTokenEnv},
 		kong.Writers(rt.Stdout, rt.Stderr),
 		kong.BindTo(ctx, (*context.Context)(nil)),
 		kong.Bind(rt),

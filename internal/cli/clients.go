@@ -8,6 +8,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/portcullis/portcullis/internal/admin"
 	"github.com/portcullis/portcullis/internal/registry"
 	"github.com/portcullis/portcullis/internal/server"
 )
@@ -24,6 +25,7 @@ type ClientsCmd struct {
 // ClientsCreateCmd registers a client.
 type ClientsCreateCmd struct {
 	Source      `embed:""`
+	Remote      `embed:""`
 	ID          string   `name:"id" placeholder:"ID" help:"Client id (default: random)."`
 	Name        string   `placeholder:"NAME" help:"Display name, shown on the consent page (default: the id)."`
 	GrantType   []string `name:"grant-type" placeholder:"GRANT" help:"client_credentials, authorization_code or refresh_token (repeatable)."`
@@ -65,33 +67,70 @@ func (c *ClientsCreateCmd) Run(ctx context.Context, rt *Runtime) error {
 	if _, err := registry.NewClient(spec, rt.now()); err != nil {
 		return err
 	}
+	if c.remote() {
+		ac, err := c.client(c.Source, rt)
+		if err != nil {
+			return err
+		}
+		info, err := ac.CreateClient(ctx, clientRequest(spec))
+		if err != nil {
+			return err
+		}
+		return c.print(rt, info)
+	}
 	return withInstallation(ctx, c.Source, rt, func(in *server.Installation) error {
 		client, secret, err := in.Clients().Create(ctx, spec)
 		if err != nil {
 			return err
 		}
-		info := registry.NewClientInfo(client, secret)
-		if c.JSON {
-			return writeJSON(rt.Stdout, info)
-		}
-		if err := writeClient(rt.Stdout, info); err != nil {
-			return err
-		}
-		if secret != "" {
-			_, err = fmt.Fprintln(rt.Stdout, "\nThe secret is shown only this once: store it now.")
-		}
-		return err
+		return c.print(rt, registry.NewClientInfo(client, secret))
 	})
+}
+
+func (c *ClientsCreateCmd) print(rt *Runtime, info registry.ClientInfo) error {
+	if c.JSON {
+		return writeJSON(rt.Stdout, info)
+	}
+	if err := writeClient(rt.Stdout, info); err != nil {
+		return err
+	}
+	if info.ClientSecret != "" {
+		_, err := fmt.Fprintln(rt.Stdout, "\nThe secret is shown only this once: store it now.")
+		return err
+	}
+	return nil
+}
+
+// clientRequest is spec as the admin API's body.
+func clientRequest(spec registry.ClientSpec) admin.ClientRequest {
+	return admin.ClientRequest{
+		ClientID: spec.ID, Name: spec.Name, GrantTypes: spec.GrantTypes, RedirectURIs: spec.RedirectURIs,
+		Scope: strings.Join(spec.Scopes, " "), Audience: spec.Audience, TokenEndpointAuthMethod: spec.AuthMethod,
+		Public: spec.Public, AccessTokenFormat: spec.Format, JWKS: string(spec.JWKS),
+		Introspect: spec.CanIntrospect, SkipConsent: spec.SkipConsent,
+	}
 }
 
 // ClientsListCmd lists clients.
 type ClientsListCmd struct {
 	Source `embed:""`
+	Remote `embed:""`
 	JSON   bool `name:"json" help:"Print JSON."`
 }
 
 // Run prints every client.
 func (c *ClientsListCmd) Run(ctx context.Context, rt *Runtime) error {
+	if c.remote() {
+		ac, err := c.client(c.Source, rt)
+		if err != nil {
+			return err
+		}
+		infos, err := ac.ListClients(ctx)
+		if err != nil {
+			return err
+		}
+		return c.print(rt, infos)
+	}
 	return withInstallation(ctx, c.Source, rt, func(in *server.Installation) error {
 		clients, err := in.Clients().List(ctx)
 		if err != nil {
@@ -101,60 +140,96 @@ func (c *ClientsListCmd) Run(ctx context.Context, rt *Runtime) error {
 		for i, cl := range clients {
 			infos[i] = registry.NewClientInfo(cl, "")
 		}
-		if c.JSON {
-			return writeJSON(rt.Stdout, infos)
-		}
-		tw := tabwriter.NewWriter(rt.Stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "CLIENT_ID\tAUTH_METHOD\tGRANT_TYPES\tFORMAT\tSCOPE")
-		for _, in := range infos {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", in.ClientID, in.TokenEndpointAuthMethod,
-				strings.Join(in.GrantTypes, ","), in.AccessTokenFormat, in.Scope)
-		}
-		return tw.Flush()
+		return c.print(rt, infos)
 	})
+}
+
+func (c *ClientsListCmd) print(rt *Runtime, infos []registry.ClientInfo) error {
+	if c.JSON {
+		return writeJSON(rt.Stdout, infos)
+	}
+	tw := tabwriter.NewWriter(rt.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "CLIENT_ID\tAUTH_METHOD\tGRANT_TYPES\tFORMAT\tSCOPE")
+	for _, in := range infos {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", in.ClientID, in.TokenEndpointAuthMethod,
+			strings.Join(in.GrantTypes, ","), in.AccessTokenFormat, in.Scope)
+	}
+	return tw.Flush()
 }
 
 // ClientsShowCmd shows one client.
 type ClientsShowCmd struct {
 	Source `embed:""`
+	Remote `embed:""`
 	ID     string `arg:"" name:"id" help:"Client id."`
 	JSON   bool   `name:"json" help:"Print JSON."`
 }
 
 // Run prints the client.
 func (c *ClientsShowCmd) Run(ctx context.Context, rt *Runtime) error {
+	if c.remote() {
+		ac, err := c.client(c.Source, rt)
+		if err != nil {
+			return err
+		}
+		info, err := ac.GetClient(ctx, c.ID)
+		if err != nil {
+			return err
+		}
+		return c.print(rt, info)
+	}
 	return withInstallation(ctx, c.Source, rt, func(in *server.Installation) error {
 		cl, err := in.Clients().Get(ctx, c.ID)
 		if err != nil {
 			return err
 		}
-		if c.JSON {
-			return writeJSON(rt.Stdout, registry.NewClientInfo(cl, ""))
-		}
-		return writeClient(rt.Stdout, registry.NewClientInfo(cl, ""))
+		return c.print(rt, registry.NewClientInfo(cl, ""))
 	})
+}
+
+func (c *ClientsShowCmd) print(rt *Runtime, info registry.ClientInfo) error {
+	if c.JSON {
+		return writeJSON(rt.Stdout, info)
+	}
+	return writeClient(rt.Stdout, info)
 }
 
 // ClientsDeleteCmd deletes a client.
 type ClientsDeleteCmd struct {
 	Source `embed:""`
+	Remote `embed:""`
 	ID     string `arg:"" name:"id" help:"Client id."`
 }
 
 // Run deletes the client with its tokens, codes and consents.
 func (c *ClientsDeleteCmd) Run(ctx context.Context, rt *Runtime) error {
+	if c.remote() {
+		ac, err := c.client(c.Source, rt)
+		if err != nil {
+			return err
+		}
+		if err := ac.DeleteClient(ctx, c.ID); err != nil {
+			return err
+		}
+		return c.print(rt)
+	}
 	return withInstallation(ctx, c.Source, rt, func(in *server.Installation) error {
 		if err := in.Clients().Delete(ctx, c.ID); err != nil {
 			return err
 		}
-		_, err := fmt.Fprintf(rt.Stdout, "deleted client %s\n", c.ID)
-		return err
+		return c.print(rt)
 	})
+}
+
+func (c *ClientsDeleteCmd) print(rt *Runtime) error {
+	_, err := fmt.Fprintf(rt.Stdout, "deleted client %s\n", c.ID)
+	return err
 }
 
 // ClientsRotateSecretCmd replaces a client's secret.
 type ClientsRotateSecretCmd struct {
 	Source `embed:""`
+	Remote `embed:""`
 	ID     string `arg:"" name:"id" help:"Client id."`
 	JSON   bool   `name:"json" help:"Print JSON."`
 }
@@ -162,21 +237,36 @@ type ClientsRotateSecretCmd struct {
 // Run issues a new secret. The old one stops working at once: there is no
 // overlap window, so deploy the new secret right after.
 func (c *ClientsRotateSecretCmd) Run(ctx context.Context, rt *Runtime) error {
+	if c.remote() {
+		ac, err := c.client(c.Source, rt)
+		if err != nil {
+			return err
+		}
+		secret, err := ac.RotateClientSecret(ctx, c.ID)
+		if err != nil {
+			return err
+		}
+		return c.print(rt, secret)
+	}
 	return withInstallation(ctx, c.Source, rt, func(in *server.Installation) error {
 		secret, err := in.Clients().RotateSecret(ctx, c.ID)
 		if err != nil {
 			return err
 		}
-		if c.JSON {
-			return writeJSON(rt.Stdout, struct {
-				ClientID     string `json:"client_id"`
-				ClientSecret string `json:"client_secret"`
-			}{c.ID, secret})
-		}
-		_, err = fmt.Fprintf(rt.Stdout, "client_id:     %s\nclient_secret: %s\n\nThe old secret no longer works. The new one is shown only this once: store it now.\n",
-			c.ID, secret)
-		return err
+		return c.print(rt, secret)
 	})
+}
+
+func (c *ClientsRotateSecretCmd) print(rt *Runtime, secret string) error {
+	if c.JSON {
+		return writeJSON(rt.Stdout, struct {
+			ClientID     string `json:"client_id"`
+			ClientSecret string `json:"client_secret"`
+		}{c.ID, secret})
+	}
+	_, err := fmt.Fprintf(rt.Stdout, "client_id:     %s\nclient_secret: %s\n\nThe old secret no longer works. The new one is shown only this once: store it now.\n",
+		c.ID, secret)
+	return err
 }
 
 func writeClient(w io.Writer, in registry.ClientInfo) error {

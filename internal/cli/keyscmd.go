@@ -6,6 +6,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/portcullis/portcullis/internal/admin"
 	"github.com/portcullis/portcullis/internal/keys"
 	"github.com/portcullis/portcullis/internal/server"
 )
@@ -45,11 +46,23 @@ func NewKeyView(k keys.KeyInfo) KeyView {
 // KeysListCmd lists keys.
 type KeysListCmd struct {
 	Source `embed:""`
+	Remote `embed:""`
 	JSON   bool `name:"json" help:"Print JSON."`
 }
 
 // Run prints every stored key.
 func (c *KeysListCmd) Run(ctx context.Context, rt *Runtime) error {
+	if c.remote() {
+		ac, err := c.client(c.Source, rt)
+		if err != nil {
+			return err
+		}
+		remote, err := ac.ListKeys(ctx)
+		if err != nil {
+			return err
+		}
+		return c.print(rt, remoteKeyViews(remote))
+	}
 	return withInstallation(ctx, c.Source, rt, func(in *server.Installation) error {
 		km, err := in.Keys(ctx)
 		if err != nil {
@@ -63,21 +76,42 @@ func (c *KeysListCmd) Run(ctx context.Context, rt *Runtime) error {
 		for i, k := range infos {
 			views[i] = NewKeyView(k)
 		}
-		if c.JSON {
-			return writeJSON(rt.Stdout, views)
-		}
-		tw := tabwriter.NewWriter(rt.Stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "KID\tUSE\tALG\tSTATE\tCREATED")
-		for _, v := range views {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", v.KID, v.Use, v.Alg, v.State, v.CreatedAt.UTC().Format(time.RFC3339))
-		}
-		return tw.Flush()
+		return c.print(rt, views)
 	})
+}
+
+func (c *KeysListCmd) print(rt *Runtime, views []KeyView) error {
+	if c.JSON {
+		return writeJSON(rt.Stdout, views)
+	}
+	tw := tabwriter.NewWriter(rt.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "KID\tUSE\tALG\tSTATE\tCREATED")
+	for _, v := range views {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", v.KID, v.Use, v.Alg, v.State, v.CreatedAt.UTC().Format(time.RFC3339))
+	}
+	return tw.Flush()
+}
+
+// remoteKeyViews shows the admin API's keys as the local commands do.
+func remoteKeyViews(ks []admin.KeyView) []KeyView {
+	opt := func(t time.Time) *time.Time {
+		if t.IsZero() {
+			return nil
+		}
+		return &t
+	}
+	views := make([]KeyView, len(ks))
+	for i, k := range ks {
+		views[i] = KeyView{KID: k.KID, Alg: k.Alg, Use: k.Use, State: k.State, CreatedAt: k.CreatedAt,
+			ActivatedAt: opt(k.ActivatedAt), RetiredAt: opt(k.RetiredAt)}
+	}
+	return views
 }
 
 // KeysRotateCmd rotates keys.
 type KeysRotateCmd struct {
 	Source `embed:""`
+	Remote `embed:""`
 	Use    string `default:"all" enum:"access,id,all" help:"Which keys to rotate: access, id or all."`
 	JSON   bool   `name:"json" help:"Print JSON."`
 }
@@ -90,6 +124,23 @@ func (c *KeysRotateCmd) Run(ctx context.Context, rt *Runtime) error {
 	if c.Use != "all" {
 		uses = []keys.Use{keys.Use(c.Use)}
 	}
+	if c.remote() {
+		ac, err := c.client(c.Source, rt)
+		if err != nil {
+			return err
+		}
+		names := make([]string, len(uses))
+		for i, u := range uses {
+			names[i] = string(u)
+		}
+		// The node records each rotation in the audit trail, with the
+		// token's caller.
+		rotated, err := ac.RotateKeys(ctx, names)
+		if err != nil {
+			return err
+		}
+		return c.print(rt, remoteKeyViews(rotated))
+	}
 	return withInstallation(ctx, c.Source, rt, func(in *server.Installation) error {
 		// The installation records each rotation in the audit trail.
 		rotated, err := in.RotateKeys(ctx, uses)
@@ -100,14 +151,18 @@ func (c *KeysRotateCmd) Run(ctx context.Context, rt *Runtime) error {
 		for _, k := range rotated {
 			views = append(views, NewKeyView(k))
 		}
-		if c.JSON {
-			return writeJSON(rt.Stdout, views)
-		}
-		for _, v := range views {
-			if _, err := fmt.Fprintf(rt.Stdout, "%s: %s (%s) is now active\n", v.Use, v.KID, v.Alg); err != nil {
-				return err
-			}
-		}
-		return nil
+		return c.print(rt, views)
 	})
+}
+
+func (c *KeysRotateCmd) print(rt *Runtime, views []KeyView) error {
+	if c.JSON {
+		return writeJSON(rt.Stdout, views)
+	}
+	for _, v := range views {
+		if _, err := fmt.Fprintf(rt.Stdout, "%s: %s (%s) is now active\n", v.Use, v.KID, v.Alg); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/portcullis/portcullis/internal/admin"
 	"github.com/portcullis/portcullis/internal/registry"
 	"github.com/portcullis/portcullis/internal/server"
 )
@@ -30,6 +31,7 @@ type UsersCmd struct {
 // UsersCreateCmd creates a user.
 type UsersCreateCmd struct {
 	Source     `embed:""`
+	Remote     `embed:""`
 	Username   string   `arg:"" help:"Username: 1-64 letters, digits and ._@-"`
 	Role       []string `name:"role" help:"Role (repeatable)."`
 	Attr       []string `name:"attr" sep:"none" placeholder:"KEY=VALUE" help:"Attribute, such as office=head (repeatable)."`
@@ -53,27 +55,54 @@ func (c *UsersCreateCmd) Run(ctx context.Context, rt *Runtime) error {
 			return err
 		}
 	}
+	if c.remote() {
+		ac, err := c.client(c.Source, rt)
+		if err != nil {
+			return err
+		}
+		info, err := ac.CreateUser(ctx, admin.UserRequest{Username: c.Username, Password: password, Roles: roles, Attrs: attrs})
+		if err != nil {
+			return err
+		}
+		return c.print(rt, info)
+	}
 	return withInstallation(ctx, c.Source, rt, func(in *server.Installation) error {
 		u, err := in.Users().Create(ctx, c.Username, password, roles, attrs)
 		if err != nil {
 			return err
 		}
-		if c.JSON {
-			return writeJSON(rt.Stdout, registry.NewUserInfo(u))
-		}
-		_, err = fmt.Fprintf(rt.Stdout, "created user %s (id %s)\n", u.Username, u.ID)
-		return err
+		return c.print(rt, registry.NewUserInfo(u))
 	})
+}
+
+func (c *UsersCreateCmd) print(rt *Runtime, u registry.UserInfo) error {
+	if c.JSON {
+		return writeJSON(rt.Stdout, u)
+	}
+	_, err := fmt.Fprintf(rt.Stdout, "created user %s (id %s)\n", u.Username, u.ID)
+	return err
 }
 
 // UsersListCmd lists users.
 type UsersListCmd struct {
 	Source `embed:""`
+	Remote `embed:""`
 	JSON   bool `name:"json" help:"Print JSON."`
 }
 
 // Run prints every user.
 func (c *UsersListCmd) Run(ctx context.Context, rt *Runtime) error {
+	if c.remote() {
+		ac, err := c.client(c.Source, rt)
+		if err != nil {
+			return err
+		}
+		infos, err := ac.ListUsers(ctx)
+		if err != nil {
+			return err
+		}
+		return c.print(rt, infos)
+	}
 	return withInstallation(ctx, c.Source, rt, func(in *server.Installation) error {
 		users, err := in.Users().List(ctx)
 		if err != nil {
@@ -83,24 +112,28 @@ func (c *UsersListCmd) Run(ctx context.Context, rt *Runtime) error {
 		for i, u := range users {
 			infos[i] = registry.NewUserInfo(u)
 		}
-		if c.JSON {
-			return writeJSON(rt.Stdout, infos)
-		}
-		tw := tabwriter.NewWriter(rt.Stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "USERNAME\tID\tROLES\tATTRS\tSTATUS")
-		for _, in := range infos {
-			status := "active"
-			switch {
-			case in.Disabled:
-				status = "disabled"
-			case !in.HasPassword:
-				status = "no password"
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", in.Username, in.ID, strings.Join(in.Roles, ","),
-				formatAttrs(in.Attrs), status)
-		}
-		return tw.Flush()
+		return c.print(rt, infos)
 	})
+}
+
+func (c *UsersListCmd) print(rt *Runtime, infos []registry.UserInfo) error {
+	if c.JSON {
+		return writeJSON(rt.Stdout, infos)
+	}
+	tw := tabwriter.NewWriter(rt.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "USERNAME\tID\tROLES\tATTRS\tSTATUS")
+	for _, in := range infos {
+		status := "active"
+		switch {
+		case in.Disabled:
+			status = "disabled"
+		case !in.HasPassword:
+			status = "no password"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", in.Username, in.ID, strings.Join(in.Roles, ","),
+			formatAttrs(in.Attrs), status)
+	}
+	return tw.Flush()
 }
 
 // UsersSetPasswordCmd replaces a password.
@@ -127,18 +160,33 @@ func (c *UsersSetPasswordCmd) Run(ctx context.Context, rt *Runtime) error {
 // UsersDeleteCmd deletes a user.
 type UsersDeleteCmd struct {
 	Source   `embed:""`
+	Remote   `embed:""`
 	Username string `arg:"" help:"Username."`
 }
 
 // Run deletes the user with their sessions, consents and tokens.
 func (c *UsersDeleteCmd) Run(ctx context.Context, rt *Runtime) error {
+	if c.remote() {
+		ac, err := c.client(c.Source, rt)
+		if err != nil {
+			return err
+		}
+		if err := ac.DeleteUser(ctx, c.Username); err != nil {
+			return err
+		}
+		return c.print(rt)
+	}
 	return withInstallation(ctx, c.Source, rt, func(in *server.Installation) error {
 		if err := in.Users().Delete(ctx, c.Username); err != nil {
 			return err
 		}
-		_, err := fmt.Fprintf(rt.Stdout, "deleted user %s\n", c.Username)
-		return err
+		return c.print(rt)
 	})
+}
+
+func (c *UsersDeleteCmd) print(rt *Runtime) error {
+	_, err := fmt.Fprintf(rt.Stdout, "deleted user %s\n", c.Username)
+	return err
 }
 
 // readPassword reads one line of rt.Stdin, without its line ending. A

@@ -1,6 +1,7 @@
 // Package demo runs the warehouse example of DESIGN.md on one machine: it
 // loads examples/warehouse/portcullis.yaml (embedded), seeds the example's
-// clients and users into a self-contained data directory, runs the
+// clients and users, an admin API client and a published catalog version
+// of the warehouse API into a self-contained data directory, runs the
 // warehouse backend on loopback and prints the walkthrough.
 //
 // It is a consumer of the server and the registry like any other; it must
@@ -23,6 +24,7 @@ import (
 	"time"
 
 	"github.com/portcullis/portcullis/examples/warehouse"
+	"github.com/portcullis/portcullis/internal/admin"
 	"github.com/portcullis/portcullis/internal/clientauth"
 	"github.com/portcullis/portcullis/internal/config"
 	"github.com/portcullis/portcullis/internal/registry"
@@ -44,6 +46,10 @@ const (
 // demoAudience is the warehouse API's audience: the authorization server
 // puts it in every token by default and the gateway requires it.
 const demoAudience = "urn:portcullis:api:warehouse"
+
+// demoAdminClient is the admin API's client: JWT access tokens (the admin
+// API accepts no other) for urn:portcullis:admin with the platform role.
+const demoAdminClient = "demo-admin"
 
 // demoCacheTTL bounds how long the demo gateway caches a resolved opaque
 // or split token, so a revocation shows within it.
@@ -118,9 +124,11 @@ type Endpoints struct {
 type Client struct {
 	ClientID string `json:"client_id"`
 	// ClientSecret is absent for public clients.
-	ClientSecret            string   `json:"client_secret,omitempty"`
-	GrantTypes              []string `json:"grant_types"`
-	Scope                   string   `json:"scope"`
+	ClientSecret string   `json:"client_secret,omitempty"`
+	GrantTypes   []string `json:"grant_types"`
+	Scope        string   `json:"scope"`
+	// Audience is absent when the tokens carry tokens.default_audience.
+	Audience                []string `json:"audience,omitempty"`
 	AccessTokenFormat       string   `json:"access_token_format"`
 	RedirectURIs            []string `json:"redirect_uris"`
 	TokenEndpointAuthMethod string   `json:"token_endpoint_auth_method"`
@@ -238,6 +246,11 @@ func demoClientSpecs() []registry.ClientSpec {
 			ID: "gateway", Name: "API gateway", GrantTypes: []string{registry.GrantClientCredentials},
 			AuthMethod: store.AuthSecretBasic, Scopes: []string{}, Format: store.FormatOpaque, CanIntrospect: true,
 		},
+		{
+			ID: demoAdminClient, Name: "Admin API automation", GrantTypes: []string{registry.GrantClientCredentials},
+			AuthMethod: store.AuthSecretBasic, Scopes: []string{string(admin.RolePlatform)},
+			Audience: []string{admin.Audience}, Format: store.FormatJWT,
+		},
 	}
 }
 
@@ -299,6 +312,9 @@ func Start(ctx context.Context, o Options, env Env) (*server.Running, *File, err
 			return err
 		}
 		if err := writeSecretFile(filepath.Join(o.Dir, demoGatewaySecret), file.Client("gateway").ClientSecret); err != nil {
+			return err
+		}
+		if err := seedCatalog(ctx, s, cfg.Gateway.APIs[0]); err != nil {
 			return err
 		}
 		// The backend verifies what the gateway forwards against the
@@ -387,6 +403,7 @@ func seedDemo(ctx context.Context, s server.Services, dir string) (file *File, p
 		}
 		entry.GrantTypes, entry.Scope, entry.AccessTokenFormat = c.GrantTypes, strings.Join(c.Scopes, " "), c.AccessTokenFormat
 		entry.RedirectURIs, entry.TokenEndpointAuthMethod = nonNil(c.RedirectURIs), c.AuthMethod
+		entry.Audience = spec.Audience
 	}
 	for _, spec := range demoUserSpecs() {
 		entry := file.User(spec.username)

@@ -126,6 +126,7 @@ func TestDemoSeedsAndReusesDemoJSON(t *testing.T) {
 		{"warehouse-spa", "none", "opaque", userScope, code,
 			[]string{"http://127.0.0.1:5173/callback", "http://localhost:5173/callback"}, false},
 		{"gateway", "client_secret_basic", "opaque", "", cc, []string{}, true},
+		{"demo-admin", "client_secret_basic", "jwt", "admin:platform", cc, []string{}, true},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("demo.json clients mismatch (-want +got):\n%s", diff)
@@ -152,6 +153,9 @@ func TestDemoSeedsAndReusesDemoJSON(t *testing.T) {
 		r.Issuer + "/oauth2/revoke",
 		path,
 		"alice", "bob",
+		"-u 'demo-admin:" + file.Client("demo-admin").ClientSecret + "'",
+		r.AdminURL + "/admin/v1/clients",
+		r.GatewayURL + "/warehouse/v2",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("quick-start lacks %q:\n%s", want, out)
@@ -163,6 +167,8 @@ func TestDemoSeedsAndReusesDemoJSON(t *testing.T) {
 		}
 	}
 	clientCredentialsToken(t, file)
+	adminListsClients(t, r, file, len(want))
+	catalogVersionServed(t, r, file)
 	closeRunning(t, r)
 
 	// A management command sees the seeded clients through the data
@@ -203,6 +209,9 @@ func TestDemoSeedsAndReusesDemoJSON(t *testing.T) {
 		t.Errorf("second quick-start does not mention the issuer change:\n%s", stdout2)
 	}
 	clientCredentialsToken(t, file2)
+	// The stored version follows the backend of this run, without a
+	// second copy.
+	catalogVersionServed(t, r2, file2)
 }
 
 func TestDemoRejectsCorruptDemoJSON(t *testing.T) {
@@ -226,10 +235,11 @@ func TestQuickStartTemplate(t *testing.T) {
 		Clients: []Client{
 			{ClientID: "warehouse-service-opaque", ClientSecret: "svc-secret"},
 			{ClientID: "gateway", ClientSecret: "gw-secret"},
+			{ClientID: "demo-admin", ClientSecret: "adm-secret"},
 		},
 		Users: []User{{Username: "alice", Password: "pw-a", Roles: []string{"warehouse_admin"}}},
 	}
-	r := &server.Running{Issuer: "http://127.0.0.1:8080", AdminURL: "http://127.0.0.1:8081"}
+	r := &server.Running{Issuer: "http://127.0.0.1:8080", AdminURL: "http://127.0.0.1:8081", GatewayURL: "http://127.0.0.1:8000"}
 	var buf bytes.Buffer
 	if err := writeQuickStart(&buf, quickStartData(r, "/tmp/d", f, "http://127.0.0.1:9090", "")); err != nil {
 		t.Fatalf("writeQuickStart: %v", err)
@@ -247,6 +257,11 @@ func TestQuickStartTemplate(t *testing.T) {
 		`curl -s -u 'warehouse-service-opaque:svc-secret' -d "token=$TOKEN" http://127.0.0.1:8080/oauth2/revoke`,
 		"alice (warehouse_admin)",
 		"/tmp/d/demo.json",
+		"ADMIN=$(curl -s -u 'demo-admin:adm-secret'",
+		`curl -s -H "Authorization: Bearer $ADMIN" http://127.0.0.1:8081/admin/v1/clients`,
+		"portcullis clients list --server http://127.0.0.1:8081",
+		`curl -s -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8000/warehouse/v2/items`,
+		"http://127.0.0.1:8000/warehouse/v2  (stored catalog: warehouse-catalog v2, published)",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("quick-start lacks %q:\n%s", want, out)
@@ -257,5 +272,70 @@ func TestQuickStartTemplate(t *testing.T) {
 	}
 	if strings.Contains(out, "<no value>") {
 		t.Errorf("quick-start has an unfilled field:\n%s", out)
+	}
+}
+
+// adminListsClients gets an admin token as the demo's admin client, as the
+// quick-start does, and lists the clients through /admin/v1.
+func adminListsClients(t *testing.T, r *server.Running, f *File, want int) {
+	t.Helper()
+	adm := f.Client("demo-admin")
+	if adm == nil || !slices.Equal(adm.Audience, []string{"urn:portcullis:admin"}) {
+		t.Fatalf("demo.json admin client = %+v, want audience urn:portcullis:admin", adm)
+	}
+	status, tok := postForm(t, f.Endpoints.Token, adm.ClientID, adm.ClientSecret,
+		url.Values{"grant_type": {"client_credentials"}, "scope": {"admin:platform"}})
+	access, _ := tok["access_token"].(string)
+	if status != http.StatusOK || access == "" {
+		t.Fatalf("admin token: status %d: %v", status, tok)
+	}
+	req, err := http.NewRequest(http.MethodGet, r.AdminURL+"/admin/v1/clients", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+access)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("GET /admin/v1/clients: %v", err)
+	}
+	defer resp.Body.Close()
+	var page struct {
+		Items []struct {
+			ClientID string `json:"client_id"`
+		} `json:"items"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&page); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /admin/v1/clients: status %d, decode: %v", resp.StatusCode, err)
+	}
+	if len(page.Items) != want {
+		t.Errorf("admin API lists %d clients, want %d", len(page.Items), want)
+	}
+}
+
+// catalogVersionServed calls the stored catalog's version through the
+// gateway with a service token: it is served from the first request.
+func catalogVersionServed(t *testing.T, r *server.Running, f *File) {
+	t.Helper()
+	svc := f.Client("warehouse-service")
+	status, tok := postForm(t, f.Endpoints.Token, svc.ClientID, svc.ClientSecret,
+		url.Values{"grant_type": {"client_credentials"}, "scope": {"list_items"}})
+	access, _ := tok["access_token"].(string)
+	if status != http.StatusOK || access == "" {
+		t.Fatalf("service token: status %d: %v", status, tok)
+	}
+	for _, path := range []string{"/warehouse/items", "/warehouse/v2/items"} {
+		req, err := http.NewRequest(http.MethodGet, r.GatewayURL+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+access)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("GET %s through the gateway: status %d, want 200", path, resp.StatusCode)
+		}
 	}
 }

@@ -28,6 +28,7 @@ Portcullis demo is running.
 {{- end}}
 {{- if .GatewayURL}}
   Gateway     {{.GatewayURL}}/warehouse  (backend {{.BackendURL}})
+              {{.GatewayURL}}{{.CatalogBasePath}}  (stored catalog: {{.CatalogAPI}}, published)
 {{- end}}
 {{with .Service}}
 1. Get an access token with client credentials (RFC 6749 §4.4), as the
@@ -63,6 +64,12 @@ Portcullis demo is running.
   curl -s -H "Authorization: Bearer $SPLIT" {{$.GatewayURL}}/warehouse/items
 {{- end}}
 {{end}}
+{{- if .GatewayURL}}
+   The stored catalog's version answers the same calls under its own
+   base path ("portcullis export --data {{.Dir}}" shows it; apply edits it):
+
+  curl -s -H "Authorization: Bearer $TOKEN" {{.GatewayURL}}{{.CatalogBasePath}}/items
+{{end}}
 {{- with .Gateway}}
 3. Introspect the opaque token as the gateway does (RFC 7662), as plain
    JSON and as the phantom token (a signed JWT in the RFC 9068 shape):
@@ -75,6 +82,21 @@ Portcullis demo is running.
    the gateway refuses it once its cache entry ends ({{$.CacheTTL}} at most):
 
   curl -s -u '{{.ClientID}}:{{.ClientSecret}}' -d "token=$TOKEN" {{$.Endpoints.Revocation}}
+{{end}}
+{{- if and .AdminURL .Admin}}
+5. The admin API ({{.AdminURL}}/admin/v1, described at
+   {{.AdminURL}}/admin/v1/openapi.json): get a JWT access token as the
+   {{.Admin.ClientID}} client (audience urn:portcullis:admin, role
+   admin:platform) and list the clients:
+
+  ADMIN=$(curl -s -u '{{.Admin.ClientID}}:{{.Admin.ClientSecret}}' \
+    -d grant_type=client_credentials -d scope=admin:platform \
+    {{.Endpoints.Token}} | sed -n 's/.*"access_token": *"\([^"]*\)".*/\1/p')
+  curl -s -H "Authorization: Bearer $ADMIN" {{.AdminURL}}/admin/v1/clients
+
+   or with the command line, remotely:
+
+  PORTCULLIS_ADMIN_BEARER=$ADMIN portcullis clients list --server {{.AdminURL}}
 {{end}}
 Every client, its secret and the users' passwords
 ({{range $i, $u := .Users}}{{if $i}}, {{end}}{{$u.Username}} ({{range $j, $r := $u.Roles}}{{if $j}}, {{end}}{{$r}}{{end}}){{end}}) are in
@@ -99,28 +121,35 @@ type quickStartView struct {
 	Gateway        *Client
 	JWTService     *Client
 	SplitService   *Client
+	Admin          *Client
 	Users          []User
 	GatewayURL     string
 	BackendURL     string
 	CacheTTL       string
+	// CatalogAPI and CatalogBasePath name the stored catalog's version.
+	CatalogAPI      string
+	CatalogBasePath string
 }
 
 func quickStartData(r *server.Running, dir string, f *File, previousIssuer, backendURL string) quickStartView {
 	return quickStartView{
-		Issuer:         r.Issuer,
-		PreviousIssuer: previousIssuer,
-		AdminURL:       r.AdminURL,
-		Dir:            dir,
-		File:           filepath.Join(dir, demoStateFile),
-		Endpoints:      demoEndpoints(r.Issuer),
-		Service:        f.Client("warehouse-service-opaque"),
-		Gateway:        f.Client("gateway"),
-		JWTService:     f.Client("warehouse-service"),
-		SplitService:   f.Client("warehouse-service-split"),
-		Users:          f.Users,
-		GatewayURL:     r.GatewayURL,
-		BackendURL:     backendURL,
-		CacheTTL:       demoCacheTTL.String(),
+		Issuer:          r.Issuer,
+		PreviousIssuer:  previousIssuer,
+		AdminURL:        r.AdminURL,
+		Dir:             dir,
+		File:            filepath.Join(dir, demoStateFile),
+		Endpoints:       demoEndpoints(r.Issuer),
+		Service:         f.Client("warehouse-service-opaque"),
+		Gateway:         f.Client("gateway"),
+		JWTService:      f.Client("warehouse-service"),
+		SplitService:    f.Client("warehouse-service-split"),
+		Admin:           f.Client(demoAdminClient),
+		Users:           f.Users,
+		GatewayURL:      r.GatewayURL,
+		BackendURL:      backendURL,
+		CacheTTL:        demoCacheTTL.String(),
+		CatalogAPI:      catalogAPIName + " " + catalogAPIVersion,
+		CatalogBasePath: catalogAPIBasePath,
 	}
 }
 

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/portcullis/portcullis/internal/config"
 	"github.com/portcullis/portcullis/internal/keys"
 	"github.com/portcullis/portcullis/internal/publish"
@@ -29,6 +31,9 @@ type Installation struct {
 	// record (masterKey); nil before. mu guards it.
 	mu     sync.Mutex
 	master []byte
+	// redis publishes catalog notices (ratelimit.backend redis); made on
+	// the first Catalog call, nil before or without Redis. mu guards it.
+	redis redis.UniversalClient
 }
 
 // OpenInstallation opens (and migrates) the store of cfg. getenv reads
@@ -79,8 +84,14 @@ func (in *Installation) Keys(ctx context.Context) (*keys.Manager, error) {
 	return km, nil
 }
 
-// Close releases the store.
+// Close releases the store (and the Redis client of catalog notices).
 func (in *Installation) Close() error {
+	in.mu.Lock()
+	if in.redis != nil {
+		_ = in.redis.Close() // only notices went through it
+		in.redis = nil
+	}
+	in.mu.Unlock()
 	if err := in.db.Close(); err != nil {
 		return fmt.Errorf("close store: %w", err)
 	}
@@ -122,7 +133,16 @@ func (in *Installation) masterKey(ctx context.Context) ([]byte, error) {
 
 // Catalog is the stored catalog's service (`portcullis apply`, `export`),
 // writing through the audit trail; the configuration file's APIs and
-// plans own their names and base paths.
+// plans own their names and base paths. With ratelimit.backend redis,
+// each apply also publishes a notice so gateways sync before their next
+// poll.
 func (in *Installation) Catalog() *publish.Service {
-	return publish.New(in.db, in.Auditor(), in.cfg.Gateway.Snapshot(), nil, in.now)
+	in.mu.Lock()
+	if in.redis == nil {
+		in.redis = newRedisClient(in.cfg.RateLimit, in.getenv)
+	}
+	client := in.redis
+	in.mu.Unlock()
+	return publish.New(in.db, in.Auditor(), in.cfg.Gateway.Snapshot(), nil, in.now).
+		Notify(newRedisNotifier(client, in.cfg.RateLimit.Redis.Prefix, in.logger))
 }

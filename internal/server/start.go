@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/portcullis/portcullis/internal/config"
+	"github.com/portcullis/portcullis/internal/publish"
 	"github.com/portcullis/portcullis/internal/registry"
 )
 
@@ -112,6 +113,10 @@ type Services struct {
 	Issuer  string
 	Clients *registry.Clients
 	Users   *registry.Users
+	// Catalog plans and applies the stored API catalog, audited as the
+	// system; a gateway of this node serves what it applies as soon as
+	// the hook returns.
+	Catalog *publish.Service
 	// Now is the node's clock.
 	Now func() time.Time
 }
@@ -192,6 +197,12 @@ func Start(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ..
 			n.closeListeners()
 			_ = w.close() // the hook's error is the one to report
 			return nil, err
+		}
+		if w.catalog != nil {
+			// What the hook applied is served from the first request,
+			// not one poll later; a failure leaves the sync stale, and
+			// its loop retries.
+			_ = w.catalog.sync(ctx)
 		}
 	}
 	if err := n.serve(ctx, w); err != nil {
