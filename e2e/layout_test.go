@@ -121,13 +121,25 @@ var layers = map[string]layer{
 		may:   plus(leafPackages, "internal/audit", "internal/catalog", "internal/ratelimit", "internal/registry"),
 		never: []string{"internal/store"},
 	},
+	// The admin API's client (the CLI's remote mode) speaks its wire
+	// types and nothing below them.
+	"internal/adminclient": {
+		may:   plus(leafPackages, "internal/admin", "internal/registry"),
+		never: []string{"internal/store", "internal/server"},
+	},
+	// The admin console reads through the admin API's verifier and the
+	// domain services' views; the server adapts the store to it.
+	"internal/console": {
+		may:   plus(leafPackages, "internal/admin", "internal/audit", "internal/registry"),
+		never: []string{"internal/store", "internal/server"},
+	},
 	"internal/server":            {may: []string{anyPackage}, never: []string{"internal/cli", "internal/demo"}},
 	"internal/server/servertest": {may: []string{anyPackage}, never: []string{"internal/cli", "internal/demo"}},
 	"internal/demo":              {may: []string{anyPackage}, never: []string{"internal/cli"}},
 	"internal/cli": {
 		// DESIGN: commands call domain services, never the store.
-		may: plus(leafPackages, "internal/audit", "internal/catalog", "internal/catalog/openapi", "internal/config", "internal/demo",
-			"internal/keys", "internal/openapi", "internal/registry", "internal/server"),
+		may: plus(leafPackages, "internal/admin", "internal/adminclient", "internal/audit", "internal/catalog", "internal/catalog/openapi",
+			"internal/config", "internal/demo", "internal/keys", "internal/openapi", "internal/registry", "internal/server"),
 		never: []string{"internal/store"},
 	},
 	"cmd/portcullis": {may: []string{"internal/cli"}},

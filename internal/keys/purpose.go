@@ -12,6 +12,13 @@ const (
 	// PurposeAuthorizeRequest seals authorization requests carried
 	// through the login pages.
 	PurposeAuthorizeRequest = "authorize-request"
+	// PurposeConsoleSession seals the admin console's session cookies
+	// (the tokens of a signed-in operator).
+	PurposeConsoleSession = "console-session"
+	// PurposeConsoleClient derives the secret of the console's OAuth
+	// client, so every node of an installation agrees on it without
+	// storing it.
+	PurposeConsoleClient = "console-client-secret"
 	// PurposeKeyCheck keys the MAC the store keeps to recognise its master
 	// key (NewKeyCheck).
 	PurposeKeyCheck = "master-key-check"

@@ -117,6 +117,7 @@ func (w *wiring) adminHandler(ctx context.Context) http.Handler {
 		opts.Quotas = quotaReader{w.gateway}
 	}
 	admin.New(opts).Register(mux)
+	w.registerConsole(ctx, mux, opts)
 	mux.Handle("GET /metrics", promhttp.InstrumentMetricHandler(w.registry,
 		promhttp.HandlerFor(w.registry, promhttp.HandlerOpts{
 			ErrorLog: slog.NewLogLogger(w.logger.With("component", "metrics").Handler(), slog.LevelWarn),

@@ -15,6 +15,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/portcullis/portcullis/internal/clientauth"
 	"github.com/portcullis/portcullis/internal/config"
@@ -23,6 +24,7 @@ import (
 	"github.com/portcullis/portcullis/internal/keys"
 	"github.com/portcullis/portcullis/internal/loopback"
 	"github.com/portcullis/portcullis/internal/oauth"
+	"github.com/portcullis/portcullis/internal/publish"
 	"github.com/portcullis/portcullis/internal/registry"
 	"github.com/portcullis/portcullis/internal/store"
 )
@@ -51,6 +53,10 @@ type wiring struct {
 	// gateway role.
 	catalog *catalogSync
 	limiter *limiter
+	// redis is the client of the rate-limit Redis settings, shared by
+	// the limiter and the catalog notices; nil unless ratelimit.backend
+	// is redis.
+	redis redis.UniversalClient
 	// accessLog writes the gateway's access log off the request path.
 	accessLog *accessLog
 
@@ -60,6 +66,8 @@ type wiring struct {
 	// previousSecretKey keys the digests made under the previous master
 	// key while $PORTCULLIS_MASTER_KEY_PREVIOUS is set; nil otherwise.
 	previousSecretKey []byte
+	// console holds the admin console's keys; nil without the authz role.
+	console *consoleKeys
 }
 
 // wire builds everything Start serves. On error it releases what it opened.
@@ -99,9 +107,14 @@ func wire(ctx context.Context, cfg *config.Config, issuer string, logger *slog.L
 	if err != nil {
 		return nil, err
 	}
+	// Not dialled until used.
+	w.redis = newRedisClient(cfg.RateLimit, o.getenv)
 	defer func() {
 		if err != nil {
 			_ = w.db.Close() // the start-up error is the one to report
+			if w.redis != nil {
+				_ = w.redis.Close()
+			}
 		}
 	}()
 	if !authz {
@@ -159,6 +172,9 @@ func wire(ctx context.Context, cfg *config.Config, issuer string, logger *slog.L
 	if err != nil {
 		return nil, fmt.Errorf("login pages: %w", err)
 	}
+	if w.console, err = newConsoleKeys(master); err != nil {
+		return nil, err
+	}
 	sealer, err := keys.NewSealer(master, keys.PurposeAuthorizeRequest)
 	if err != nil {
 		return nil, fmt.Errorf("request sealer: %w", err)
@@ -193,7 +209,7 @@ func wire(ctx context.Context, cfg *config.Config, issuer string, logger *slog.L
 // startGateway builds the gateway; ctx bounds its background work (JWKS
 // refreshes).
 func (w *wiring) startGateway(ctx context.Context) error {
-	lim, err := newLimiter(ctx, w.cfg.RateLimit, w.getenv, w.logger)
+	lim, err := newLimiter(ctx, w.cfg.RateLimit, w.redis, w.logger)
 	if err != nil {
 		return fmt.Errorf("rate limits: %w", err)
 	}
@@ -233,6 +249,10 @@ func (w *wiring) startGateway(ctx context.Context) error {
 // services are the domain services handed to WithBeforeServe.
 func (w *wiring) services() Services {
 	s := Services{Issuer: w.issuer, Now: w.now}
+	if w.db != nil {
+		s.Catalog = publish.New(w.db, w.systemAuditor(), w.cfg.Gateway.Snapshot(), nil, w.now).
+			Notify(newRedisNotifier(w.redis, w.cfg.RateLimit.Redis.Prefix, w.logger))
+	}
 	if w.oauth != nil {
 		key := registry.SecretKey{Key: w.secretKey, ID: w.keyID}
 		au := w.systemAuditor()
@@ -242,18 +262,23 @@ func (w *wiring) services() Services {
 	return s
 }
 
-// close releases the rate-limit backend and the store; a failure of one
+// close releases the Redis client and the store; a failure of one
 // does not keep the other open.
 func (w *wiring) close() error {
 	w.accessLog.close()
-	errLimiter := w.limiter.close()
+	var errRedis error
+	if w.redis != nil {
+		if err := w.redis.Close(); err != nil {
+			errRedis = fmt.Errorf("close redis: %w", err)
+		}
+	}
 	if w.db == nil {
-		return errLimiter
+		return errRedis
 	}
 	if err := w.db.Close(); err != nil {
-		return errors.Join(errLimiter, fmt.Errorf("close store: %w", err))
+		return errors.Join(errRedis, fmt.Errorf("close store: %w", err))
 	}
-	return errLimiter
+	return errRedis
 }
 
 func oauthConfig(cfg *config.Config, issuer string) oauth.Config {
