@@ -262,7 +262,7 @@ type demoUserSpec struct {
 
 func demoUserSpecs() []demoUserSpec {
 	return []demoUserSpec{
-		{"alice", []string{"warehouse_admin"}, map[string]string{"office": "head"}},
+		{"alice", []string{"warehouse_admin", "platform_admin"}, map[string]string{"office": "head"}},
 		{"bob", []string{"warehouse_staff"}, map[string]string{"office": "regional"}},
 	}
 }

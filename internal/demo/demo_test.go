@@ -132,12 +132,21 @@ func TestDemoSeedsAndReusesDemoJSON(t *testing.T) {
 		t.Errorf("demo.json clients mismatch (-want +got):\n%s", diff)
 	}
 	for _, u := range []struct {
-		name string
-		role string
-	}{{"alice", "warehouse_admin"}, {"bob", "warehouse_staff"}} {
+		name  string
+		roles []string
+	}{{"alice", []string{"warehouse_admin", "platform_admin"}}, {"bob", []string{"warehouse_staff"}}} {
 		du := file.User(u.name)
-		if du == nil || len(du.Password) < 20 || !slices.Equal(du.Roles, []string{u.role}) {
-			t.Errorf("demo.json user %s = %+v, want a long random password and role %s", u.name, du, u.role)
+		if du == nil || len(du.Password) < 20 || !slices.Equal(du.Roles, u.roles) {
+			t.Errorf("demo.json user %s = %+v, want a long random password and roles %v", u.name, du, u.roles)
+		}
+	}
+	// The console is on: a policy role grants an admin scope.
+	if resp, err := http.Get(r.AdminURL + "/console/"); err != nil {
+		t.Fatal(err)
+	} else {
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusNotFound {
+			t.Errorf("console: 404, want it on in the demo")
 		}
 	}
 
@@ -153,6 +162,7 @@ func TestDemoSeedsAndReusesDemoJSON(t *testing.T) {
 		r.Issuer + "/oauth2/revoke",
 		path,
 		"alice", "bob",
+		r.AdminURL + "/console/",
 		"-u 'demo-admin:" + file.Client("demo-admin").ClientSecret + "'",
 		r.AdminURL + "/admin/v1/clients",
 		r.GatewayURL + "/warehouse/v2",
@@ -167,7 +177,8 @@ func TestDemoSeedsAndReusesDemoJSON(t *testing.T) {
 		}
 	}
 	clientCredentialsToken(t, file)
-	adminListsClients(t, r, file, len(want))
+	// The seeded clients plus the console's own (the console is on).
+	adminListsClients(t, r, file, len(want)+1)
 	catalogVersionServed(t, r, file)
 	closeRunning(t, r)
 
@@ -184,8 +195,8 @@ func TestDemoSeedsAndReusesDemoJSON(t *testing.T) {
 	if err != nil {
 		t.Fatalf("list clients: %v", err)
 	}
-	if len(listed) != len(want) {
-		t.Errorf("clients list --data shows %d clients, want %d", len(listed), len(want))
+	if len(listed) != len(want)+1 {
+		t.Errorf("clients list --data shows %d clients, want %d (the seeded ones and the console)", len(listed), len(want)+1)
 	}
 
 	// The second run reuses the credentials; only the issuer (a new port)

@@ -97,6 +97,10 @@ Portcullis demo is running.
    or with the command line, remotely:
 
   PORTCULLIS_ADMIN_BEARER=$ADMIN portcullis clients list --server {{.AdminURL}}
+
+6. The admin console: open {{.AdminURL}}/console/ and sign in as alice
+   (a platform_admin; her password is in demo.json) to browse the catalog,
+   the clients and the audit trail.
 {{end}}
 Every client, its secret and the users' passwords
 ({{range $i, $u := .Users}}{{if $i}}, {{end}}{{$u.Username}} ({{range $j, $r := $u.Roles}}{{if $j}}, {{end}}{{$r}}{{end}}){{end}}) are in
