@@ -69,6 +69,8 @@ var layers = map[string]layer{
 	"internal/scope":     {},
 	// Log plumbing: the asynchronous handler of the access log.
 	"internal/asynclog": {},
+	// The retry schedule of the Redis followers.
+	"internal/backoff": {},
 
 	// The bottom: persistence, token formats, policies.
 	"internal/store":  {},
@@ -94,7 +96,7 @@ var layers = map[string]layer{
 	"internal/openapi":                 {may: plus(leafPackages, "internal/catalog")},
 	"internal/catalog/openapi":         {may: plus(leafPackages, "internal/catalog")},
 	"internal/config":                  {may: plus(leafPackages, "internal/catalog", "internal/policy")},
-	"internal/ratelimit":               {may: plus(leafPackages, "internal/catalog")},
+	"internal/ratelimit":               {may: plus(leafPackages, "internal/catalog", "internal/backoff")},
 	"internal/ratelimit/ratelimittest": {may: plus(leafPackages, "internal/catalog", "internal/ratelimit")},
 
 	// The gateway side.

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/portcullis/portcullis/internal/backoff"
 )
 
 // ErrInvalidBlock reports a block that cannot be stored: an empty key or
@@ -102,7 +104,7 @@ func NewRedisBlocks(client redis.UniversalClient, prefix string, logger *slog.Lo
 		retry:    blockRetryMin,
 		retryMax: blockRetryMax,
 		ping:     blockPing,
-		sleep:    sleepCtx,
+		sleep:    backoff.Sleep,
 		jitter:   rand.Int64N,
 	}
 }
@@ -179,15 +181,7 @@ func (r *RedisBlocks) resubscribe(ctx context.Context) *redis.PubSub {
 // doubled n times, capped at retryMax, then jittered down by up to half so
 // nodes that lost Redis together do not come back in step.
 func (r *RedisBlocks) backoff(n int) time.Duration {
-	d := r.retryMax
-	if n < 32 && r.retry<<n < r.retryMax && r.retry<<n > 0 {
-		d = r.retry << n
-	}
-	half := int64(d / 2)
-	if half <= 0 {
-		return d
-	}
-	return d - time.Duration(r.jitter(half))
+	return backoff.Delay(n, r.retry, r.retryMax, r.jitter)
 }
 
 // receive applies messages from ps until its connection is lost, a reload
@@ -237,19 +231,6 @@ func (r *RedisBlocks) receive(ctx context.Context, ps *redis.PubSub) {
 func (r *RedisBlocks) notify() {
 	if r.applied != nil {
 		r.applied()
-	}
-}
-
-// sleepCtx pauses for d unless ctx ends first; it reports whether to go
-// on.
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/portcullis/portcullis/internal/backoff"
 	"github.com/portcullis/portcullis/internal/config"
 	"github.com/portcullis/portcullis/internal/publish"
 )
@@ -145,7 +146,7 @@ func (f *noticeFollower) run(ctx context.Context) {
 			f.logger.Warn("cannot follow catalog notices in redis; the gateway syncs on its poll only until it answers",
 				"attempt", attempt+1, "err", err)
 		}
-		if !sleepCtx(ctx, f.backoff(attempt)) {
+		if !backoff.Sleep(ctx, f.backoff(attempt)) {
 			return
 		}
 		attempt++
@@ -195,26 +196,5 @@ func (f *noticeFollower) receive(ctx context.Context, ps *redis.PubSub) {
 // backoff is the wait after failed attempt n (from 0): retry doubled n
 // times, capped at retryMax, jittered down by up to half.
 func (f *noticeFollower) backoff(n int) time.Duration {
-	d := f.retryMax
-	if n < 32 && f.retry<<n < f.retryMax && f.retry<<n > 0 {
-		d = f.retry << n
-	}
-	half := int64(d / 2)
-	if half <= 0 {
-		return d
-	}
-	return d - time.Duration(f.jitter(half))
-}
-
-// sleepCtx pauses for d unless ctx ends first; it reports whether to go
-// on.
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
+	return backoff.Delay(n, f.retry, f.retryMax, f.jitter)
 }
