@@ -109,7 +109,8 @@ var layers = map[string]layer{
 	},
 
 	// Shared test helpers.
-	"internal/logtest": {},
+	"internal/logtest":         {},
+	"internal/store/storetest": {},
 
 	// The control plane, wiring and the command line. The audit trail
 	// sits on the store; the domain services above it record through it.
