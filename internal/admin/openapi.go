@@ -1,17 +1,57 @@
 package admin
 
 import (
-	_ "embed"
+	"embed"
 	"encoding/json"
+	"maps"
 	"strconv"
 	"strings"
 )
 
-// components are the OpenAPI component schemas; the paths are built from
-// the route table, so a route cannot exist undocumented.
+// componentFS holds the OpenAPI components, one file per concept (each a
+// {"schemas": {...}} object, common.json also the security schemes); the
+// paths are built from the route table, so a route cannot exist
+// undocumented.
 //
-//go:embed openapi_components.json
-var components []byte
+//go:embed openapi/*.json
+var componentFS embed.FS
+
+// components is the merged components object of componentFS.
+var components = mergeComponents()
+
+func mergeComponents() []byte {
+	merged := map[string]map[string]json.RawMessage{}
+	files, err := componentFS.ReadDir("openapi")
+	if err != nil {
+		panic("admin: openapi components: " + err.Error()) // embedded: a test catches this
+	}
+	for _, f := range files {
+		b, err := componentFS.ReadFile("openapi/" + f.Name())
+		if err != nil {
+			panic("admin: openapi components: " + err.Error())
+		}
+		var part map[string]map[string]json.RawMessage
+		if err := json.Unmarshal(b, &part); err != nil {
+			panic("admin: openapi components " + f.Name() + ": " + err.Error())
+		}
+		for section, entries := range part {
+			if merged[section] == nil {
+				merged[section] = map[string]json.RawMessage{}
+			}
+			for name := range entries {
+				if _, dup := merged[section][name]; dup {
+					panic("admin: openapi component " + section + "." + name + " is defined twice")
+				}
+			}
+			maps.Copy(merged[section], entries)
+		}
+	}
+	b, err := json.Marshal(merged)
+	if err != nil {
+		panic("admin: openapi components: " + err.Error())
+	}
+	return b
+}
 
 // queryDescriptions describe the query parameters the routes read.
 var queryDescriptions = map[string]string{

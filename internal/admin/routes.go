@@ -1,6 +1,9 @@
 package admin
 
-import "net/http"
+import (
+	"net/http"
+	"slices"
+)
 
 // Role sets of the route table.
 var (
@@ -45,9 +48,13 @@ var (
 	pageQuery  = []string{"limit", "cursor"}
 )
 
-// routes is the route table. Publisher and approver roles admit no route
-// yet: theirs are the catalog's (APIs, approvals).
-var routes = []route{
+// routes is the route table: the core rows below plus one slice per
+// concept that has its own file.
+var routes = slices.Concat(coreRoutes)
+
+// coreRoutes are the routes of clients, users, keys, the audit trail and
+// the limits.
+var coreRoutes = []route{
 	{method: "GET", path: "/admin/v1/openapi.json", roles: anyRole, op: "getOpenAPI", summary: "This document",
 		response: "OpenAPI", status: 200, handle: (*API).openAPI},
 

@@ -20,6 +20,31 @@ import (
 type Document struct {
 	APIs  []VersionEntry `yaml:"apis"`
 	Plans []PlanEntry    `yaml:"plans,omitempty"`
+	// APIGroups bundle APIs by name (for people, the portal and
+	// governance); GatewayGroups name the sets of gateways a version can
+	// be served on. Both are for the catalog only: the file declares
+	// neither.
+	APIGroups     []APIGroupEntry     `yaml:"api_groups,omitempty"`
+	GatewayGroups []GatewayGroupEntry `yaml:"gateway_groups,omitempty"`
+}
+
+// DefaultGatewayGroup is the gateway group of a gateway that names none
+// (gateway.group) and of a version that lists none. It exists without
+// being declared.
+const DefaultGatewayGroup = "default"
+
+// APIGroupEntry is a named set of APIs (by API name, every version).
+type APIGroupEntry struct {
+	Name        string   `yaml:"name"`
+	Description string   `yaml:"description,omitempty"`
+	APIs        []string `yaml:"apis"`
+}
+
+// GatewayGroupEntry is a named set of gateways: those whose
+// gateway.group is its name.
+type GatewayGroupEntry struct {
+	Name        string `yaml:"name"`
+	Description string `yaml:"description,omitempty"`
 }
 
 // VersionEntry is one stored API version.
@@ -39,6 +64,18 @@ type VersionEntry struct {
 	Description string   `yaml:"description,omitempty"`
 	Owners      []string `yaml:"owners,omitempty"`
 	Tags        []string `yaml:"tags,omitempty"`
+	// Gateways are the gateway groups serving the version (while it is
+	// published or deprecated). Empty means the default group only.
+	Gateways []string `yaml:"gateways,omitempty"`
+}
+
+// ServedBy reports whether gateways of group serve the version (when
+// its state is a served one).
+func (e *VersionEntry) ServedBy(group string) bool {
+	if len(e.Gateways) == 0 {
+		return group == DefaultGatewayGroup
+	}
+	return slices.Contains(e.Gateways, group)
 }
 
 // Key names the version: "name version".

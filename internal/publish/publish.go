@@ -158,7 +158,12 @@ type Plan struct {
 
 	writes        []store.Change
 	before, after map[string]any
+	revision      int64
 }
+
+// Revision is the catalog revision the plan was computed from; Apply
+// refuses the plan once the catalog has moved past it.
+func (p *Plan) Revision() int64 { return p.revision }
 
 // Empty reports whether applying the plan would change nothing.
 func (p *Plan) Empty() bool { return len(p.Changes) == 0 }
@@ -197,7 +202,7 @@ func (s *Service) Plan(ctx context.Context, desired catalog.Document) (*Plan, er
 	if err != nil {
 		return nil, err
 	}
-	plan := &Plan{Changes: changes, before: map[string]any{}, after: map[string]any{}}
+	plan := &Plan{Changes: changes, before: map[string]any{}, after: map[string]any{}, revision: cur.rev}
 	// The writes apply only to the catalog they were computed from.
 	plan.writes = append(plan.writes, store.ExpectCatalogRevisionChange(cur.rev))
 	now := s.now().UTC()
