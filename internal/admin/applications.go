@@ -1,0 +1,4 @@
+package admin
+
+// applicationRoutes are the routes of applications and subscriptions.
+var applicationRoutes = []route{}
