@@ -176,6 +176,11 @@ func (s *Service) Plan(ctx context.Context, desired catalog.Document) (*Plan, er
 	if err != nil {
 		return nil, err
 	}
+	return s.plan(ctx, cur, desired)
+}
+
+// plan is Plan against cur, the catalog as loaded.
+func (s *Service) plan(ctx context.Context, cur stored, desired catalog.Document) (*Plan, error) {
 	desired.APIs = append([]catalog.VersionEntry(nil), desired.APIs...)
 	desired.Sort()
 	problems := desired.Problems()
@@ -357,10 +362,15 @@ var ErrStale = errors.New("the stored catalog changed since the plan was made; p
 // revision. An empty plan writes nothing; a plan the catalog moved past
 // writes nothing and returns ErrStale.
 func (s *Service) Apply(ctx context.Context, p *Plan) error {
+	return s.apply(ctx, p, ActionApply, audit.Target{Type: "catalog", ID: summary(p.Changes)})
+}
+
+// apply is Apply recorded as action on target.
+func (s *Service) apply(ctx context.Context, p *Plan, action string, target audit.Target) error {
 	if p.Empty() {
 		return nil
 	}
-	rec := audit.Record{Action: ActionApply, Target: audit.Target{Type: "catalog", ID: summary(p.Changes)}}
+	rec := audit.Record{Action: action, Target: target}
 	var err error
 	if rec.Before, err = audit.State(p.before); err != nil {
 		return err
