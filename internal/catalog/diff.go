@@ -30,7 +30,7 @@ type FieldChange struct {
 // Change is what applying a document does to one API version or plan.
 type Change struct {
 	Kind ChangeKind
-	// Object is "api" or "plan".
+	// Object is "api", "plan", "api_group" or "gateway_group".
 	Object string
 	// Name is "name version" for an API version, the name for a plan.
 	Name string
@@ -87,32 +87,24 @@ func Diff(current, desired Document) ([]Change, error) {
 			out = append(out, Change{Kind: Deleted, Object: "api", Name: e.Key()})
 		}
 	}
-	curPlans := map[string]PlanEntry{}
-	for _, p := range current.Plans {
-		curPlans[p.Name] = p
-	}
-	wantPlans := map[string]bool{}
-	for _, p := range desired.Plans {
-		wantPlans[p.Name] = true
-		old, ok := curPlans[p.Name]
-		if !ok {
-			out = append(out, Change{Kind: Created, Object: "plan", Name: p.Name})
-			continue
-		}
-		fields, err := fieldDiff(old, p)
+	for _, d := range []func() ([]Change, error){
+		func() ([]Change, error) {
+			return diffNamed("plan", current.Plans, desired.Plans, func(p PlanEntry) string { return p.Name })
+		},
+		func() ([]Change, error) {
+			return diffNamed("api_group", current.APIGroups, desired.APIGroups, func(g APIGroupEntry) string { return g.Name })
+		},
+		func() ([]Change, error) {
+			return diffNamed("gateway_group", current.GatewayGroups, desired.GatewayGroups, func(g GatewayGroupEntry) string { return g.Name })
+		},
+	} {
+		cs, err := d()
 		if err != nil {
 			return nil, err
 		}
-		if len(fields) > 0 {
-			out = append(out, Change{Kind: Changed, Object: "plan", Name: p.Name, Fields: fields})
-		}
+		out = append(out, cs...)
 	}
-	for _, p := range current.Plans {
-		if !wantPlans[p.Name] {
-			out = append(out, Change{Kind: Deleted, Object: "plan", Name: p.Name})
-		}
-	}
-	order := map[string]int{"api": 0, "plan": 1}
+	order := map[string]int{"api": 0, "plan": 1, "api_group": 2, "gateway_group": 3}
 	kinds := map[ChangeKind]int{Created: 0, Changed: 1, Deleted: 2}
 	sort.SliceStable(out, func(i, j int) bool {
 		a, b := out[i], out[j]
@@ -124,6 +116,37 @@ func Diff(current, desired Document) ([]Change, error) {
 		}
 		return a.Name < b.Name
 	})
+	return out, nil
+}
+
+// diffNamed is Diff for objects keyed by a name alone.
+func diffNamed[T any](object string, current, desired []T, name func(T) string) ([]Change, error) {
+	var out []Change
+	cur := map[string]T{}
+	for _, o := range current {
+		cur[name(o)] = o
+	}
+	want := map[string]bool{}
+	for _, o := range desired {
+		want[name(o)] = true
+		old, ok := cur[name(o)]
+		if !ok {
+			out = append(out, Change{Kind: Created, Object: object, Name: name(o)})
+			continue
+		}
+		fields, err := fieldDiff(old, o)
+		if err != nil {
+			return nil, err
+		}
+		if len(fields) > 0 {
+			out = append(out, Change{Kind: Changed, Object: object, Name: name(o), Fields: fields})
+		}
+	}
+	for _, o := range current {
+		if !want[name(o)] {
+			out = append(out, Change{Kind: Deleted, Object: object, Name: name(o)})
+		}
+	}
 	return out, nil
 }
 

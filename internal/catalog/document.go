@@ -114,6 +114,8 @@ func ParseDocument(name string, data []byte) (Document, error) {
 func (d *Document) Merge(o Document) {
 	d.APIs = append(d.APIs, o.APIs...)
 	d.Plans = append(d.Plans, o.Plans...)
+	d.APIGroups = append(d.APIGroups, o.APIGroups...)
+	d.GatewayGroups = append(d.GatewayGroups, o.GatewayGroups...)
 }
 
 // Sort orders versions by name and version and plans by name, the order
@@ -123,6 +125,25 @@ func (d *Document) Sort() {
 		return strings.Compare(a.Key(), b.Key())
 	})
 	slices.SortFunc(d.Plans, func(a, b PlanEntry) int { return strings.Compare(a.Name, b.Name) })
+	slices.SortFunc(d.APIGroups, func(a, b APIGroupEntry) int { return strings.Compare(a.Name, b.Name) })
+	slices.SortFunc(d.GatewayGroups, func(a, b GatewayGroupEntry) int { return strings.Compare(a.Name, b.Name) })
+}
+
+// GroupNameProblem says what is wrong with a group name ("" when
+// nothing): 1 to 63 lowercase letters, digits and hyphens, starting with
+// a letter or digit, so it is safe in a configuration file, a URL path
+// and a metric label.
+func GroupNameProblem(name string) string {
+	if name == "" || len(name) > 63 {
+		return "must hold 1 to 63 characters"
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' && i > 0) {
+			return fmt.Sprintf("%q may hold only lowercase letters, digits and hyphens, not starting with a hyphen", name)
+		}
+	}
+	return ""
 }
 
 // Marshal writes d as YAML that ParseDocument reads back unchanged.
@@ -170,6 +191,61 @@ func (d *Document) Problems() []string {
 		}
 		plans[p.Name] = i
 	}
+	out = append(out, d.groupProblems()...)
 	slices.Sort(out)
+	return out
+}
+
+// groupProblems checks the groups: valid names, none twice, API groups
+// with members, and every gateway group a version names declared (the
+// default group needs no declaration).
+func (d *Document) groupProblems() []string {
+	var out []string
+	gateways := map[string]int{}
+	for i, g := range d.GatewayGroups {
+		f := fmt.Sprintf("gateway_groups[%d]", i)
+		if why := GroupNameProblem(g.Name); why != "" {
+			out = append(out, fmt.Sprintf("%s.name: %s", f, why))
+		}
+		if j, ok := gateways[g.Name]; ok {
+			out = append(out, fmt.Sprintf("%s: %q is also gateway_groups[%d]", f, g.Name, j))
+		}
+		gateways[g.Name] = i
+	}
+	apiGroups := map[string]int{}
+	for i, g := range d.APIGroups {
+		f := fmt.Sprintf("api_groups[%d]", i)
+		if why := GroupNameProblem(g.Name); why != "" {
+			out = append(out, fmt.Sprintf("%s.name: %s", f, why))
+		}
+		if j, ok := apiGroups[g.Name]; ok {
+			out = append(out, fmt.Sprintf("%s: %q is also api_groups[%d]", f, g.Name, j))
+		}
+		apiGroups[g.Name] = i
+		if len(g.APIs) == 0 {
+			out = append(out, fmt.Sprintf("%s.apis: an API group names at least one API", f))
+		}
+		seen := map[string]bool{}
+		for k, a := range g.APIs {
+			if seen[a] {
+				out = append(out, fmt.Sprintf("%s.apis[%d]: %q is listed twice", f, k, a))
+			}
+			seen[a] = true
+		}
+	}
+	for i, e := range d.APIs {
+		seen := map[string]bool{}
+		for k, g := range e.Gateways {
+			f := fmt.Sprintf("apis[%d].gateways[%d]", i, k)
+			_, declared := gateways[g]
+			switch {
+			case seen[g]:
+				out = append(out, fmt.Sprintf("%s: %q is listed twice", f, g))
+			case g != DefaultGatewayGroup && !declared:
+				out = append(out, fmt.Sprintf("%s: gateway group %q is not declared in gateway_groups", f, g))
+			}
+			seen[g] = true
+		}
+	}
 	return out
 }

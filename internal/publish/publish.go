@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -28,6 +29,7 @@ type Store interface {
 	CatalogRevision(ctx context.Context) (int64, error)
 	ListAPIVersions(ctx context.Context) ([]store.APIVersion, error)
 	ListPlans(ctx context.Context) ([]store.Plan, error)
+	ListGroups(ctx context.Context) ([]store.Group, error)
 }
 
 // Auditor applies changes with their audit record in one transaction
@@ -93,6 +95,8 @@ type stored struct {
 	doc      catalog.Document
 	versions map[string]store.APIVersion
 	plans    map[string]store.Plan
+	// groups are keyed by kind and name ("api commerce").
+	groups map[string]store.Group
 }
 
 func (s *Service) load(ctx context.Context) (stored, error) {
@@ -109,7 +113,11 @@ func (s *Service) load(ctx context.Context) (stored, error) {
 	if err != nil {
 		return stored{}, err
 	}
-	out := stored{rev: rev, versions: map[string]store.APIVersion{}, plans: map[string]store.Plan{}}
+	gs, err := s.st.ListGroups(ctx)
+	if err != nil {
+		return stored{}, err
+	}
+	out := stored{rev: rev, versions: map[string]store.APIVersion{}, plans: map[string]store.Plan{}, groups: map[string]store.Group{}}
 	for _, v := range vs {
 		e, err := Entry(v)
 		if err != nil {
@@ -126,6 +134,15 @@ func (s *Service) load(ctx context.Context) (stored, error) {
 		out.doc.Plans = append(out.doc.Plans, e)
 		out.plans[p.Name] = p
 	}
+	for _, g := range gs {
+		switch g.Kind {
+		case store.GroupAPI:
+			out.doc.APIGroups = append(out.doc.APIGroups, catalog.APIGroupEntry{Name: g.Name, Description: g.Description, APIs: g.Members})
+		case store.GroupGateway:
+			out.doc.GatewayGroups = append(out.doc.GatewayGroups, catalog.GatewayGroupEntry{Name: g.Name, Description: g.Description})
+		}
+		out.groups[g.Kind+" "+g.Name] = g
+	}
 	out.doc.Sort()
 	return out, nil
 }
@@ -134,7 +151,7 @@ func (s *Service) load(ctx context.Context) (stored, error) {
 func Entry(v store.APIVersion) (catalog.VersionEntry, error) {
 	e := catalog.VersionEntry{
 		State: catalog.State(v.State), Deprecated: v.DeprecatedAt, Sunset: v.Sunset,
-		Description: v.Description, Owners: v.Owners, Tags: v.Tags,
+		Description: v.Description, Owners: v.Owners, Tags: v.Tags, Gateways: v.Gateways,
 	}
 	if err := json.Unmarshal(v.Entry, &e.API); err != nil {
 		return catalog.VersionEntry{}, fmt.Errorf("stored API %s %s: %w", v.Name, v.Version, err)
@@ -200,6 +217,7 @@ func (s *Service) plan(ctx context.Context, cur stored, desired catalog.Document
 			problems = append(problems, why)
 		}
 	}
+	problems = append(problems, s.groupMembers(desired)...)
 	if len(problems) == 0 {
 		problems = append(problems, s.validate(desired)...)
 	}
@@ -267,6 +285,12 @@ func (s *Service) plan(ctx context.Context, cur stored, desired catalog.Document
 			} else {
 				plan.writes = append(plan.writes, store.CreateAPIVersionChange(v))
 			}
+		case "api_group", "gateway_group":
+			w, err := groupWrite(c, cur, desired, plan, now)
+			if err != nil {
+				return nil, err
+			}
+			plan.writes = append(plan.writes, w)
 		case "plan":
 			if p, ok := curPlans[c.Name]; ok {
 				plan.before[key] = p
@@ -341,7 +365,7 @@ func row(e catalog.VersionEntry, old store.APIVersion, had bool, now time.Time) 
 	}
 	v := store.APIVersion{
 		Name: e.Name, Version: e.Version, BasePath: e.BasePath, Upstream: e.Upstream, Entry: entry,
-		Description: e.Description, Owners: e.Owners, Tags: e.Tags, State: string(e.State),
+		Description: e.Description, Owners: e.Owners, Tags: e.Tags, Gateways: e.Gateways, State: string(e.State),
 		DeprecatedAt: e.Deprecated, Sunset: e.Sunset, CreatedAt: now, UpdatedAt: now,
 	}
 	if had {
@@ -412,4 +436,63 @@ func summary(cs []catalog.Change) string {
 		n[c.Kind]++
 	}
 	return fmt.Sprintf("%d created, %d changed, %d deleted", n[catalog.Created], n[catalog.Changed], n[catalog.Deleted])
+}
+
+// groupMembers checks that every API an API group names is an API of the
+// document or of the configuration file.
+func (s *Service) groupMembers(d catalog.Document) []string {
+	known := map[string]bool{}
+	for _, e := range d.APIs {
+		known[e.Name] = true
+	}
+	for _, a := range s.file.APIs {
+		known[a.Name] = true
+	}
+	var out []string
+	for i, g := range d.APIGroups {
+		for k, name := range g.APIs {
+			if !known[name] {
+				out = append(out, fmt.Sprintf("api_groups[%d].apis[%d]: no API %q in the catalog or the configuration file", i, k, name))
+			}
+		}
+	}
+	return out
+}
+
+// groupWrite is the store write of a change to an API or gateway group,
+// recording the group before and after in plan.
+func groupWrite(c catalog.Change, cur stored, desired catalog.Document, plan *Plan, now time.Time) (store.Change, error) {
+	kind := store.GroupAPI
+	if c.Object == "gateway_group" {
+		kind = store.GroupGateway
+	}
+	key := c.Object + " " + c.Name
+	old, had := cur.groups[kind+" "+c.Name]
+	if had {
+		plan.before[key] = old
+	}
+	if c.Kind == catalog.Deleted {
+		return store.DeleteGroupChange(kind, c.Name), nil
+	}
+	g := store.Group{Kind: kind, Name: c.Name, CreatedAt: now, UpdatedAt: now}
+	switch kind {
+	case store.GroupAPI:
+		i := slices.IndexFunc(desired.APIGroups, func(e catalog.APIGroupEntry) bool { return e.Name == c.Name })
+		if i < 0 {
+			return store.Change{}, fmt.Errorf("publish: API group %q changed but is not in the document", c.Name)
+		}
+		g.Description, g.Members = desired.APIGroups[i].Description, desired.APIGroups[i].APIs
+	default:
+		i := slices.IndexFunc(desired.GatewayGroups, func(e catalog.GatewayGroupEntry) bool { return e.Name == c.Name })
+		if i < 0 {
+			return store.Change{}, fmt.Errorf("publish: gateway group %q changed but is not in the document", c.Name)
+		}
+		g.Description = desired.GatewayGroups[i].Description
+	}
+	plan.after[key] = g
+	if had {
+		g.CreatedAt = old.CreatedAt
+		return store.UpdateGroupChange(g), nil
+	}
+	return store.CreateGroupChange(g), nil
 }

@@ -30,6 +30,9 @@ type APIVersion struct {
 	Description string
 	Owners      []string
 	Tags        []string
+	// Gateways are the gateway groups serving the version; nil means the
+	// default group only.
+	Gateways []string
 	// State is draft, published, deprecated or retired.
 	State string
 	// DeprecatedAt is when the version was deprecated; zero if never.
@@ -39,6 +42,24 @@ type APIVersion struct {
 	Sunset    time.Time
 	CreatedAt time.Time
 	UpdatedAt time.Time
+}
+
+// Group kinds.
+const (
+	GroupAPI     = "api"
+	GroupGateway = "gateway"
+)
+
+// Group is an API group (Kind GroupAPI: Members are API names) or a
+// gateway group (Kind GroupGateway: no members; a gateway joins by its
+// configuration). Kind and Name are the key.
+type Group struct {
+	Kind        string
+	Name        string
+	Description string
+	Members     []string
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
 }
 
 // Plan is a named bundle of limits. Limits is a JSON array of
@@ -52,14 +73,14 @@ type Plan struct {
 }
 
 const apiVersionCols = `name, version, base_path, upstream, entry, description, owners, tags,
-	state, deprecated_at, sunset, created_at, updated_at`
+	state, deprecated_at, sunset, created_at, updated_at, gateways`
 
 var (
 	qCreateAPIVersion = newQuery(`INSERT INTO catalog_api_versions (` + apiVersionCols + `)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	qUpdateAPIVersion = newQuery(`UPDATE catalog_api_versions SET base_path = ?, upstream = ?,
 		entry = ?, description = ?, owners = ?, tags = ?, state = ?, deprecated_at = ?,
-		sunset = ?, created_at = ?, updated_at = ? WHERE name = ? AND version = ?`)
+		sunset = ?, created_at = ?, updated_at = ?, gateways = ? WHERE name = ? AND version = ?`)
 	qDeleteAPIVersion = newQuery(`DELETE FROM catalog_api_versions WHERE name = ? AND version = ?`)
 	qGetAPIVersion    = newQuery(`SELECT ` + apiVersionCols + ` FROM catalog_api_versions
 		WHERE name = ? AND version = ?`)
@@ -73,6 +94,14 @@ var (
 	qDeletePlan = newQuery(`DELETE FROM catalog_plans WHERE name = ?`)
 	qListPlans  = newQuery(`SELECT name, description, limits, created_at, updated_at
 		FROM catalog_plans ORDER BY name`)
+
+	qCreateGroup = newQuery(`INSERT INTO catalog_groups (kind, name, description, members, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?)`)
+	qUpdateGroup = newQuery(`UPDATE catalog_groups SET description = ?, members = ?, created_at = ?,
+		updated_at = ? WHERE kind = ? AND name = ?`)
+	qDeleteGroup = newQuery(`DELETE FROM catalog_groups WHERE kind = ? AND name = ?`)
+	qListGroups  = newQuery(`SELECT kind, name, description, members, created_at, updated_at
+		FROM catalog_groups ORDER BY kind, name`)
 
 	// An UPDATE rather than a SELECT, so the row stays locked until
 	// the commit: a concurrent writer waits, then finds the revision
@@ -100,6 +129,9 @@ func checkAPIVersion(v APIVersion) error {
 		return err
 	}
 	if err := checkList("api tags", v.Tags); err != nil {
+		return err
+	}
+	if err := checkList("api gateways", v.Gateways); err != nil {
 		return err
 	}
 	if !slices.Contains(apiVersionStates, v.State) {
@@ -136,6 +168,26 @@ func checkPlan(p Plan) error {
 	return checkTime("plan updated at", p.UpdatedAt)
 }
 
+// checkGroup validates g before a write.
+func checkGroup(g Group) error {
+	if g.Kind != GroupAPI && g.Kind != GroupGateway {
+		return invalid("group kind is not one of api, gateway")
+	}
+	if err := checkRequired("group name", g.Name); err != nil {
+		return err
+	}
+	if err := checkText("group description", g.Description); err != nil {
+		return err
+	}
+	if err := checkList("group members", g.Members); err != nil {
+		return err
+	}
+	if err := checkTime("group created at", g.CreatedAt); err != nil {
+		return err
+	}
+	return checkTime("group updated at", g.UpdatedAt)
+}
+
 // checkJSON refuses an empty or malformed JSON document: a row a gateway
 // cannot decode would stop every gateway's reload.
 func checkJSON(field string, b []byte) error {
@@ -150,9 +202,17 @@ func scanAPIVersion(r rowScanner) (APIVersion, error) {
 	var entry string
 	err := r.Scan(&v.Name, &v.Version, &v.BasePath, &v.Upstream, &entry, &v.Description,
 		jsonCol[[]string]{&v.Owners}, jsonCol[[]string]{&v.Tags}, &v.State,
-		timeCol{&v.DeprecatedAt}, timeCol{&v.Sunset}, timeCol{&v.CreatedAt}, timeCol{&v.UpdatedAt})
+		timeCol{&v.DeprecatedAt}, timeCol{&v.Sunset}, timeCol{&v.CreatedAt}, timeCol{&v.UpdatedAt},
+		jsonCol[[]string]{&v.Gateways})
 	v.Entry = []byte(entry)
 	return v, err
+}
+
+func scanGroup(r rowScanner) (Group, error) {
+	var g Group
+	err := r.Scan(&g.Kind, &g.Name, &g.Description, jsonCol[[]string]{&g.Members},
+		timeCol{&g.CreatedAt}, timeCol{&g.UpdatedAt})
+	return g, err
 }
 
 func scanPlan(r rowScanner) (Plan, error) {
@@ -169,9 +229,10 @@ type catalogChange struct {
 	op      string // the method's name, for errors
 	version *APIVersion
 	plan    *Plan
+	group   *Group
 	create  bool
-	// name and ver key a delete.
-	name, ver string
+	// name and ver key a delete; kind with name a group's.
+	name, ver, kind string
 	// expect is set for ExpectCatalogRevisionChange.
 	expect *int64
 }
@@ -215,6 +276,22 @@ func DeletePlanChange(name string) Change {
 	return Change{cat: &catalogChange{op: "delete plan", name: name}}
 }
 
+// CreateGroupChange inserts g; ErrConflict if its kind and name exist.
+func CreateGroupChange(g Group) Change {
+	return Change{cat: &catalogChange{op: "create group", group: &g, create: true}}
+}
+
+// UpdateGroupChange replaces the group g keys; ErrNotFound if absent.
+func UpdateGroupChange(g Group) Change {
+	return Change{cat: &catalogChange{op: "update group", group: &g}}
+}
+
+// DeleteGroupChange removes the group of kind and name; ErrNotFound if
+// absent.
+func DeleteGroupChange(kind, name string) Change {
+	return Change{cat: &catalogChange{op: "delete group", kind: kind, name: name}}
+}
+
 func (c *catalogChange) check() error {
 	switch {
 	case c.expect != nil:
@@ -223,6 +300,13 @@ func (c *catalogChange) check() error {
 		return checkAPIVersion(*c.version)
 	case c.plan != nil:
 		return checkPlan(*c.plan)
+	case c.group != nil:
+		return checkGroup(*c.group)
+	case c.kind != "":
+		if !validKey(c.kind, c.name) {
+			return ErrNotFound
+		}
+		return nil
 	case !validKey(c.name, c.ver):
 		return ErrNotFound
 	}
@@ -249,12 +333,14 @@ func (c *catalogChange) apply(ctx context.Context, db *DB, tx *sql.Tx) error {
 		if c.create {
 			_, err = db.txExec(ctx, tx, qCreateAPIVersion, v.Name, v.Version, v.BasePath, v.Upstream,
 				string(v.Entry), v.Description, listArg(v.Owners), listArg(v.Tags), v.State,
-				timeArg(v.DeprecatedAt), timeArg(v.Sunset), timeArg(v.CreatedAt), timeArg(v.UpdatedAt))
+				timeArg(v.DeprecatedAt), timeArg(v.Sunset), timeArg(v.CreatedAt), timeArg(v.UpdatedAt),
+				listArg(v.Gateways))
 			n = 1
 		} else {
 			n, err = db.txExec(ctx, tx, qUpdateAPIVersion, v.BasePath, v.Upstream, string(v.Entry),
 				v.Description, listArg(v.Owners), listArg(v.Tags), v.State, timeArg(v.DeprecatedAt),
-				timeArg(v.Sunset), timeArg(v.CreatedAt), timeArg(v.UpdatedAt), v.Name, v.Version)
+				timeArg(v.Sunset), timeArg(v.CreatedAt), timeArg(v.UpdatedAt), listArg(v.Gateways),
+				v.Name, v.Version)
 		}
 		// A taken key, or a base path another version has.
 		err = mapWriteErr(err, ErrConflict)
@@ -269,6 +355,19 @@ func (c *catalogChange) apply(ctx context.Context, db *DB, tx *sql.Tx) error {
 				timeArg(p.CreatedAt), timeArg(p.UpdatedAt), p.Name)
 		}
 		err = mapWriteErr(err, ErrConflict)
+	case c.group != nil:
+		g := c.group
+		if c.create {
+			_, err = db.txExec(ctx, tx, qCreateGroup, g.Kind, g.Name, g.Description, listArg(g.Members),
+				timeArg(g.CreatedAt), timeArg(g.UpdatedAt))
+			n = 1
+		} else {
+			n, err = db.txExec(ctx, tx, qUpdateGroup, g.Description, listArg(g.Members),
+				timeArg(g.CreatedAt), timeArg(g.UpdatedAt), g.Kind, g.Name)
+		}
+		err = mapWriteErr(err, ErrConflict)
+	case c.kind != "":
+		n, err = db.txExec(ctx, tx, qDeleteGroup, c.kind, c.name)
 	case c.ver != "":
 		n, err = db.txExec(ctx, tx, qDeleteAPIVersion, c.name, c.ver)
 	default:
@@ -365,6 +464,19 @@ func (db *DB) ListPlans(ctx context.Context) ([]Plan, error) {
 		return nil, opErr("list plans", err)
 	}
 	return ps, nil
+}
+
+// ListGroups returns every stored group, ordered by kind and name.
+func (db *DB) ListGroups(ctx context.Context) ([]Group, error) {
+	rows, err := db.rows(ctx, db.read, qListGroups)
+	if err != nil {
+		return nil, opErr("list groups", err)
+	}
+	gs, err := scanAll(rows, scanGroup)
+	if err != nil {
+		return nil, opErr("list groups", err)
+	}
+	return gs, nil
 }
 
 // CatalogRevision returns the catalog's revision: 0 before the first

@@ -18,6 +18,7 @@ func fullAPIVersion(name, version string) APIVersion {
 		Description:  "The " + name + " API",
 		Owners:       []string{"team-a"},
 		Tags:         []string{"inventory", "internal"},
+		Gateways:     []string{"edge", "default"},
 		State:        "deprecated",
 		DeprecatedAt: base,
 		Sunset:       base.Add(90 * 24 * time.Hour),
@@ -56,7 +57,7 @@ func catalogTests() []contractTest {
 				t.Fatalf("GetAPIVersion (-want +got):\n%s", d)
 			}
 			// Nil lists and zero times round-trip as they were.
-			v.State, v.Owners, v.Tags, v.Sunset, v.DeprecatedAt = "published", nil, nil, time.Time{}, time.Time{}
+			v.State, v.Owners, v.Tags, v.Gateways, v.Sunset, v.DeprecatedAt = "published", nil, nil, nil, time.Time{}, time.Time{}
 			mustNil(t, "UpdateAPIVersion", db.UpdateAPIVersion(ctx, v))
 			wantRevision(t, db, 2)
 			list, err := db.ListAPIVersions(ctx)
@@ -121,6 +122,32 @@ func catalogTests() []contractTest {
 			wantErr(t, "AppendAudit at a stale revision", err, ErrCatalogMoved)
 			wantRevision(t, db, 3)
 			checkChain(t, db, 2)
+		}},
+		{"catalog/groups round trip, keyed by kind and name", func(t *testing.T, db *DB) {
+			ctx := context.Background()
+			api := Group{Kind: GroupAPI, Name: "commerce", Description: "Selling things", Members: []string{"shop", "billing"}, CreatedAt: base, UpdatedAt: base}
+			gw := Group{Kind: GroupGateway, Name: "commerce", Description: "Public edge", CreatedAt: base, UpdatedAt: base}
+			_, err := db.AppendAudit(ctx, testSeal(base, "catalog.apply", "catalog"), CreateGroupChange(api), CreateGroupChange(gw))
+			mustNil(t, "AppendAudit create groups", err)
+			wantRevision(t, db, 2)
+			_, err = db.AppendAudit(ctx, testSeal(base, "catalog.apply", "catalog"), CreateGroupChange(gw))
+			wantErr(t, "create a group twice", err, ErrConflict)
+			api.Members, api.Description = nil, "changed"
+			_, err = db.AppendAudit(ctx, testSeal(base, "catalog.apply", "catalog"), UpdateGroupChange(api))
+			mustNil(t, "AppendAudit update group", err)
+			groups, err := db.ListGroups(ctx)
+			mustNil(t, "ListGroups", err)
+			api.CreatedAt, api.UpdatedAt, gw.CreatedAt, gw.UpdatedAt = base.UTC(), base.UTC(), base.UTC(), base.UTC()
+			if d := cmp.Diff([]Group{api, gw}, groups); d != "" {
+				t.Fatalf("ListGroups (-want +got):\n%s", d)
+			}
+			_, err = db.AppendAudit(ctx, testSeal(base, "catalog.apply", "catalog"), DeleteGroupChange(GroupAPI, "commerce"))
+			mustNil(t, "AppendAudit delete group", err)
+			_, err = db.AppendAudit(ctx, testSeal(base, "catalog.apply", "catalog"), DeleteGroupChange(GroupAPI, "commerce"))
+			wantErr(t, "delete an absent group", err, ErrNotFound)
+			_, err = db.AppendAudit(ctx, testSeal(base, "catalog.apply", "catalog"), CreateGroupChange(Group{Kind: "team", Name: "x"}))
+			wantErr(t, "unknown kind", err, ErrInvalid)
+			wantRevision(t, db, 4)
 		}},
 	}
 }
