@@ -29,6 +29,17 @@ type Change struct {
 	id     string
 	// cat is a catalog write (catalog.go); the fields above are unused.
 	cat *catalogChange
+	// ext is a write of a concept that keeps its statements in its own
+	// file (applications.go); the fields above are unused.
+	ext changer
+}
+
+// changer is a write that checks and applies itself, so a concept with
+// its own file adds its changes without another case here.
+type changer interface {
+	name() string
+	check() error
+	apply(ctx context.Context, db *DB, tx *sql.Tx) error
 }
 
 // CreateClientChange is CreateClient(c) as a Change.
@@ -51,6 +62,9 @@ func DeleteUserChange(id string) Change { return Change{op: opDeleteUser, id: id
 
 // name is the operation's name in errors, the same as its method's.
 func (c Change) name() string {
+	if c.ext != nil {
+		return c.ext.name()
+	}
 	if c.cat != nil {
 		return c.cat.op
 	}
@@ -73,6 +87,9 @@ func (c Change) name() string {
 
 // check validates the change before the transaction starts.
 func (c Change) check() error {
+	if c.ext != nil {
+		return c.ext.check()
+	}
 	if c.cat != nil {
 		return c.cat.check()
 	}
@@ -97,6 +114,9 @@ func (c Change) apply(ctx context.Context, db *DB, tx *sql.Tx) error {
 		n   int64
 		err error
 	)
+	if c.ext != nil {
+		return c.ext.apply(ctx, db, tx)
+	}
 	if c.cat != nil {
 		return c.cat.apply(ctx, db, tx)
 	}

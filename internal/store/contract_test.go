@@ -28,6 +28,7 @@ func contractTests() []contractTest {
 	all = append(all, masterKeyTests()...)
 	all = append(all, auditTests()...)
 	all = append(all, catalogTests()...)
+	all = append(all, applicationTests()...)
 	return all
 }
 
