@@ -5,9 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -106,6 +110,18 @@ func ParseDocument(name string, data []byte) (Document, error) {
 			e.State = StateDraft
 		}
 		e.Sunset, e.Deprecated = e.Sunset.UTC(), e.Deprecated.UTC()
+		// A time read with a zone offset can land past 9999 in UTC,
+		// which RFC 3339 (§5.6: four-digit years) cannot write: export
+		// would produce a document that does not read back.
+		for _, f := range []struct {
+			field string
+			t     time.Time
+		}{{"deprecated", e.Deprecated}, {"sunset", e.Sunset}} {
+			if y := f.t.Year(); y < 0 || y > 9999 {
+				return Document{}, fmt.Errorf("%s: apis[%d].%s: %s is outside the years 0000 to 9999 in UTC (RFC 3339 §5.6)",
+					name, i, f.field, f.t.Format(time.RFC3339Nano))
+			}
+		}
 	}
 	return d, nil
 }
@@ -148,16 +164,36 @@ func GroupNameProblem(name string) string {
 
 // Marshal writes d as YAML that ParseDocument reads back unchanged.
 func (d Document) Marshal() ([]byte, error) {
+	// Strings the emitter would write as a literal block that does not
+	// read back (tabbedBlock) are encoded as placeholders, then written
+	// double-quoted in their place. The prefix is one no string of d
+	// holds, so every occurrence in the output is a placeholder.
+	prefix := "portcullis-held-"
+	for anyString(reflect.ValueOf(d), func(s string) bool { return strings.Contains(s, prefix) }) {
+		prefix += "x-"
+	}
+	var held []string
+	swapped := mapStrings(reflect.ValueOf(d), func(s string) string {
+		if !tabbedBlock(s) {
+			return s
+		}
+		held = append(held, s)
+		return prefix + strconv.Itoa(len(held)-1) + "-"
+	})
 	var b bytes.Buffer
 	enc := yaml.NewEncoder(&b)
 	enc.SetIndent(2)
-	if err := enc.Encode(d); err != nil {
+	if err := enc.Encode(swapped.Interface()); err != nil {
 		return nil, err
 	}
 	if err := enc.Close(); err != nil {
 		return nil, err
 	}
-	return b.Bytes(), nil
+	out := b.Bytes()
+	for i, s := range held {
+		out = bytes.Replace(out, []byte(prefix+strconv.Itoa(i)+"-"), []byte(doubleQuoted(s)), 1)
+	}
+	return out, nil
 }
 
 // Problems checks what the document itself must hold, before its entries
@@ -248,4 +284,108 @@ func (d *Document) groupProblems() []string {
 		}
 	}
 	return out
+}
+
+// tabbedBlock reports a string the emitter writes as a literal block
+// whose first line starts with a tab, which the parser then refuses (a
+// tab where block indentation is expected; go-yaml issue 383): an
+// export holding such a description would not apply again. A string
+// that is not UTF-8 is written as !!binary, which reads back.
+func tabbedBlock(s string) bool {
+	return strings.Contains(s, "\n") && (strings.HasPrefix(s, "\t") || strings.Contains(s, "\n\t")) &&
+		utf8.ValidString(s)
+}
+
+// doubleQuoted writes s as a YAML double-quoted scalar (YAML 1.2 §5.7
+// escapes): line breaks, tabs and every character that is not printable
+// escaped, the rest as it is.
+func doubleQuoted(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for _, r := range s {
+		switch {
+		case r == '"' || r == '\\':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r == '\ufeff' || !unicode.IsPrint(r) && r != ' ':
+			if r <= 0xffff {
+				fmt.Fprintf(&b, `\u%04x`, r)
+			} else {
+				fmt.Fprintf(&b, `\U%08x`, r)
+			}
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}
+
+// mapStrings returns a deep copy of v with f applied to every string
+// the YAML encoder would see (exported fields, slice and map elements,
+// pointers' targets). Structs with unexported fields (time.Time) are
+// copied whole: the encoder writes them through their own methods.
+func mapStrings(v reflect.Value, f func(string) string) reflect.Value {
+	out := reflect.New(v.Type()).Elem()
+	switch v.Kind() {
+	case reflect.String:
+		out.SetString(f(v.String()))
+	case reflect.Pointer:
+		if !v.IsNil() {
+			p := reflect.New(v.Type().Elem())
+			p.Elem().Set(mapStrings(v.Elem(), f))
+			out.Set(p)
+		}
+	case reflect.Slice:
+		if !v.IsNil() {
+			out.Set(reflect.MakeSlice(v.Type(), v.Len(), v.Len()))
+			for i := range v.Len() {
+				out.Index(i).Set(mapStrings(v.Index(i), f))
+			}
+		}
+	case reflect.Map:
+		if !v.IsNil() {
+			out.Set(reflect.MakeMapWithSize(v.Type(), v.Len()))
+			for it := v.MapRange(); it.Next(); {
+				out.SetMapIndex(mapStrings(it.Key(), f), mapStrings(it.Value(), f))
+			}
+		}
+	case reflect.Struct:
+		if !allExported(v.Type()) {
+			out.Set(v)
+			break
+		}
+		for i := range v.NumField() {
+			out.Field(i).Set(mapStrings(v.Field(i), f))
+		}
+	default:
+		out.Set(v)
+	}
+	return out
+}
+
+// anyString reports whether pred holds for a string mapStrings would
+// visit.
+func anyString(v reflect.Value, pred func(string) bool) bool {
+	found := false
+	mapStrings(v, func(s string) string {
+		found = found || pred(s)
+		return s
+	})
+	return found
+}
+
+func allExported(t reflect.Type) bool {
+	for i := range t.NumField() {
+		if !t.Field(i).IsExported() {
+			return false
+		}
+	}
+	return true
 }

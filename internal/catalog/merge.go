@@ -42,18 +42,24 @@ func versionOr(v string) string {
 	return v
 }
 
-// Merge returns what a gateway serves: base (the configuration file's
-// catalog) plus the stored document's published and deprecated
-// versions, which carry their Deprecation and Sunset, and its plans.
+// Merge returns what a gateway of group serves: base (the configuration
+// file's catalog) plus the stored document's published and deprecated
+// versions served by group (VersionEntry.ServedBy), which carry their
+// Deprecation and Sunset, and its plans. Group "" stands for every
+// group at once: what validation checks, so a version moved to another
+// group later cannot break that group's gateways. Plans are not per
+// group: a plan names limits, and serving it costs nothing where no API
+// uses it.
+//
 // Stored entries that clash with the file (see Clash; writes refuse
 // them, but the file may change later) are left out, the file winning,
 // and reported. base is not modified.
-func Merge(base Snapshot, d Document) (Snapshot, []string) {
+func Merge(base Snapshot, d Document, group string) (Snapshot, []string) {
 	s := base.Clone()
 	var skipped []string
 	fileAPIs := base.APIs
 	for _, e := range d.APIs {
-		if !e.State.Served() {
+		if !e.State.Served() || (group != "" && !e.ServedBy(group)) {
 			continue
 		}
 		if why := Clash(fileAPIs, &e.API); why != "" {

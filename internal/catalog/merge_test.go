@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 func TestMerge(t *testing.T) {
@@ -23,7 +25,7 @@ func TestMerge(t *testing.T) {
 		},
 		Plans: []PlanEntry{{Name: "gold"}, {Name: "free"}},
 	}
-	s, skipped := Merge(file, d)
+	s, skipped := Merge(file, d, DefaultGatewayGroup)
 	var got []string
 	for _, a := range s.APIs {
 		got = append(got, a.Name+" "+a.Version)
@@ -44,6 +46,41 @@ func TestMerge(t *testing.T) {
 	}
 	if strings.Join(skipped, "\n") != strings.Join(want, "\n") {
 		t.Errorf("skipped:\n%s\nwant:\n%s", strings.Join(skipped, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestMergeGatewayGroups: a gateway serves the versions of its own
+// group; a version naming no group is the default group's; group ""
+// (validation) takes every served version whatever its groups.
+func TestMergeGatewayGroups(t *testing.T) {
+	d := Document{APIs: []VersionEntry{
+		{API: API{Name: "shop", Version: "v1", BasePath: "/shop/v1"}, State: StatePublished},
+		{API: API{Name: "shop", Version: "v2", BasePath: "/shop/v2"}, State: StatePublished, Gateways: []string{"edge"}},
+		{API: API{Name: "shop", Version: "v3", BasePath: "/shop/v3"}, State: StateDeprecated, Gateways: []string{"edge", DefaultGatewayGroup}},
+		{API: API{Name: "shop", Version: "v4", BasePath: "/shop/v4"}, State: StateDraft, Gateways: []string{"edge"}},
+		{API: API{Name: "shop", Version: "v5", BasePath: "/shop/v5"}, State: StatePublished, Gateways: []string{"internal"}},
+	}}
+	tests := []struct {
+		group string
+		want  []string
+	}{
+		{DefaultGatewayGroup, []string{"shop v1", "shop v3"}},
+		{"edge", []string{"shop v2", "shop v3"}},
+		{"internal", []string{"shop v5"}},
+		{"nobody", nil},
+		{"", []string{"shop v1", "shop v2", "shop v3", "shop v5"}},
+	}
+	for _, tc := range tests {
+		t.Run("group="+tc.group, func(t *testing.T) {
+			s, skipped := Merge(Snapshot{}, d, tc.group)
+			var got []string
+			for _, a := range s.APIs {
+				got = append(got, a.Name+" "+a.Version)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" || len(skipped) != 0 {
+				t.Errorf("Merge(group %q) served (-want +got):\n%s\nskipped %v", tc.group, diff, skipped)
+			}
+		})
 	}
 }
 

@@ -236,7 +236,7 @@ func TestDefault(t *testing.T) {
 			Memory:  RateLimitMemory{MaxKeys: 1_000_000},
 		},
 	}
-	want.Gateway = Gateway{StripHeaderPrefixes: []string{"X-Portcullis-"}, CatalogPoll: Duration(DefaultCatalogPoll), RateLimit: want.RateLimit}
+	want.Gateway = Gateway{StripHeaderPrefixes: []string{"X-Portcullis-"}, CatalogPoll: Duration(DefaultCatalogPoll), Group: "default", RateLimit: want.RateLimit}
 	got := Default()
 	if diff := cmp.Diff(want, got, cmpopts.IgnoreUnexported(Config{})); diff != "" {
 		t.Errorf("Default() mismatch (-want +got):\n%s", diff)

@@ -40,6 +40,12 @@ type Gateway struct {
 	// revision and, when it moved, rebuilds its route table with the
 	// stored API versions (100ms to 1h). Zero means 2s.
 	CatalogPoll Duration `yaml:"catalog_poll"`
+	// Group is the gateway group this gateway belongs to: of the stored
+	// catalog it serves only the versions whose gateways list names it
+	// (a version listing none is the default group's). A lowercase name
+	// (catalog.GroupNameProblem). Empty means "default"
+	// (catalog.DefaultGatewayGroup). Read at start-up only.
+	Group string `yaml:"group"`
 	// Issuers are the authorization servers whose tokens are accepted.
 	Issuers []Issuer `yaml:"issuers"`
 	// APIs are the protected APIs.
@@ -85,6 +91,9 @@ type (
 // empty, which means UTC.
 func (g *Gateway) ApplyDefaults() {
 	g.RateLimit.ApplyDefaults()
+	if g.Group == "" {
+		g.Group = catalog.DefaultGatewayGroup
+	}
 	if len(g.StripHeaderPrefixes) == 0 {
 		g.StripHeaderPrefixes = catalog.DefaultStripHeaderPrefixes()
 	}

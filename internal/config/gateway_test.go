@@ -43,6 +43,7 @@ func TestGatewayApplyDefaults(t *testing.T) {
 	g.ApplyDefaults()
 	want := Gateway{
 		StripHeaderPrefixes: []string{"X-Portcullis-"},
+		Group:               "default",
 		Issuers: []Issuer{
 			{Issuer: "https://a.example", Algorithms: []string{"ES256", "RS256", "PS256", "EdDSA"},
 				CacheTTL: Duration(time.Minute), NegativeCacheTTL: Duration(10 * time.Second), Leeway: Duration(30 * time.Second),

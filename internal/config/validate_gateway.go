@@ -30,6 +30,14 @@ func (v *validator) gateway() {
 	if v.c.Gateway.CatalogPoll != 0 {
 		v.duration("gateway.catalog_poll", v.c.Gateway.CatalogPoll, duration.Bounds{Min: 100 * time.Millisecond, Max: time.Hour})
 	}
+	// One rule for group names, the catalog's, so the file and the
+	// catalog spell a group alike. Empty is the default group (a
+	// configuration built in code may skip ApplyDefaults).
+	if g := v.c.Gateway.Group; g != "" {
+		if why := catalog.GroupNameProblem(g); why != "" {
+			v.add("gateway.group", why, nil)
+		}
+	}
 	snap := v.c.Gateway.Snapshot()
 	snap.RateLimit = v.c.RateLimit.model()
 	for _, p := range snap.Problems(catalogFields) {

@@ -90,11 +90,16 @@ func (ex *exchange) Header() http.Header { return ex.rw.Header() }
 
 // WriteHeader records the status and stamps the request id on every
 // response, overriding one an upstream may have sent so the client and
-// the logs agree.
+// the logs agree. A response for an API version that announces its
+// deprecation or sunset carries them, whoever made it: the upstream or
+// the gateway itself (a refusal, a preflight).
 func (ex *exchange) WriteHeader(code int) {
 	if ex.status == 0 || code < 200 {
 		if ex.idHeader != nil {
 			ex.rw.Header()["X-Request-Id"] = ex.idHeader
+		}
+		if a := ex.api; a != nil && a.lifecycle.announces() {
+			a.lifecycle.set(ex.rw.Header())
 		}
 		if code >= 200 || code == http.StatusSwitchingProtocols {
 			ex.status = code

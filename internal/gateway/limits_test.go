@@ -220,7 +220,7 @@ func TestRegionalOrdersLimit(t *testing.T) {
 		t.Errorf("rejections{regional-orders} = %v, want 1", got)
 	}
 	if got := gathered(t, le.env, "portcullis_gateway_requests_total",
-		`api="warehouse",code="429",decision="deny_rate",operation="POST /orders"`); got != 1 {
+		`api="warehouse",code="429",decision="deny_rate",operation="POST /orders",version="v1"`); got != 1 {
 		t.Errorf("requests{429, deny_rate} = %v, want 1", got)
 	}
 	var decisions []string

@@ -31,13 +31,13 @@ func newMetrics(reg prometheus.Registerer, g *Gateway) (*metrics, error) {
 	m := &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "portcullis_gateway_requests_total",
-			Help: "Requests through the gateway by API, operation, status code and decision.",
-		}, []string{"api", "operation", "code", "decision"}),
+			Help: "Requests through the gateway by API, API version, operation, status code and decision.",
+		}, []string{"api", "version", "operation", "code", "decision"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "portcullis_gateway_request_duration_seconds",
-			Help:    "Time from receiving a request to finishing its response, by API and operation.",
+			Help:    "Time from receiving a request to finishing its response, by API, API version and operation.",
 			Buckets: latencyBuckets,
-		}, []string{"api", "operation"}),
+		}, []string{"api", "version", "operation"}),
 	}
 	cs := []prometheus.Collector{m.requests, m.duration}
 	for _, kind := range []string{"opaque", "split"} {
@@ -83,21 +83,24 @@ func (m *metrics) unregister() {
 // opMetrics are one operation's children, resolved when the table is
 // built so a request does no label lookup: the duration observer, and the
 // counters by (code, decision), added copy-on-write as new pairs appear.
+// An API's versions are served side by side (a deprecated one beside its
+// successor), so the version is a label of its own: each version has its
+// series, and a sum by api still gives the API's total.
 type opMetrics struct {
-	api, op  string
-	vec      *prometheus.CounterVec
-	duration prometheus.Observer
-	counters atomic.Pointer[map[uint32]prometheus.Counter]
-	mu       sync.Mutex
+	api, version, op string
+	vec              *prometheus.CounterVec
+	duration         prometheus.Observer
+	counters         atomic.Pointer[map[uint32]prometheus.Counter]
+	mu               sync.Mutex
 }
 
-// forOp returns the children for an operation ("" for requests that
-// matched none); nil when metrics are off.
-func (m *metrics) forOp(api, op string) *opMetrics {
+// forOp returns the children for an operation of an API version (""
+// for requests that matched none); nil when metrics are off.
+func (m *metrics) forOp(api, version, op string) *opMetrics {
 	if m == nil {
 		return nil
 	}
-	o := &opMetrics{api: api, op: op, vec: m.requests, duration: m.duration.WithLabelValues(api, op)}
+	o := &opMetrics{api: api, version: version, op: op, vec: m.requests, duration: m.duration.WithLabelValues(api, version, op)}
 	counters := map[uint32]prometheus.Counter{}
 	// The pairs nearly every operation sees, resolved up front.
 	for _, p := range []struct {
@@ -106,7 +109,7 @@ func (m *metrics) forOp(api, op string) *opMetrics {
 	}{
 		{200, decisionAllow}, {401, decisionDenyToken}, {403, decisionDenyScope}, {404, decisionNotFound},
 	} {
-		counters[counterKey(p.code, p.d)] = m.requests.WithLabelValues(api, op, strconv.Itoa(p.code), p.d.String())
+		counters[counterKey(p.code, p.d)] = m.requests.WithLabelValues(api, version, op, strconv.Itoa(p.code), p.d.String())
 	}
 	o.counters.Store(&counters)
 	return o
@@ -135,7 +138,7 @@ func (o *opMetrics) add(code int, d decision) prometheus.Counter {
 	if c, ok := old[k]; ok {
 		return c
 	}
-	c := o.vec.WithLabelValues(o.api, o.op, strconv.Itoa(code), d.String())
+	c := o.vec.WithLabelValues(o.api, o.version, o.op, strconv.Itoa(code), d.String())
 	next := make(map[uint32]prometheus.Counter, len(old)+1)
 	for k, v := range old {
 		next[k] = v

@@ -11,6 +11,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/portcullis/portcullis/internal/catalog"
 )
 
 func TestAccessLog(t *testing.T) {
@@ -66,17 +68,17 @@ func TestMetrics(t *testing.T) {
 		labels string
 		want   float64
 	}{
-		{`api="",code="404",decision="not_found",operation=""`, 1},
-		{`api="warehouse",code="200",decision="allow",operation="GET /items"`, 3},
-		{`api="warehouse",code="401",decision="deny_token",operation="GET /items"`, 1},
-		{`api="warehouse",code="405",decision="method_not_allowed",operation=""`, 1},
+		{`api="",code="404",decision="not_found",operation="",version=""`, 1},
+		{`api="warehouse",code="200",decision="allow",operation="GET /items",version="v1"`, 3},
+		{`api="warehouse",code="401",decision="deny_token",operation="GET /items",version="v1"`, 1},
+		{`api="warehouse",code="405",decision="method_not_allowed",operation="",version="v1"`, 1},
 	}
 	for _, tc := range tests {
 		if got := gathered(t, e, "portcullis_gateway_requests_total", tc.labels); got != tc.want {
 			t.Errorf("requests_total{%s} = %v, want %v", tc.labels, got, tc.want)
 		}
 	}
-	if got := gathered(t, e, "portcullis_gateway_request_duration_seconds", `api="warehouse",operation="GET /items"`); got != 4 {
+	if got := gathered(t, e, "portcullis_gateway_request_duration_seconds", `api="warehouse",operation="GET /items",version="v1"`); got != 4 {
 		t.Errorf("duration samples for GET /items = %v, want 4", got)
 	}
 	hits := gathered(t, e, "portcullis_gateway_token_cache_hits_total", `kind="opaque"`)
@@ -89,6 +91,31 @@ func TestMetrics(t *testing.T) {
 	}
 	if e.gw.keyRefreshes() < 1 {
 		t.Errorf("key refreshes = %d, want ≥1", e.gw.keyRefreshes())
+	}
+}
+
+// Two served versions of one API count in series of their own.
+func TestMetricsPerVersion(t *testing.T) {
+	e := newEnv(t, func(cfg *catalog.Snapshot) {
+		cfg.APIs[0].Version = "v1"
+		v2 := cfg.APIs[0]
+		v2.Version, v2.BasePath, v2.CORS = "v2", "/warehouse/v2", nil
+		v2.Operations = []catalog.Operation{{Method: "GET", Path: "/items", Public: true}}
+		cfg.APIs = append(cfg.APIs, v2)
+	})
+	e.serve(request("GET", "/warehouse/items", ""))
+	e.serve(request("GET", "/warehouse/v2/items", ""))
+	e.serve(request("GET", "/warehouse/v2/items", ""))
+	for labels, want := range map[string]float64{
+		`api="warehouse",code="401",decision="deny_token",operation="GET /items",version="v1"`: 1,
+		`api="warehouse",code="200",decision="allow",operation="GET /items",version="v2"`:      2,
+	} {
+		if got := gathered(t, e, "portcullis_gateway_requests_total", labels); got != want {
+			t.Errorf("requests_total{%s} = %v, want %v", labels, got, want)
+		}
+	}
+	if got := gathered(t, e, "portcullis_gateway_request_duration_seconds", `api="warehouse",operation="GET /items",version="v2"`); got != 2 {
+		t.Errorf("duration samples of v2 = %v, want 2", got)
 	}
 }
 

@@ -3,9 +3,7 @@ package gateway
 import (
 	"net/http"
 	"net/textproto"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/portcullis/portcullis/internal/catalog"
 )
@@ -26,24 +24,11 @@ type responseFilter struct {
 	keep     map[string]bool
 	// userPrefixes are the API's own, which keep does not exempt from.
 	userPrefixes []string
-	// deprecation and sunset are the values of the Deprecation (RFC
-	// 9745) and Sunset (RFC 8594) headers set on every response of a
-	// deprecated API version; nil when the version announces none.
-	deprecation, sunset []string
-}
-
-// announceLifecycle makes f set Deprecation and Sunset on responses:
-// deprecated is when the version was deprecated, sunset when it goes;
-// zero times announce nothing.
-func (f *responseFilter) announceLifecycle(deprecated, sunset time.Time) {
-	if !deprecated.IsZero() {
-		// RFC 9745 §2.1: a Structured Field Date, "@" and Unix seconds.
-		f.deprecation = []string{"@" + strconv.FormatInt(deprecated.Unix(), 10)}
-	}
-	if !sunset.IsZero() {
-		// RFC 8594 §3: an HTTP-date.
-		f.sunset = []string{sunset.UTC().Format(http.TimeFormat)}
-	}
+	// lifecycle is the API version's Deprecation and Sunset. The
+	// exchange stamps them on every response it writes; the filter sets
+	// them too because a 101 answer is written by the proxy on the
+	// hijacked connection, past the exchange.
+	lifecycle lifecycle
 }
 
 // newResponseFilter compiles a validated policy.
@@ -82,12 +67,7 @@ func (f *responseFilter) modify(res *http.Response) error {
 		}
 	}
 	// The gateway's announcement replaces any the upstream made.
-	if f.deprecation != nil {
-		h["Deprecation"] = f.deprecation
-	}
-	if f.sunset != nil {
-		h["Sunset"] = f.sunset
-	}
+	f.lifecycle.set(h)
 	return nil
 }
 

@@ -94,6 +94,9 @@ type apiRoute struct {
 	challengeNone, challengeInvalid, challengeRequest []string
 	// unmatched counts requests for the API that matched no operation.
 	unmatched *opMetrics
+	// lifecycle announces the version's deprecation and sunset on every
+	// response for it.
+	lifecycle lifecycle
 }
 
 // operation is one method and pattern of an API, with its chain.
@@ -158,7 +161,7 @@ type builder struct {
 // compiled rules). Nothing it creates is started; on error the caller
 // throws it all away.
 func (b *builder) build(ctx context.Context, s *catalog.Snapshot) (_ *table, err error) {
-	t := &table{unmatched: b.metrics.forOp("", ""), trusted: s.TrustedProxyPrefixes()}
+	t := &table{unmatched: b.metrics.forOp("", "", ""), trusted: s.TrustedProxyPrefixes()}
 	loc := s.Location()
 	strip := newStripSet(s.StripHeaders, s.StripHeaderPrefixes)
 	if t.limits, err = b.buildLimits(s, loc); err != nil {
@@ -303,13 +306,14 @@ func (b *builder) api(ctx context.Context, s *catalog.Snapshot, c *catalog.API, 
 		}
 		b.transports[key] = tr
 	}
+	api.lifecycle = newLifecycle(c.Deprecation, c.Sunset)
 	filter := newResponseFilter(c.ResponseHeaders, api.cors != nil)
-	filter.announceLifecycle(c.Deprecation, c.Sunset)
+	filter.lifecycle = api.lifecycle
 	api.upstream = newUpstream(c.Name, cut, target, tr, filter, b.logger)
-	api.unmatched = b.metrics.forOp(c.Name, "")
+	api.unmatched = b.metrics.forOp(c.Name, c.Version, "")
 
 	for j, op := range ops {
-		op.metrics = b.metrics.forOp(c.Name, op.label)
+		op.metrics = b.metrics.forOp(c.Name, c.Version, op.label)
 		sc := &stepConfig{api: api, op: op, strip: strip, loc: loc, now: b.now, preAuth: b.preAuth, limitRT: b.limitRT}
 		// The declared operations come first in ops, in order; those of
 		// an OpenAPI document have no limits of their own.

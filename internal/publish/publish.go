@@ -349,7 +349,7 @@ func (s *Service) validate(d catalog.Document) []string {
 	for i := range all.APIs {
 		all.APIs[i].State = catalog.StatePublished
 	}
-	served, _ := catalog.Merge(s.file, all)
+	served, _ := catalog.Merge(s.file, all, "")
 	served.ApplyDefaults()
 	if err := served.Validate(); err != nil {
 		out = append(out, "with the configuration file's APIs: "+err.Error())

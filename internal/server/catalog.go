@@ -26,11 +26,15 @@ var _ catalogStore = (*store.DB)(nil)
 
 // storeSource is the catalog.Source of a gateway: the configuration
 // file's catalog plus the stored catalog's published and deprecated
-// versions and its plans (catalog.Merge). A stored entry that clashes
-// with the file is left out, the file winning, with a warning: writes
-// refuse clashes, but the file can change after a write.
+// versions of the gateway's group and its plans (catalog.Merge). A
+// stored entry that clashes with the file is left out, the file
+// winning, with a warning: writes refuse clashes, but the file can
+// change after a write.
 type storeSource struct {
-	st     publish.Store
+	st publish.Store
+	// group is the gateway group served (gateway.group), never "":
+	// catalog.Merge reads "" as every group.
+	group  string
 	logger *slog.Logger
 
 	mu   sync.Mutex
@@ -39,8 +43,18 @@ type storeSource struct {
 
 var _ catalog.Source = (*storeSource)(nil)
 
+// newStoreSource is the source of a gateway of the default group.
 func newStoreSource(st publish.Store, file catalog.Snapshot, logger *slog.Logger) *storeSource {
-	return &storeSource{st: st, file: file, logger: logger}
+	return newGroupSource(st, file, catalog.DefaultGatewayGroup, logger)
+}
+
+// newGroupSource is the source of a gateway of group (gateway.group);
+// "" is the default group, as in the configuration.
+func newGroupSource(st publish.Store, file catalog.Snapshot, group string, logger *slog.Logger) *storeSource {
+	if group == "" {
+		group = catalog.DefaultGatewayGroup
+	}
+	return &storeSource{st: st, group: group, file: file, logger: logger}
 }
 
 // setFile replaces the file's catalog (after SIGHUP).
@@ -57,16 +71,17 @@ func (s *storeSource) fileSnapshot() catalog.Snapshot {
 	return s.file
 }
 
-// Snapshot reads the stored catalog and merges it with the file's.
+// Snapshot reads the stored catalog and merges its group's versions
+// with the file's.
 func (s *storeSource) Snapshot(ctx context.Context) (catalog.Snapshot, error) {
 	file := s.fileSnapshot()
 	doc, err := publish.New(s.st, nil, file, nil, nil).Export(ctx)
 	if err != nil {
 		return catalog.Snapshot{}, fmt.Errorf("stored catalog: %w", err)
 	}
-	snap, skipped := catalog.Merge(file, doc)
+	snap, skipped := catalog.Merge(file, doc, s.group)
 	for _, why := range skipped {
-		s.logger.Warn("stored catalog entry not served", "component", "catalog", "reason", why)
+		s.logger.Warn("stored catalog entry not served", "component", "catalog", "gateway_group", s.group, "reason", why)
 	}
 	return snap, nil
 }
@@ -104,8 +119,12 @@ type catalogSync struct {
 	err    error
 }
 
+// newCatalogSync keeps g on what src serves. Every line it logs names
+// the gateway group: nodes of different groups serve different tables
+// from one store, and their lines must be told apart.
 func newCatalogSync(st catalogStore, src *storeSource, g reloader, now func() time.Time, logger *slog.Logger) *catalogSync {
-	return &catalogSync{st: st, src: src, g: g, now: now, logger: logger.With("component", "catalog"), stale: true,
+	return &catalogSync{st: st, src: src, g: g, now: now,
+		logger: logger.With("component", "catalog", "gateway_group", src.group), stale: true,
 		kicks: make(chan struct{}, 1)}
 }
 
@@ -192,7 +211,11 @@ func (c *catalogSync) status() (ok bool, detail string) {
 	if !c.synced.IsZero() {
 		age = fmt.Sprintf("last synced %s ago", c.now().Sub(c.synced).Truncate(time.Second))
 	}
-	return false, fmt.Sprintf("gateway: %s (%s); serving catalog revision %d", reason, age, c.rev)
+	group := ""
+	if c.src.group != catalog.DefaultGatewayGroup {
+		group = " (gateway group " + c.src.group + ")"
+	}
+	return false, fmt.Sprintf("gateway: %s (%s); serving catalog revision %d%s", reason, age, c.rev, group)
 }
 
 // age is the seconds since the table was last known current; since the
@@ -211,8 +234,9 @@ func (c *catalogSync) age(start time.Time) float64 {
 func (c *catalogSync) register(reg prometheus.Registerer) error {
 	start := c.now()
 	return reg.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "portcullis_gateway_catalog_sync_age_seconds",
-		Help: "Seconds since the gateway's route table was last known to match the stored catalog; it grows while the store cannot be read.",
+		Name:        "portcullis_gateway_catalog_sync_age_seconds",
+		Help:        "Seconds since the gateway's route table was last known to match the stored catalog (of its gateway group); it grows while the store cannot be read.",
+		ConstLabels: prometheus.Labels{"gateway_group": c.src.group},
 	}, func() float64 { return c.age(start) }))
 }
 

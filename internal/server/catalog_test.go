@@ -159,7 +159,8 @@ func (s *flakyStore) ListAPIVersions(context.Context) ([]store.APIVersion, error
 	return nil, s.err()
 }
 
-func (s *flakyStore) ListPlans(context.Context) ([]store.Plan, error) { return nil, s.err() }
+func (s *flakyStore) ListPlans(context.Context) ([]store.Plan, error)   { return nil, s.err() }
+func (s *flakyStore) ListGroups(context.Context) ([]store.Group, error) { return nil, s.err() }
 
 // countingReloader counts the route tables swapped in.
 type countingReloader struct{ n int }

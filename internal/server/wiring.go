@@ -219,7 +219,7 @@ func (w *wiring) startGateway(ctx context.Context) error {
 	}
 	// The file's APIs plus the stored catalog's served versions.
 	file := w.cfg.Gateway.Snapshot()
-	cs := newCatalogSync(w.db, newStoreSource(w.db, file, w.logger), nil, w.now, w.logger)
+	cs := newCatalogSync(w.db, newGroupSource(w.db, file, w.cfg.Gateway.Group, w.logger), nil, w.now, w.logger)
 	opts := gateway.Options{
 		AccessLog:   w.accessLog.logger,
 		RateLimiter: lim.backend,
