@@ -121,7 +121,7 @@ var layers = map[string]layer{
 		never: []string{"internal/gateway"},
 	},
 	"internal/admin": {
-		may:   plus(leafPackages, "internal/audit", "internal/catalog", "internal/ratelimit", "internal/registry"),
+		may:   plus(leafPackages, "internal/audit", "internal/catalog", "internal/publish", "internal/ratelimit", "internal/registry"),
 		never: []string{"internal/store"},
 	},
 	// The admin API's client (the CLI's remote mode) speaks its wire

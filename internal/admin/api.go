@@ -91,6 +91,20 @@ type Options struct {
 	Users    UserService
 	Keys     KeyService
 	Audit    AuditLog
+	// Catalog is the stored catalog's service (nil: its routes answer
+	// 404).
+	Catalog CatalogService
+	// Documents plans, applies and exports whole catalog documents
+	// (nil: their routes answer 404).
+	Documents DocumentService
+	// AuditVerifier checks the audit trail's hash chain (nil: its route
+	// answers 404).
+	AuditVerifier AuditVerifier
+	// Applications and Subscriptions are the registry's services of
+	// applications and their subscriptions (nil: their routes answer
+	// 404; the subscription routes need both).
+	Applications  ApplicationService
+	Subscriptions SubscriptionService
 	// Logger receives the internal causes of 5xx answers (nil discards).
 	Logger *slog.Logger
 	// Now is the clock (nil means time.Now).
@@ -101,27 +115,34 @@ type Options struct {
 type API struct {
 	// tokenSum is SHA-256 of the break-glass token; comparing digests
 	// keeps the comparison constant-time whatever the presented length.
-	tokenSum   [32]byte
-	breakGlass bool
-	verifier   TokenVerifier
-	blocks     ratelimit.Blocks
-	quotas     QuotaReader
-	clients    ClientService
-	users      UserService
-	keys       KeyService
-	audit      AuditLog
-	logger     *slog.Logger
-	now        func() time.Time
-	openapi    []byte
+	tokenSum      [32]byte
+	breakGlass    bool
+	verifier      TokenVerifier
+	blocks        ratelimit.Blocks
+	quotas        QuotaReader
+	clients       ClientService
+	users         UserService
+	keys          KeyService
+	audit         AuditLog
+	catalog       CatalogService
+	documents     DocumentService
+	auditVerifier AuditVerifier
+	applications  ApplicationService
+	subscriptions SubscriptionService
+	logger        *slog.Logger
+	now           func() time.Time
+	openapi       []byte
 }
 
 // New returns the admin API over o.
 func New(o Options) *API {
 	a := &API{
 		verifier: o.Verifier, blocks: o.Blocks, quotas: o.Quotas,
-		clients: o.Clients, users: o.Users, keys: o.Keys, audit: o.Audit,
+		clients: o.Clients, users: o.Users, keys: o.Keys, audit: o.Audit, catalog: o.Catalog,
 		logger: o.Logger, now: o.Now,
 	}
+	a.documents, a.auditVerifier = o.Documents, o.AuditVerifier
+	a.applications, a.subscriptions = o.Applications, o.Subscriptions
 	if a.now == nil {
 		a.now = time.Now
 	}

@@ -55,13 +55,17 @@ func mergeComponents() []byte {
 
 // queryDescriptions describe the query parameters the routes read.
 var queryDescriptions = map[string]string{
-	"limit":  "page size, 1 to 200 (default 50)",
-	"cursor": "next_cursor of the previous page (opaque)",
-	"actor":  "the actor's subject or client id",
-	"action": `an action ("client.create"), or a prefix with ".*" ("client.*")`,
-	"target": `a target type ("client") or type:id ("client:reports")`,
-	"since":  "RFC 3339 time, inclusive",
-	"until":  "RFC 3339 time, exclusive",
+	"limit":         "page size, 1 to 200 (default 50)",
+	"cursor":        "next_cursor of the previous page (opaque)",
+	"actor":         "the actor's subject or client id",
+	"action":        `an action ("client.create"), or a prefix with ".*" ("client.*")`,
+	"target":        `a target type ("client") or type:id ("client:reports")`,
+	"since":         "RFC 3339 time, inclusive",
+	"until":         "RFC 3339 time, exclusive",
+	"q":             "text in the name or description (case-insensitive)",
+	"tag":           "a tag the version carries",
+	"state":         "a lifecycle state: draft, published, deprecated or retired",
+	"gateway_group": "a gateway group serving the version",
 }
 
 // openAPIDocument returns the OpenAPI 3.1 document of the route table.
@@ -75,7 +79,7 @@ func openAPIDocument() []byte {
 				"description": queryDescriptions[q], "schema": map[string]any{"type": "string"},
 			})
 		}
-		if rt.etag && (rt.method == "DELETE" || rt.method == "POST" && strings.Contains(rt.path, "{")) {
+		if rt.etag && (rt.method == "DELETE" || rt.method == "PUT" || rt.method == "PATCH" || rt.method == "POST" && strings.Contains(rt.path, "{")) {
 			params = append(params, map[string]any{
 				"name": "If-Match", "in": "header", "required": false,
 				"description": "the ETag last read; 412 when the resource changed since",
@@ -99,7 +103,9 @@ func openAPIDocument() []byte {
 		}{
 			{"400", "malformed request"}, {"401", "no or invalid token"}, {"403", "the token lacks every role of this route"},
 			{"404", "no such resource, or the part does not run on this node"}, {"409", "exists already"},
-			{"412", "If-Match does not match"}, {"500", "internal error (the request id is logged)"},
+			{"412", "If-Match does not match, or the catalog changed since it was read"},
+			{"413", "the body is too large"}, {"422", "the catalog's rules refuse the write; every reason is in detail"},
+			{"500", "internal error (the request id is logged)"},
 		} {
 			responses[e.code] = map[string]any{"description": e.what,
 				"content": map[string]any{"application/problem+json": map[string]any{"schema": ref("Problem")}}}

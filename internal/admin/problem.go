@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/portcullis/portcullis/internal/publish"
 	"github.com/portcullis/portcullis/internal/registry"
 )
 
@@ -46,6 +47,18 @@ func (a *API) fail(w http.ResponseWriter, reqID string, err error) {
 		a.problem(w, reqID, http.StatusNotFound, "not-found", "Not found", err.Error())
 	case errors.Is(err, registry.ErrExists):
 		a.problem(w, reqID, http.StatusConflict, "conflict", "Conflict", err.Error())
+	case errors.Is(err, publish.ErrNotFound):
+		a.problem(w, reqID, http.StatusNotFound, "not-found", "Not found", err.Error())
+	case errors.Is(err, publish.ErrInvalid):
+		// The catalog's own reasons (validation, clashes, lifecycle
+		// moves) name fields, objects and the configuration file's APIs;
+		// a document holds no secret (its credentials are environment
+		// variable names), so they are safe to show.
+		a.problem(w, reqID, http.StatusUnprocessableEntity, "invalid-catalog", "Refused by the catalog's rules", boundedDetail(err.Error(), maxRefusalDetail))
+	case errors.Is(err, errPrecondition):
+		a.problem(w, reqID, http.StatusPreconditionFailed, "precondition-failed", "Precondition failed", err.Error())
+	case errors.Is(err, publish.ErrStale):
+		a.problem(w, reqID, http.StatusPreconditionFailed, "precondition-failed", "Precondition failed", err.Error())
 	default:
 		a.logger.Error("admin request failed", "request_id", reqID, "err", err)
 		a.problem(w, reqID, http.StatusInternalServerError, "internal", "Internal error",

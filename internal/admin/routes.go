@@ -50,7 +50,7 @@ var (
 
 // routes is the route table: the core rows below plus one slice per
 // concept that has its own file.
-var routes = slices.Concat(coreRoutes, catalogRoutes, documentRoutes, applicationRoutes)
+var routes = slices.Concat(coreRoutes, catalogRoutes, documentRoutes, applicationRoutes, auditVerifyRoutes)
 
 // coreRoutes are the routes of clients, users, keys, the audit trail and
 // the limits.

@@ -169,16 +169,35 @@ func roleTokens() fakeVerifier {
 	return v
 }
 
+// testParts are hooks of the per-concept test files (catalog_test.go,
+// ...): each fills its parts of the Options of every test API, from
+// init, so this harness need not know them.
+var testParts []func(t *testing.T, o *Options)
+
+// testParams are the path parameters of the fixtures, by name, added to
+// by the per-concept test files' init.
+var testParams = map[string]string{"{client_id}": "c1", "{username}": "u1", "{key...}": "client_id:svc"}
+
+// testBodies are request bodies of the route tests by request schema,
+// added to by the per-concept test files' init.
+var testBodies = map[string]string{
+	"ClientRequest": `{"client_id":"new"}`, "UserRequest": `{"username":"new"}`, "RotateKeysRequest": `{}`,
+}
+
 func newTestAPI(t *testing.T) (*httptest.Server, *fakeClients, *http.ServeMux) {
 	t.Helper()
 	clients := newFakeClients("c1", "c2", "c3", "c4", "c5")
 	mux := http.NewServeMux()
-	New(Options{
+	o := Options{
 		Token: breakGlassToken, Verifier: roleTokens(), Blocks: ratelimit.NewMemoryBlocks(),
 		Quotas:  quotaFunc(func(context.Context, string) (any, error) { return map[string]string{}, nil }),
 		Clients: clients, Users: fakeUsers{map[string]registry.UserInfo{"u1": {Username: "u1"}}},
 		Keys: fakeKeys{}, Audit: fakeAudit{},
-	}).Register(mux)
+	}
+	for _, part := range testParts {
+		part(t, &o)
+	}
+	New(o).Register(mux)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return srv, clients, mux
@@ -186,8 +205,11 @@ func newTestAPI(t *testing.T) (*httptest.Server, *fakeClients, *http.ServeMux) {
 
 // concrete fills a route's path parameters.
 func concrete(path string) string {
-	r := strings.NewReplacer("{client_id}", "c1", "{username}", "u1", "{key...}", "client_id:svc")
-	return r.Replace(path)
+	var pairs []string
+	for k, v := range testParams {
+		pairs = append(pairs, k, v)
+	}
+	return strings.NewReplacer(pairs...).Replace(path)
 }
 
 func call(t *testing.T, srv *httptest.Server, method, path, tok, body string, hdr map[string]string) (*http.Response, string) {
@@ -228,15 +250,7 @@ func TestRouteAuthorization(t *testing.T) {
 				srv, _, _ = newTestAPI(t)
 			}
 			path := concrete(rt.path)
-			body := ""
-			switch rt.request {
-			case "ClientRequest":
-				body = `{"client_id":"new"}`
-			case "UserRequest":
-				body = `{"username":"new"}`
-			case "RotateKeysRequest":
-				body = `{}`
-			}
+			body := testBodies[rt.request]
 			for _, tc := range []struct {
 				name, tok string
 				allowed   bool

@@ -29,8 +29,9 @@ import (
 const DefaultTimeout = 30 * time.Second
 
 // maxBody bounds an answer read into memory; a page of 200 clients is far
-// smaller.
-const maxBody = 8 << 20
+// smaller, and a catalog document (at most 4 MiB to apply) fits with its
+// JSON escaping.
+const maxBody = 16 << 20
 
 // Client calls one node's admin API with one bearer token.
 type Client struct {
@@ -122,9 +123,12 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 		return fmt.Errorf("admin API: %w", err)
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
 	if err != nil {
 		return fmt.Errorf("admin API: read answer: %w", err)
+	}
+	if len(b) > maxBody {
+		return fmt.Errorf("admin API: %s %s: answer larger than %d MiB", method, path, maxBody>>20)
 	}
 	if resp.StatusCode >= 300 {
 		e := &Error{}

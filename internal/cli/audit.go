@@ -2,11 +2,15 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
+	"github.com/portcullis/portcullis/internal/admin"
+	"github.com/portcullis/portcullis/internal/adminclient"
 	"github.com/portcullis/portcullis/internal/audit"
 	"github.com/portcullis/portcullis/internal/server"
 )
@@ -20,54 +24,61 @@ type AuditCmd struct {
 // AuditVerifyCmd verifies the chain.
 type AuditVerifyCmd struct {
 	Source `embed:""`
+	Remote `embed:""`
 	JSON   bool `name:"json" help:"Print the report as JSON."`
 }
 
-// AuditVerifyView is the --json output of audit verify.
-type AuditVerifyView struct {
-	OK       bool   `json:"ok"`
-	Records  int64  `json:"records"`
-	HeadSeq  int64  `json:"head_seq"`
-	HeadHash string `json:"head_hash"`
-	// BrokenSeq, Problem and Detail name the first broken record.
-	BrokenSeq int64  `json:"broken_seq,omitempty"`
-	Problem   string `json:"problem,omitempty"`
-	Detail    string `json:"detail,omitempty"`
-}
+// AuditVerifyView is the --json output of audit verify: the admin API's
+// report, so the local and the remote command print the same.
+type AuditVerifyView = admin.AuditVerifyReport
 
-// Run walks the chain. A sound chain prints its size and head (worth
-// keeping elsewhere: it proves later that the chain was not rewritten
-// from an earlier point); a broken one is an error naming the first
-// broken record, so the exit status is non-zero.
+// Run walks the chain, in the store or, with --server, on the node. A
+// sound chain prints its size and head (worth keeping elsewhere: it
+// proves later that the chain was not rewritten from an earlier point);
+// a broken one is an error naming the first broken record, so the exit
+// status is non-zero.
 func (c *AuditVerifyCmd) Run(ctx context.Context, rt *Runtime) error {
+	if c.remote() {
+		ac, err := c.client(c.Source, rt)
+		if err != nil {
+			return err
+		}
+		v, err := ac.VerifyAudit(ctx)
+		if err != nil {
+			return err
+		}
+		return c.report(rt, v)
+	}
 	return withInstallation(ctx, c.Source, rt, func(in *server.Installation) error {
 		rep, err := in.Auditor().Verify(ctx)
 		if err != nil {
 			return err
 		}
-		if c.JSON {
-			v := AuditVerifyView{OK: rep.OK(), Records: rep.Records, HeadSeq: rep.HeadSeq, HeadHash: rep.HeadHash}
-			if b := rep.Broken; b != nil {
-				v.BrokenSeq, v.Problem, v.Detail = b.Seq, string(b.Problem), b.Detail
-			}
-			if err := writeJSON(rt.Stdout, v); err != nil {
-				return err
-			}
-		} else if rep.OK() {
-			if _, err := fmt.Fprintln(rt.Stdout, rep); err != nil {
-				return err
-			}
-		}
-		if !rep.OK() {
-			return errors.New(rep.String())
-		}
-		return nil
+		return c.report(rt, admin.NewAuditVerifyReport(rep))
 	})
+}
+
+func (c *AuditVerifyCmd) report(rt *Runtime, v AuditVerifyView) error {
+	rep := v.Report()
+	if c.JSON {
+		if err := writeJSON(rt.Stdout, v); err != nil {
+			return err
+		}
+	} else if rep.OK() {
+		if _, err := fmt.Fprintln(rt.Stdout, rep); err != nil {
+			return err
+		}
+	}
+	if !rep.OK() {
+		return errors.New(rep.String())
+	}
+	return nil
 }
 
 // AuditExportCmd exports records.
 type AuditExportCmd struct {
 	Source `embed:""`
+	Remote `embed:""`
 	Actor  string `help:"Only records by this actor (user subject or client id)." placeholder:"NAME"`
 	Action string `help:"Only this action (client.create), or every action under a prefix ending in .* (client.*)." placeholder:"ACTION"`
 	Target string `help:"Only records about this target: TYPE or TYPE:ID (client:reports, user:alice)." placeholder:"TARGET"`
@@ -87,9 +98,41 @@ func (c *AuditExportCmd) Run(ctx context.Context, rt *Runtime) error {
 	if f.Until, err = parseWhen("--until", c.Until, rt.now()); err != nil {
 		return err
 	}
+	if c.remote() {
+		ac, err := c.client(c.Source, rt)
+		if err != nil {
+			return err
+		}
+		q := adminclient.AuditQuery{Actor: c.Actor, Action: c.Action, Target: c.Target, Since: f.Since, Until: f.Until}
+		return ac.AuditPages(ctx, q, func(p admin.AuditPage) error {
+			for _, r := range p.Items {
+				if err := writeRecord(rt.Stdout, r); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
 	return withInstallation(ctx, c.Source, rt, func(in *server.Installation) error {
 		return in.Auditor().Export(ctx, rt.Stdout, f)
 	})
+}
+
+// writeRecord writes r as an export line, as Auditor.Export does: its
+// canonical JSON with prev_hash and hash (docs/audit.md), so a remote
+// export checks exactly as a local one.
+func writeRecord(w io.Writer, r audit.Record) error {
+	r.Time = r.Time.UTC()
+	raw, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("audit record %d: %w", r.Seq, err)
+	}
+	line, err := audit.Canonicalize(raw)
+	if err != nil {
+		return fmt.Errorf("audit record %d: %w", r.Seq, err)
+	}
+	_, err = w.Write(append(line, '\n'))
+	return err
 }
 
 // parseWhen reads a time as RFC 3339, a date (midnight UTC) or a duration

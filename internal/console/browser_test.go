@@ -41,11 +41,21 @@ const consoleDoc = `apis:
   - name: shop
     version: v2
     base_path: /shop/v2
-    upstream: http://127.0.0.1:9
-    public: true
+    upstream: http://127.0.0.1:9/shop
+    audiences: [shop]
+    tokens: [jwt]
     operations:
-      - {method: GET, path: /carts}
+      - {method: GET, path: /carts, scopes: [carts]}
+      - {method: POST, path: /carts, scopes: [carts, carts.write]}
+      - method: POST
+        path: /checkout
+        scopes: [checkout]
+        limits:
+          - {name: checkout-rate, rate: 5/s, burst: 10, key: [client_id]}
+    limits:
+      - {name: shop-daily, quota: 10000/day, key: [client_id]}
     state: draft
+    description: Carts and checkout for the web shop, second version.
     owners: [team-shop]
     tags: [commerce, beta]
   - name: billing
@@ -58,6 +68,10 @@ const consoleDoc = `apis:
     state: deprecated
     owners: [team-finance]
     tags: [finance]
+plans:
+  - name: silver
+    limits:
+      - {name: silver-rate, rate: 10/s}
 `
 
 func chromiumPath(t *testing.T) string {
@@ -75,14 +89,18 @@ func chromiumPath(t *testing.T) string {
 }
 
 // TestConsoleInBrowser signs in as an admin user through the issuer's
-// login page in headless Chromium, browses every page and saves a
-// screenshot of each.
+// login page in headless Chromium, browses every page, publishes a draft
+// version from its page, finds that change in the audit trail under the
+// user's name, and saves a screenshot of each page.
 func TestConsoleInBrowser(t *testing.T) {
 	chromium := chromiumPath(t)
 	if testing.Short() {
 		t.Skip("browser test in -short mode")
 	}
 	cfg := servertest.Config(t)
+	// An issuer of the gateway's, so a stored API may require tokens
+	// and scopes; no request is made to it.
+	cfg.Gateway.Issuers = []catalog.Issuer{{Issuer: "https://id.example.test", JWKSURI: "https://id.example.test/jwks.json"}}
 	cfg.Policy.Roles = map[string][]string{
 		"platform_admin": {"admin:platform"},
 		"auditor":        {"admin:auditor"},
@@ -105,7 +123,17 @@ func TestConsoleInBrowser(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			return s.Catalog.Apply(ctx, plan)
+			if err := s.Catalog.Apply(ctx, plan); err != nil {
+				return err
+			}
+			app, err := s.Applications.Create(ctx, registry.ApplicationSpec{
+				Name: "Reports dashboard", ClientID: "reports", Owner: "team-lead", Team: "finance", Environment: "production",
+			})
+			if err != nil {
+				return err
+			}
+			_, err = s.Subscriptions.Create(ctx, registry.SubscriptionSpec{ApplicationID: app.ID, API: "shop", Version: "v1", Plan: "silver"})
+			return err
 		}))
 	if err != nil {
 		t.Fatal(err)
@@ -186,19 +214,40 @@ func TestConsoleInBrowser(t *testing.T) {
 	))
 	filtered := text()
 	shot("04-catalog-search")
+	step("open a version", chromedp.Steps(
+		chromedp.Click(`nav a[href="/console/catalog"]`),
+		chromedp.WaitVisible(`a[href="/console/catalog/shop/v2"]`),
+		chromedp.Click(`a[href="/console/catalog/shop/v2"]`),
+		chromedp.WaitVisible(`#to-published`),
+	))
+	versionText := text()
+	shot("05-version")
+	step("publish it", chromedp.Steps(chromedp.Click(`#to-published`), chromedp.WaitVisible(`.notice.ok`)))
+	publishedText := text()
+	shot("06-version-published")
+	step("open applications", chromedp.Steps(chromedp.Click(`nav a[href="/console/applications"]`), chromedp.WaitVisible(`h1`)))
+	applicationsText := text()
+	shot("07-applications")
+	step("open subscriptions", chromedp.Steps(chromedp.Click(`nav a[href="/console/subscriptions"]`), chromedp.WaitVisible(`h1`)))
+	subscriptionsText := text()
+	shot("08-subscriptions")
 	step("open clients", chromedp.Steps(chromedp.Click(`nav a[href="/console/clients"]`), chromedp.WaitVisible(`h1`)))
 	clientsText := text()
-	shot("05-clients")
+	shot("09-clients")
 	step("open audit", chromedp.Steps(chromedp.Click(`nav a[href="/console/audit"]`), chromedp.WaitVisible(`#actor`)))
 	auditText := text()
-	shot("06-audit")
+	stateRow, err := chromedp.Run(bctx, chromedp.Text(`//tr[td/code[text()="catalog.version.state"]]`))
+	if err != nil {
+		t.Fatalf("browser: the audit record of the state change: %v", err)
+	}
+	shot("10-audit")
 	step("filter audit", chromedp.Steps(
 		chromedp.SendKeys(`#action`, "user.*"),
 		chromedp.Submit(`#action`),
 		chromedp.WaitVisible(`input[value="user.*"]`),
 	))
 	auditFiltered := text()
-	shot("07-audit-filtered")
+	shot("11-audit-filtered")
 	step("sign out", chromedp.Steps(chromedp.Click(`.who button`), chromedp.WaitVisible(`a[href="/console/login"]`)))
 	signedOut := text()
 
@@ -206,6 +255,21 @@ func TestConsoleInBrowser(t *testing.T) {
 		{"catalog", catalogText, "/shop/v1"},
 		{"catalog", catalogText, "/billing/v1"},
 		{"catalog search", filtered, "billing"},
+		{"version", versionText, "Carts and checkout"},
+		{"version", versionText, "127.0.0.1:9"},
+		{"version", versionText, "/checkout"},
+		{"version", versionText, "checkout-rate"},
+		{"version", versionText, "10000/day"},
+		{"version", versionText, "Retire"},
+		{"version published", publishedText, "The version is now published."},
+		{"version published", publishedText, "Deprecate"},
+		{"applications", applicationsText, "Reports dashboard"},
+		{"applications", applicationsText, "production"},
+		{"subscriptions", subscriptionsText, "Reports dashboard"},
+		{"subscriptions", subscriptionsText, "silver"},
+		{"subscriptions", subscriptionsText, "active"},
+		{"audit state record", stateRow, "alice"},
+		{"audit state record", stateRow, "api_version"},
 		{"clients", clientsText, "reports"},
 		{"clients", clientsText, "portcullis-console"},
 		{"audit", auditText, "user.create"},
@@ -219,6 +283,9 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	if strings.Contains(auditFiltered, "catalog.apply") {
 		t.Errorf("audit filtered by user.* shows catalog.apply:\n%s", auditFiltered)
+	}
+	if strings.Contains(versionText, "/shop\n") || strings.Contains(versionText, "http://") {
+		t.Errorf("version page shows more of the upstream than its host:\n%s", versionText)
 	}
 	if strings.Contains(filtered, "/shop/v1") {
 		t.Errorf("catalog search for finance shows shop:\n%s", filtered)

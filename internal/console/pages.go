@@ -3,6 +3,9 @@ package console
 import (
 	"bytes"
 	"cmp"
+	"crypto/rand"
+	"encoding/hex"
+	"net"
 	"net/http"
 	"slices"
 	"strconv"
@@ -23,13 +26,23 @@ type pageDef struct {
 
 var (
 	pageCatalog = pageDef{"catalog", "Catalog", []string{RolePlatform, RolePublisher, RoleApprover, RoleDeveloper, RoleAuditor}}
-	pageClients = pageDef{"clients", "Clients", []string{RolePlatform, RoleDeveloper, RoleAuditor}}
-	pageAudit   = pageDef{"audit", "Audit trail", []string{RolePlatform, RoleAuditor}}
-	pages       = []pageDef{pageCatalog, pageClients, pageAudit}
+	// Developers see only the applications they own.
+	pageApplications  = pageDef{"applications", "Applications", []string{RolePlatform, RoleDeveloper, RoleApprover, RoleAuditor}}
+	pageSubscriptions = pageDef{"subscriptions", "Subscriptions", []string{RolePlatform, RolePublisher, RoleApprover, RoleDeveloper, RoleAuditor}}
+	pageClients       = pageDef{"clients", "Clients", []string{RolePlatform, RoleDeveloper, RoleAuditor}}
+	pageAudit         = pageDef{"audit", "Audit trail", []string{RolePlatform, RoleAuditor}}
+	pages             = []pageDef{pageCatalog, pageApplications, pageSubscriptions, pageClients, pageAudit}
+
+	// catalogWriters may move an API version through its lifecycle (the
+	// admin API's catalog roles).
+	catalogWriters = []string{RolePlatform, RolePublisher}
 )
 
-func (p pageDef) allows(scopes []string) bool {
-	return slices.ContainsFunc(p.Roles, func(r string) bool { return slices.Contains(scopes, r) })
+func (p pageDef) allows(scopes []string) bool { return holdsAny(scopes, p.Roles) }
+
+// holdsAny reports whether scopes include one of roles.
+func holdsAny(scopes, roles []string) bool {
+	return slices.ContainsFunc(roles, func(r string) bool { return slices.Contains(scopes, r) })
 }
 
 // view is what every template gets.
@@ -38,11 +51,13 @@ type view struct {
 	Active  string
 	Subject string
 	// User is the operator's username, or the subject without one.
-	User    string
-	Roles   []string
-	Nav     []pageDef
-	CSRF    string
+	User  string
+	Roles []string
+	Nav   []pageDef
+	CSRF  string
+	// Message is the page's warning; Notice a confirmation of a change.
 	Message string
+	Notice  string
 	Data    any
 }
 
@@ -70,6 +85,67 @@ func (c *Console) page(def pageDef, h func(http.ResponseWriter, *http.Request, c
 		}
 		h(w, r, cl, &v)
 	}
+}
+
+// action wraps a form's handler: as page, plus the caller must hold one
+// of roles and the form must carry the session's CSRF token (both
+// checked before the handler reads anything else). The handler runs with
+// the caller as the audit actor and the request as the origin.
+func (c *Console) action(def pageDef, roles []string, h func(http.ResponseWriter, *http.Request, caller, *view)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		securityHeaders(w)
+		r.Body = http.MaxBytesReader(w, r.Body, maxForm)
+		cl, ok := c.authenticate(w, r)
+		if !ok {
+			return
+		}
+		v := c.newView(cl, def)
+		if !validCSRF(r, cl.s) {
+			v.Message = "The form was not sent from this console session. Reload the page and try again."
+			c.render(w, r, http.StatusForbidden, "forbidden.html", v)
+			return
+		}
+		if !holdsAny(cl.pr.Scopes, roles) {
+			v.Message = "Your roles do not allow this change. It needs one of: " + strings.Join(roles, ", ") + "."
+			c.render(w, r, http.StatusForbidden, "forbidden.html", v)
+			return
+		}
+		reqID := newRequestID()
+		ctx := audit.WithActor(r.Context(), actorOf(cl.pr))
+		ctx = audit.WithOrigin(ctx, audit.Origin{SourceIP: sourceIP(r), RequestID: reqID})
+		h(w, r.WithContext(ctx), cl, &v)
+	}
+}
+
+// maxForm bounds a form's body; the console's forms are a few fields.
+const maxForm = 64 << 10
+
+// actorOf is the audit actor of a console operator, built as the admin
+// API builds it from a verified token: the user, the console client they
+// came through and their admin roles.
+func actorOf(pr admin.Principal) audit.Actor {
+	a := audit.Actor{Kind: audit.KindUser, Subject: pr.Subject, ClientID: pr.ClientID}
+	for _, s := range pr.Scopes {
+		if slices.Contains(AllRoles(), s) && !slices.Contains(a.Roles, s) {
+			a.Roles = append(a.Roles, s)
+		}
+	}
+	return a
+}
+
+func sourceIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// newRequestID names one change in the audit trail and the log.
+func newRequestID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
+	return hex.EncodeToString(b[:])
 }
 
 // authenticate answers the sign-in page itself when there is no valid
@@ -119,39 +195,6 @@ func (c *Console) home(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.Redirect(w, r, Path+"/"+v.Nav[0].Name, http.StatusSeeOther)
-}
-
-type catalogData struct {
-	Query    string
-	State    string
-	States   []string
-	Versions []APIVersion
-	Total    int
-}
-
-func (c *Console) catalog(w http.ResponseWriter, r *http.Request, _ caller, v *view) {
-	all, err := c.o.Catalog.APIVersions(r.Context())
-	if err != nil {
-		c.fail(w, r, "list api versions", err)
-		return
-	}
-	d := catalogData{
-		Query: strings.TrimSpace(r.URL.Query().Get("q")), State: r.URL.Query().Get("state"),
-		States: []string{"draft", "published", "deprecated", "retired"}, Total: len(all),
-	}
-	q := strings.ToLower(d.Query)
-	for _, av := range all {
-		if d.State != "" && av.State != d.State {
-			continue
-		}
-		if q != "" && !strings.Contains(strings.ToLower(av.Name), q) &&
-			!slices.ContainsFunc(av.Tags, func(t string) bool { return strings.EqualFold(t, q) }) {
-			continue
-		}
-		d.Versions = append(d.Versions, av)
-	}
-	v.Data = d
-	c.render(w, r, http.StatusOK, "catalog.html", *v)
 }
 
 func (c *Console) clients(w http.ResponseWriter, r *http.Request, _ caller, v *view) {

@@ -18,6 +18,8 @@ const (
 	catalogAPIName     = "warehouse-catalog"
 	catalogAPIVersion  = "v2"
 	catalogAPIBasePath = "/warehouse/v2"
+	// catalogAPIGroup bundles the file's warehouse API and the stored one.
+	catalogAPIGroup = "warehouse"
 )
 
 // catalogEntry is the stored version: the file's warehouse API (same
@@ -64,6 +66,12 @@ func seedCatalog(ctx context.Context, s server.Services, file catalog.API) error
 	}
 	if !found {
 		doc.APIs = append(doc.APIs, want)
+	}
+	if !slices.ContainsFunc(doc.APIGroups, func(g catalog.APIGroupEntry) bool { return g.Name == catalogAPIGroup }) {
+		doc.APIGroups = append(doc.APIGroups, catalog.APIGroupEntry{
+			Name: catalogAPIGroup, Description: "Both warehouse APIs: the configuration file's and the stored one.",
+			APIs: []string{file.Name, catalogAPIName},
+		})
 	}
 	plan, err := s.Catalog.Plan(ctx, doc)
 	if err != nil {

@@ -317,6 +317,9 @@ func Start(ctx context.Context, o Options, env Env) (*server.Running, *File, err
 		if err := seedCatalog(ctx, s, cfg.Gateway.APIs[0]); err != nil {
 			return err
 		}
+		if err := seedApplications(ctx, s); err != nil {
+			return err
+		}
 		// The backend verifies what the gateway forwards against the
 		// issuer as it is bound in this run.
 		return backend.serve(ctx, s.Issuer, demoAudience, logger)

@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/portcullis/portcullis/internal/admin"
 	"github.com/portcullis/portcullis/internal/audit"
 	"github.com/portcullis/portcullis/internal/identity"
 	"github.com/portcullis/portcullis/internal/keys"
+	"github.com/portcullis/portcullis/internal/publish"
 	"github.com/portcullis/portcullis/internal/registry"
 	"github.com/portcullis/portcullis/internal/store"
 	"github.com/portcullis/portcullis/internal/token"
@@ -18,10 +20,12 @@ import (
 // The adapters between the domain services and the admin API: views
 // without secrets, and the caller's mistakes told apart from failures.
 var (
-	_ admin.ClientService = adminClients{}
-	_ admin.UserService   = adminUsers{}
-	_ admin.KeyService    = adminKeys{}
-	_ admin.TokenVerifier = adminVerifier{}
+	_ admin.ClientService   = adminClients{}
+	_ admin.UserService     = adminUsers{}
+	_ admin.KeyService      = adminKeys{}
+	_ admin.TokenVerifier   = adminVerifier{}
+	_ admin.DocumentService = adminDocuments{}
+	_ admin.AuditVerifier   = (*audit.Auditor)(nil)
 )
 
 // adminParts sets the parts of the admin API that need the authorization
@@ -30,12 +34,20 @@ var (
 // through an Auditor without a default actor, so a write that does not
 // name its caller fails rather than being recorded as somebody else's.
 func (w *wiring) adminParts(ctx context.Context, o *admin.Options) {
+	if w.db != nil {
+		pub := w.operatorPublisher()
+		o.Catalog = pub
+		o.Documents = adminDocuments{pub, w.db}
+		// Verify walks the chain and writes nothing: no actor needed.
+		o.AuditVerifier = audit.New(w.db, w.now)
+	}
 	if w.oauth == nil {
 		return
 	}
 	au := audit.New(w.db, w.now)
-	key := registry.SecretKey{Key: w.secretKey, ID: w.keyID}
-	o.Clients = adminClients{registry.NewClients(w.db, au, func(context.Context) (registry.SecretKey, error) { return key, nil }, w.now)}
+	clients := w.registryClients(au)
+	o.Clients = adminClients{clients}
+	o.Applications, o.Subscriptions = w.applicationServices(clients, au)
 	o.Users = adminUsers{registry.NewUsers(w.db, au, w.hasher, w.now)}
 	o.Keys = adminKeys{km: w.keys, audit: au}
 	o.Audit = au
@@ -59,6 +71,40 @@ func (w *wiring) adminParts(ctx context.Context, o *admin.Options) {
 		}
 	}()
 	o.Verifier = adminVerifier{v: v, db: w.db}
+}
+
+// operatorPublisher is the catalog service operators write through (the
+// admin API, the console). Its auditor has no default actor: a write
+// that lost its operator fails rather than blame the node.
+func (w *wiring) operatorPublisher() *publish.Service {
+	return publish.New(w.db, audit.New(w.db, w.now), w.cfg.Gateway.Snapshot(), nil, w.now).
+		Notify(newRedisNotifier(w.redis, w.cfg.RateLimit.Redis.Prefix, w.logger))
+}
+
+// registryClients is the client service recording its writes with au.
+func (w *wiring) registryClients(au *audit.Auditor) *registry.Clients {
+	key := registry.SecretKey{Key: w.secretKey, ID: w.keyID}
+	return registry.NewClients(w.db, au, func(context.Context) (registry.SecretKey, error) { return key, nil }, w.now)
+}
+
+// applicationServices are the application and subscription services
+// recording their writes with au. Subscriptions take the plans of the
+// configuration file as it was at start beside the stored ones.
+func (w *wiring) applicationServices(clients *registry.Clients, au *audit.Auditor) (*registry.Applications, *registry.Subscriptions) {
+	filePlans := slices.Sorted(maps.Keys(w.cfg.Gateway.Snapshot().RateLimit.Plans))
+	cat := registry.StoredCatalog{Store: w.db, FilePlans: func() []string { return filePlans }}
+	return registry.NewApplications(w.db, clients, au, w.now), registry.NewSubscriptions(w.db, cat, au, w.now)
+}
+
+// adminDocuments is the admin API's DocumentService: the operators'
+// catalog service and the store's revision.
+type adminDocuments struct {
+	*publish.Service
+	db *store.DB
+}
+
+func (d adminDocuments) CatalogRevision(ctx context.Context) (int64, error) {
+	return d.db.CatalogRevision(ctx)
 }
 
 type adminVerifier struct {

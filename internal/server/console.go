@@ -98,20 +98,28 @@ func (w *wiring) registerConsole(ctx context.Context, mux *http.ServeMux, o admi
 		SupportedSigningAlgs: []string{w.cfg.Keys.IDAlg},
 		Now:                  w.now,
 	})
+	versions := consoleVersions{w.operatorPublisher()}
+	au := audit.New(w.db, w.now)
+	apps := consoleApplications{}
+	apps.apps, apps.subs = w.applicationServices(w.registryClients(au), au)
 	c, err := console.New(console.Options{
-		Issuer:       w.issuer,
-		BaseURL:      base,
-		ClientSecret: w.console.secret,
-		Scopes:       scopes,
-		Secure:       false, // loopback http, checked above
-		Sealer:       w.console.sealer,
-		Verifier:     o.Verifier,
-		IDTokens:     idTokenVerifier{idv},
-		Catalog:      consoleCatalog{w.db},
-		Clients:      o.Clients,
-		Audit:        audit.New(w.db, w.now),
-		Logger:       logger,
-		Now:          w.now,
+		Issuer:        w.issuer,
+		BaseURL:       base,
+		ClientSecret:  w.console.secret,
+		Scopes:        scopes,
+		Secure:        false, // loopback http, checked above
+		Sealer:        w.console.sealer,
+		Verifier:      o.Verifier,
+		IDTokens:      idTokenVerifier{idv},
+		Catalog:       consoleCatalog{w.db},
+		Versions:      versions,
+		Lifecycle:     versions,
+		Clients:       o.Clients,
+		Applications:  apps,
+		Subscriptions: apps,
+		Audit:         audit.New(w.db, w.now),
+		Logger:        logger,
+		Now:           w.now,
 	})
 	if err != nil {
 		w.logger.Warn("admin console is off", "component", "console", "err", err)
@@ -120,24 +128,6 @@ func (w *wiring) registerConsole(ctx context.Context, mux *http.ServeMux, o admi
 	}
 	c.Register(mux)
 	logger.Info("admin console", "url", base+console.Path+"/", "roles", scopes)
-}
-
-var _ console.CatalogReader = consoleCatalog{}
-
-// consoleCatalog shows the stored catalog's versions to the console.
-type consoleCatalog struct{ db *store.DB }
-
-func (c consoleCatalog) APIVersions(ctx context.Context) ([]console.APIVersion, error) {
-	vs, err := c.db.ListAPIVersions(ctx)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]console.APIVersion, len(vs))
-	for i, v := range vs {
-		out[i] = console.APIVersion{Name: v.Name, Version: v.Version, BasePath: v.BasePath, State: v.State,
-			Tags: v.Tags, Owners: v.Owners, UpdatedAt: v.UpdatedAt}
-	}
-	return out, nil
 }
 
 // seedConsoleClient makes the store hold the console's client as this

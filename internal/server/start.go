@@ -117,6 +117,11 @@ type Services struct {
 	// system; a gateway of this node serves what it applies as soon as
 	// the hook returns.
 	Catalog *publish.Service
+	// Applications and Subscriptions manage the developers'
+	// applications and their subscriptions, audited as the system; nil
+	// where the authorization server does not run.
+	Applications  *registry.Applications
+	Subscriptions *registry.Subscriptions
 	// Now is the node's clock.
 	Now func() time.Time
 }

@@ -254,9 +254,9 @@ func (w *wiring) services() Services {
 			Notify(newRedisNotifier(w.redis, w.cfg.RateLimit.Redis.Prefix, w.logger))
 	}
 	if w.oauth != nil {
-		key := registry.SecretKey{Key: w.secretKey, ID: w.keyID}
 		au := w.systemAuditor()
-		s.Clients = registry.NewClients(w.db, au, func(context.Context) (registry.SecretKey, error) { return key, nil }, w.now)
+		s.Clients = w.registryClients(au)
+		s.Applications, s.Subscriptions = w.applicationServices(s.Clients, au)
 		s.Users = registry.NewUsers(w.db, au, w.hasher, w.now)
 	}
 	return s
