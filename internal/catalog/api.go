@@ -73,6 +73,16 @@ type API struct {
 	// would reach them as "/admin". Segments that are "." or ".." once
 	// parameters are cut and escapes decoded are refused either way.
 	AllowPathParameters bool `yaml:"allow_path_parameters"`
+
+	// Validation checks requests against the API's contract and guards
+	// their bodies (validation.go). Nil means the defaults.
+	Validation *Validation `yaml:"validation"`
+	// WAF inspects requests for injection with the OWASP Core Rule Set
+	// (waf.go). Nil means off.
+	WAF *WAF `yaml:"waf"`
+	// ResponseSigning signs the API's responses with HTTP Message
+	// Signatures, RFC 9421 (signing.go). Nil means unsigned.
+	ResponseSigning *ResponseSigning `yaml:"response_signing"`
 	// ResponseHeaders says which upstream response headers are removed
 	// before the response reaches the client. The zero value removes
 	// DefaultRemovedResponseHeaders().
@@ -139,6 +149,12 @@ type Operation struct {
 	// HTTP/2 connection to the upstream that the gateway no longer sees
 	// request by request.
 	Upgrade string `yaml:"upgrade"`
+	// Validation overrides the API's for this operation and may carry
+	// its request schema (validation.go). Nil means the API's.
+	Validation *OperationValidation `yaml:"validation"`
+	// WAF tunes the API's injection inspection for this operation
+	// (waf.go). Nil means the API's as is.
+	WAF *OperationWAF `yaml:"waf"`
 }
 
 // UpgradeWebSocket is the one value of Operation.Upgrade.
@@ -267,7 +283,12 @@ func (a API) clone() API {
 		op := &a.Operations[j]
 		op.Scopes = slices.Clone(op.Scopes)
 		op.Limits = cloneLimits(op.Limits)
+		op.Validation = op.Validation.clone()
+		op.WAF = op.WAF.clone()
 	}
+	a.Validation = a.Validation.clone()
+	a.WAF = a.WAF.clone()
+	a.ResponseSigning = a.ResponseSigning.clone()
 	if a.CORS != nil {
 		c := *a.CORS
 		c.AllowedOrigins = slices.Clone(c.AllowedOrigins)

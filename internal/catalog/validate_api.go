@@ -65,6 +65,9 @@ func (v *validator) api(i int, loc *time.Location) {
 	}
 	v.upstreamTLS(f, a)
 	v.responseHeaders(f, a)
+	v.validation(f, a)
+	v.waf(f, a)
+	v.responseSigning(f, a)
 }
 
 // basePath checks apis[i].base_path, and that no other API has the same

@@ -54,6 +54,11 @@ type exchange struct {
 	// reason says why a request was refused, for the access log: always a
 	// fixed string of the gateway's, never client or token content.
 	reason string
+
+	// body is the request body as readBody read it, for the steps that
+	// inspect it; bodyRead says it was read (body may be empty).
+	body     []byte
+	bodyRead bool
 }
 
 var exchanges = sync.Pool{New: func() any { return new(exchange) }}

@@ -423,8 +423,9 @@ type stepConfig struct {
 type stepConstructor func(c *stepConfig, next http.Handler) (http.Handler, error)
 
 // chainSteps are the phases of DESIGN's request path, outermost first.
-// Request inspection slots in between limits and body when its package
-// exists.
+// The body is bounded before anything reads it; validation guards and
+// checks it against the contract before the WAF inspects it, so the WAF
+// sees only well-formed input (readBody shares one read between them).
 var chainSteps = []struct {
 	name  string
 	build stepConstructor
@@ -436,6 +437,8 @@ var chainSteps = []struct {
 	{"policy", newPolicy},
 	{"limits", newLimits},
 	{"body", newBodyLimit},
+	{"validate", newValidate},
+	{"waf", newWAF},
 	{"headers", newHeaders},
 }
 
