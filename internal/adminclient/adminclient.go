@@ -157,7 +157,11 @@ func listAll[T any](ctx context.Context, c *Client, path string) ([]T, error) {
 			q.Set("cursor", cursor)
 		}
 		var page admin.Page[T]
-		if err := c.do(ctx, http.MethodGet, path+"?"+q.Encode(), nil, &page); err != nil {
+		sep := "?"
+		if strings.Contains(path, "?") {
+			sep = "&" // path carries its filters
+		}
+		if err := c.do(ctx, http.MethodGet, path+sep+q.Encode(), nil, &page); err != nil {
 			return nil, err
 		}
 		all = append(all, page.Items...)

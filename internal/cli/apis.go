@@ -13,7 +13,9 @@ import (
 
 // APIsCmd groups the API catalog commands.
 type APIsCmd struct {
-	Import APIsImportCmd `cmd:"" help:"Turn an OpenAPI 3.0/3.1 document into a gateway API entry (YAML on stdout)."`
+	Import   APIsImportCmd   `cmd:"" help:"Turn an OpenAPI 3.0/3.1 document into a gateway API entry (YAML on stdout)."`
+	List     APIsListCmd     `cmd:"" help:"List the stored catalog's API versions."`
+	SetState APIsSetStateCmd `cmd:"" name:"set-state" help:"Move a stored API version through its lifecycle (audited)."`
 }
 
 // APIsImportCmd reads an OpenAPI document and prints the gateway

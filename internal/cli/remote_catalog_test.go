@@ -68,7 +68,7 @@ func newDocsRemoteEnv(t *testing.T) *docsRemoteEnv {
 	t.Cleanup(func() { db.Close() })
 	mux := http.NewServeMux()
 	admin.New(admin.Options{
-		Token: token, Documents: nodeDocuments{in.Catalog(), db},
+		Token: token, Documents: nodeDocuments{in.Catalog(), db}, Catalog: in.Catalog(),
 		Audit: in.Auditor(), AuditVerifier: in.Auditor(),
 	}).Register(mux)
 	srv := httptest.NewServer(mux)
