@@ -211,6 +211,17 @@ type APIVersionSummary struct {
 	Gateways    []string `json:"gateways"`
 }
 
+// SummaryOf is e as the version list shows it: the default gateway
+// group named when it lists none.
+func SummaryOf(e catalog.VersionEntry) APIVersionSummary {
+	gateways := e.Gateways
+	if len(gateways) == 0 {
+		gateways = []string{catalog.DefaultGatewayGroup}
+	}
+	return APIVersionSummary{Name: e.Name, Version: e.Version, BasePath: e.BasePath, State: string(e.State),
+		Description: e.Description, Owners: e.Owners, Tags: e.Tags, Gateways: gateways}
+}
+
 func (a *API) listAPIVersions(w http.ResponseWriter, r *http.Request, reqID string) {
 	limit, after, ok := a.pageParams(w, r, reqID)
 	if !ok {
@@ -238,12 +249,7 @@ func (a *API) listAPIVersions(w http.ResponseWriter, r *http.Request, reqID stri
 			text != "" && !strings.Contains(strings.ToLower(e.Name), text) && !strings.Contains(strings.ToLower(e.Description), text):
 			continue
 		}
-		gateways := e.Gateways
-		if len(gateways) == 0 {
-			gateways = []string{catalog.DefaultGatewayGroup}
-		}
-		out = append(out, APIVersionSummary{Name: e.Name, Version: e.Version, BasePath: e.BasePath, State: string(e.State),
-			Description: e.Description, Owners: e.Owners, Tags: e.Tags, Gateways: gateways})
+		out = append(out, SummaryOf(e))
 	}
 	// Export sorts by "name version", the page key.
 	writeJSON(w, http.StatusOK, paginate(out, func(s APIVersionSummary) string { return s.Name + " " + s.Version }, after, limit))

@@ -4,10 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -56,14 +54,7 @@ type documentStore struct {
 
 func newDocumentStore(t *testing.T) documentStore {
 	t.Helper()
-	db, err := store.Open(t.Context(), filepath.Join(t.TempDir(), "d.db"), slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	db := openTestStore(t)
 	au := audit.New(db, time.Now)
 	file := catalog.Snapshot{APIs: []catalog.API{{
 		Name: "warehouse", BasePath: "/warehouse", Upstream: "http://127.0.0.1:9000", Public: true,

@@ -55,11 +55,11 @@ func init() {
 	testBodies["Plan"] = `{"limits":[{"name":"gold-rate","rate":"200/s"}]}`
 }
 
-// newTestCatalog is the real catalog service over a fresh SQLite store
-// holding catalogFixture.
-func newTestCatalog(t *testing.T) *publish.Service {
+// openTestStore is a migrated SQLite store of the test's own, closed
+// when it ends.
+func openTestStore(t *testing.T) *store.DB {
 	t.Helper()
-	db, err := store.Open(t.Context(), filepath.Join(t.TempDir(), "c.db"), slog.New(slog.DiscardHandler))
+	db, err := store.Open(t.Context(), filepath.Join(t.TempDir(), "admin.db"), slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,6 +67,14 @@ func newTestCatalog(t *testing.T) *publish.Service {
 	if err := db.Migrate(t.Context()); err != nil {
 		t.Fatal(err)
 	}
+	return db
+}
+
+// newTestCatalog is the real catalog service over a fresh SQLite store
+// holding catalogFixture.
+func newTestCatalog(t *testing.T) *publish.Service {
+	t.Helper()
+	db := openTestStore(t)
 	au := audit.New(db, time.Now).WithDefaultActor(audit.Actor{Kind: audit.KindCLI, Subject: "fixture"})
 	svc := publish.New(db, au, catalog.Snapshot{}, nil, nil)
 	d, err := catalog.ParseDocument("fixture", []byte(catalogFixture))

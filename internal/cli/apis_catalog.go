@@ -49,21 +49,10 @@ func (c *APIsListCmd) Run(ctx context.Context, rt *Runtime) error {
 				(c.Group != "" && !e.ServedBy(c.Group)) {
 				continue
 			}
-			list = append(list, summary(e))
+			list = append(list, admin.SummaryOf(e))
 		}
 		return c.print(rt, list)
 	})
-}
-
-// summary is e as the admin API lists it, so local and remote print
-// the same.
-func summary(e catalog.VersionEntry) admin.APIVersionSummary {
-	gateways := e.Gateways
-	if len(gateways) == 0 {
-		gateways = []string{catalog.DefaultGatewayGroup}
-	}
-	return admin.APIVersionSummary{Name: e.Name, Version: e.Version, BasePath: e.BasePath, State: string(e.State),
-		Description: e.Description, Owners: e.Owners, Tags: e.Tags, Gateways: gateways}
 }
 
 func (c *APIsListCmd) print(rt *Runtime, list []admin.APIVersionSummary) error {
