@@ -14,4 +14,8 @@
 // must never let a change through unrecorded: Apply commits a change and
 // its record in one transaction, and an append that fails fails the
 // change. Audit records are a typed stream of their own, never log lines.
+//
+// A Follower copies the trail, as it grows, to sinks outside the store (a
+// file it resumes exactly, syslog), checking each record's place in the
+// chain before it goes out.
 package audit

@@ -43,6 +43,9 @@ type Config struct {
 	// RateLimit holds the rate-limit backend, plans and abuse rules
 	// (limits of one API or operation are declared with it).
 	RateLimit RateLimit `yaml:"ratelimit"`
+	// Audit says what the node does with the audit trail besides keeping
+	// it in the store (streaming it to a file or syslog).
+	Audit Audit `yaml:"audit"`
 
 	// src locates fields in the file the config came from; nil for a
 	// config built in code.
@@ -253,6 +256,7 @@ func (c *Config) ApplyDefaults() {
 	c.RateLimit.ApplyDefaults()
 	c.Gateway.RateLimit = c.RateLimit
 	c.Gateway.ApplyDefaults()
+	c.Audit.ApplyDefaults()
 }
 
 func setString(s *string, def string) {

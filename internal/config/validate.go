@@ -76,6 +76,7 @@ func (c *Config) Validate() error {
 	v.duration("purge_interval", c.PurgeInterval, duration.Bounds{Min: time.Second, Max: 24 * time.Hour})
 	v.gateway()
 	v.rateLimitBackend()
+	v.auditStream()
 	if len(v.errs) > 0 {
 		// In file order, so the report reads top to bottom.
 		slices.SortStableFunc(v.errs, func(a, b error) int { return lineOf(a) - lineOf(b) })

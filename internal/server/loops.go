@@ -17,10 +17,10 @@ const (
 
 // startLoops runs the background maintenance of the roles this node runs
 // until ctx ends (the gateway's catalog sync, the authorization server's
-// key reloads and purges); wg tracks the goroutines so shutdown can wait for them
-// and none outlives the server. Key reloads and purges belong to the
-// authorization server: a node without it holds no keys to reload and
-// must not delete the shared store's rows.
+// key reloads, purges and audit stream); wg tracks the goroutines so
+// shutdown can wait for them and none outlives the server. Key reloads
+// and purges belong to the authorization server: a node without it holds
+// no keys to reload and must not delete the shared store's rows.
 func (w *wiring) startLoops(ctx context.Context, wg *sync.WaitGroup) {
 	if w.catalog != nil {
 		poll := time.Duration(w.cfg.Gateway.CatalogPoll)
@@ -33,6 +33,9 @@ func (w *wiring) startLoops(ctx context.Context, wg *sync.WaitGroup) {
 			f := newNoticeFollower(w.redis, w.cfg.RateLimit.Redis.Prefix, w.catalog.kick, w.logger)
 			wg.Go(func() { f.run(ctx) })
 		}
+	}
+	if w.auditStream != nil {
+		wg.Go(func() { w.auditStream.run(ctx) })
 	}
 	if w.keys == nil {
 		return

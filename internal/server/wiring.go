@@ -68,6 +68,9 @@ type wiring struct {
 	previousSecretKey []byte
 	// console holds the admin console's keys; nil without the authz role.
 	console *consoleKeys
+	// auditStream copies the audit trail to audit.stream's sinks; nil
+	// without the authz role or without a sink.
+	auditStream *auditStream
 }
 
 // wire builds everything Start serves. On error it releases what it opened.
@@ -202,6 +205,9 @@ func wire(ctx context.Context, cfg *config.Config, issuer string, logger *slog.L
 	})
 	if err != nil {
 		return nil, fmt.Errorf("authorization server: %w", err)
+	}
+	if w.auditStream, err = newAuditStream(cfg, w.db, w.registry, logger); err != nil {
+		return nil, fmt.Errorf("audit stream: %w", err)
 	}
 	return w, nil
 }
