@@ -50,7 +50,7 @@ var leafPackages = []string{"internal/duration", "internal/loopback", "internal/
 // authorization server and of SQL (DESIGN: "the gateway never issues
 // tokens"; "the gateway links no SQL driver").
 var (
-	gatewayMay   = plus(leafPackages, "internal/catalog", "internal/phantom", "internal/policy", "internal/ratelimit", "internal/token")
+	gatewayMay   = plus(leafPackages, "internal/catalog", "internal/contract", "internal/phantom", "internal/policy", "internal/ratelimit", "internal/httpsig", "internal/token", "internal/waf")
 	gatewayNever = []string{"internal/admin", "internal/clientauth", "internal/config", "internal/identity",
 		"internal/keys", "internal/oauth", "internal/registry", "internal/store"}
 )
@@ -76,6 +76,13 @@ var layers = map[string]layer{
 	"internal/store":  {},
 	"internal/token":  {may: []string{"internal/loopback", "internal/printable", "internal/scope"}},
 	"internal/policy": {may: leafPackages},
+	// Request contracts: JSON Schemas compiled once, the body guards.
+	"internal/contract": {},
+	// Injection inspection: Coraza and the OWASP Core Rule Set, compiled
+	// once per configuration; it knows nothing of the catalog or HTTP routing.
+	"internal/waf": {},
+	// HTTP Message Signatures (RFC 9421) and Content-Digest (RFC 9530).
+	"internal/httpsig": {},
 
 	// The authorization server's domain; each package declares the store
 	// interfaces it needs.
@@ -90,7 +97,7 @@ var layers = map[string]layer{
 	// The API model and its readers. The catalog is below the
 	// configuration and the store, never above.
 	"internal/catalog": {
-		may:   plus(leafPackages, "internal/catalog/openapi", "internal/openapi", "internal/policy"),
+		may:   plus(leafPackages, "internal/catalog/openapi", "internal/contract", "internal/httpsig", "internal/openapi", "internal/policy"),
 		never: []string{"internal/config", "internal/store"},
 	},
 	"internal/openapi":                 {may: plus(leafPackages, "internal/catalog")},
@@ -148,7 +155,9 @@ var layers = map[string]layer{
 	"cmd/portcullis": {may: []string{"internal/cli"}},
 
 	// Outside internal/.
-	"pkg/verify":         {},
+	"pkg/verify": {},
+	// The API client's check of a signed response.
+	"pkg/httpsig":        {may: []string{"internal/httpsig"}},
 	"examples/warehouse": {},
 	"e2e":                {may: []string{anyPackage}},
 	"bench/baseline":     {},

@@ -57,5 +57,7 @@ func (g *Gateway) logAccess(ctx context.Context, ex *exchange, method string, st
 		slog.Int("status", status),
 		slog.Float64("latency_ms", float64(elapsed.Microseconds())/1000),
 		slog.Int64("bytes", ex.bytes),
+		ex.waf.attr(),
+		ex.validation.attr(),
 	)
 }

@@ -59,6 +59,11 @@ type exchange struct {
 	// inspect it; bodyRead says it was read (body may be empty).
 	body     []byte
 	bodyRead bool
+
+	// waf is what the WAF found, for the access log.
+	waf wafOutcome
+	// validation is what the validation step found, for the access log.
+	validation validationOutcome
 }
 
 var exchanges = sync.Pool{New: func() any { return new(exchange) }}
@@ -205,6 +210,9 @@ const (
 	decisionClientClosed
 	decisionDenyRate
 	decisionDenyBlocked
+	decisionDenyWAF
+	decisionInvalidRequest
+	decisionUnsupportedMedia
 	decisionCount
 )
 
@@ -226,6 +234,9 @@ var decisionNames = [decisionCount]string{
 	decisionClientClosed:     "client_closed",
 	decisionDenyRate:         "deny_rate",
 	decisionDenyBlocked:      "deny_blocked",
+	decisionDenyWAF:          "deny_waf",
+	decisionInvalidRequest:   "invalid_request",
+	decisionUnsupportedMedia: "unsupported_media_type",
 }
 
 func (d decision) String() string {

@@ -201,6 +201,10 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ex.problem(problemBadRequest, decisionBadRequest)
 		return
 	}
+	if path == catalog.ResponseKeysPath && t.responseKeys != nil {
+		t.serveResponseKeys(ex, r)
+		return
+	}
 	api := t.matchAPI(path)
 	if api == nil {
 		ex.setDeadlines(unmatchedTimeout, unmatchedTimeout)

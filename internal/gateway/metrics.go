@@ -13,6 +13,9 @@ import (
 type metrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+	waf      *wafMetrics
+	// validation counts requests that broke their contract (validate.go).
+	validation *prometheus.CounterVec
 	// reg and all are for unregister.
 	reg prometheus.Registerer
 	all []prometheus.Collector
@@ -39,7 +42,14 @@ func newMetrics(reg prometheus.Registerer, g *Gateway) (*metrics, error) {
 			Buckets: latencyBuckets,
 		}, []string{"api", "version", "operation"}),
 	}
+	m.waf = newWAFMetrics()
 	cs := []prometheus.Collector{m.requests, m.duration}
+	cs = append(cs, m.waf.collectors()...)
+	m.validation = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "portcullis_gateway_validation_failures_total",
+		Help: "Requests that broke their operation's contract, by API, API version, operation and validation mode (enforce: refused; report: let through).",
+	}, []string{"api", "version", "operation", "mode"})
+	cs = append(cs, m.validation)
 	for _, kind := range []string{"opaque", "split"} {
 		cs = append(cs,
 			prometheus.NewCounterFunc(prometheus.CounterOpts{
@@ -92,6 +102,10 @@ type opMetrics struct {
 	duration         prometheus.Observer
 	counters         atomic.Pointer[map[uint32]prometheus.Counter]
 	mu               sync.Mutex
+	// waf counts the WAF's refusals (waf.go).
+	waf *wafMetrics
+	// validation counts contract failures (validate.go).
+	validation *prometheus.CounterVec
 }
 
 // forOp returns the children for an operation of an API version (""
@@ -100,7 +114,7 @@ func (m *metrics) forOp(api, version, op string) *opMetrics {
 	if m == nil {
 		return nil
 	}
-	o := &opMetrics{api: api, version: version, op: op, vec: m.requests, duration: m.duration.WithLabelValues(api, version, op)}
+	o := &opMetrics{api: api, version: version, op: op, vec: m.requests, duration: m.duration.WithLabelValues(api, version, op), waf: m.waf, validation: m.validation}
 	counters := map[uint32]prometheus.Counter{}
 	// The pairs nearly every operation sees, resolved up front.
 	for _, p := range []struct {
@@ -146,4 +160,14 @@ func (o *opMetrics) add(code int, d decision) prometheus.Counter {
 	next[k] = c
 	o.counters.Store(&next)
 	return c
+}
+
+// validationFailures returns the operation's counter of contract
+// failures in mode, resolved once when its chain is built; nil when
+// metrics are off.
+func (o *opMetrics) validationFailures(mode string) prometheus.Counter {
+	if o == nil || o.validation == nil {
+		return nil
+	}
+	return o.validation.WithLabelValues(o.api, o.version, o.op, mode)
 }

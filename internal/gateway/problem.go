@@ -47,6 +47,17 @@ var (
 		"The upstream service did not answer in time.")
 	problemUnavailable = newProblem(http.StatusServiceUnavailable, "unavailable", "Service unavailable",
 		"Access cannot be decided right now; retry later.")
+	// problemInvalidRequest lists the violations of the API's contract
+	// in "errors" (validate.go); problemUnsupportedMedia is a content
+	// type the operation does not accept.
+	problemInvalidRequest = newProblem(http.StatusBadRequest, "invalid-request", "Invalid request",
+		"The request does not match the API's contract.")
+	problemUnsupportedMedia = newProblem(http.StatusUnsupportedMediaType, "unsupported-media-type", "Unsupported media type",
+		"The operation does not accept the request's content type.")
+	// problemRequestBlocked is the WAF's refusal; which rules matched
+	// goes to the access log only ("blocked" is the abuse block's 429).
+	problemRequestBlocked = newProblem(http.StatusForbidden, "request-blocked", "Request blocked",
+		"The request was refused by the gateway's inspection.")
 )
 
 // Header values shared by every problem response (never modified).
@@ -60,6 +71,12 @@ var (
 // problem answers with p and records d, unless a response has already
 // started (then only the decision is recorded).
 func (ex *exchange) problem(p *problemKind, d decision) {
+	ex.problemWith(p, d, nil)
+}
+
+// problemWith answers like problem, with more members after the request
+// id: extra is JSON starting with a comma (`,"errors":[...]`).
+func (ex *exchange) problemWith(p *problemKind, d decision, extra []byte) {
 	ex.decision = d
 	if ex.status != 0 {
 		return
@@ -77,9 +94,11 @@ func (ex *exchange) problem(p *problemKind, d decision) {
 		h["Retry-After"] = headerRetryAfter
 	}
 	ex.WriteHeader(p.status)
-	b := make([]byte, 0, len(p.prefix)+len(ex.id)+3)
+	b := make([]byte, 0, len(p.prefix)+len(ex.id)+len(extra)+4)
 	b = append(b, p.prefix...)
 	b = append(b, ex.id...)
-	b = append(b, "\"}\n"...)
+	b = append(b, '"')
+	b = append(b, extra...)
+	b = append(b, "}\n"...)
 	_, _ = ex.Write(b)
 }

@@ -120,6 +120,8 @@ type upstream struct {
 	path, rawPath string
 	logger        *slog.Logger
 	rp            *httputil.ReverseProxy
+	// signer is the response filter's, which needs the inbound request.
+	signer *responseSigner
 }
 
 func newUpstream(name, base string, target *url.URL, rt http.RoundTripper, filter *responseFilter, logger *slog.Logger) *upstream {
@@ -130,6 +132,7 @@ func newUpstream(name, base string, target *url.URL, rt http.RoundTripper, filte
 		path:    strings.TrimSuffix(target.Path, "/"),
 		rawPath: strings.TrimSuffix(target.EscapedPath(), "/"),
 		logger:  logger,
+		signer:  filter.signer,
 	}
 	u.rp = &httputil.ReverseProxy{
 		Rewrite:        u.rewrite,
@@ -156,6 +159,9 @@ func (u *upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithDeadline(r.Context(), ex.deadline)
 		defer cancel()
 		r = r.WithContext(ctx)
+	}
+	if u.signer != nil {
+		r = u.signer.bind(r, ex)
 	}
 	u.rp.ServeHTTP(w, r)
 }

@@ -29,6 +29,8 @@ type responseFilter struct {
 	// them too because a 101 answer is written by the proxy on the
 	// hijacked connection, past the exchange.
 	lifecycle lifecycle
+	// signer signs the response (signing.go); nil when the API does not.
+	signer *responseSigner
 }
 
 // newResponseFilter compiles a validated policy.
@@ -68,6 +70,9 @@ func (f *responseFilter) modify(res *http.Response) error {
 	}
 	// The gateway's announcement replaces any the upstream made.
 	f.lifecycle.set(h)
+	if f.signer != nil {
+		return f.signer.sign(res)
+	}
 	return nil
 }
 

@@ -69,6 +69,9 @@ type table struct {
 	unmatched *opMetrics
 	// limits are the plans and abuse rules (for Quotas).
 	limits *limitTable
+	// responseKeys is the JWKS of the APIs' response signing keys
+	// (signing.go); nil when no API signs.
+	responseKeys []byte
 }
 
 // apiRoute is one API of a table.
@@ -97,6 +100,11 @@ type apiRoute struct {
 	// lifecycle announces the version's deprecation and sunset on every
 	// response for it.
 	lifecycle lifecycle
+	// waf is the API's compiled rule sets; nil when it has no WAF.
+	waf *apiWAF
+	// validation is the API's validation settings and its OpenAPI
+	// document's compiled contract (validate.go).
+	validation *apiValidation
 }
 
 // operation is one method and pattern of an API, with its chain.
@@ -206,6 +214,9 @@ func (b *builder) build(ctx context.Context, s *catalog.Snapshot) (_ *table, err
 		t.apis = append(t.apis, api)
 	}
 	slices.SortStableFunc(t.apis, func(x, y *apiRoute) int { return len(y.base) - len(x.base) })
+	if t.responseKeys, err = responseKeySet(t.apis); err != nil {
+		return nil, err
+	}
 	return t, nil
 }
 
@@ -272,10 +283,16 @@ func (b *builder) api(ctx context.Context, s *catalog.Snapshot, c *catalog.API, 
 			return nil, fmt.Errorf("policy: %w", err)
 		}
 	}
+	if api.waf, err = newAPIWAF(c); err != nil {
+		return nil, fmt.Errorf("waf: %w", err)
+	}
 
-	ops, err := b.operations(c, loc)
+	ops, doc, err := b.operations(c, loc)
 	if err != nil {
 		return nil, err
+	}
+	if api.validation, err = newAPIValidation(c, doc); err != nil {
+		return nil, fmt.Errorf("validation: %w", err)
 	}
 	needsToken := false
 	for _, op := range ops {
@@ -309,6 +326,9 @@ func (b *builder) api(ctx context.Context, s *catalog.Snapshot, c *catalog.API, 
 	api.lifecycle = newLifecycle(c.Deprecation, c.Sunset)
 	filter := newResponseFilter(c.ResponseHeaders, api.cors != nil)
 	filter.lifecycle = api.lifecycle
+	if filter.signer, err = b.responseSigner(c); err != nil {
+		return nil, fmt.Errorf("response_signing: %w", err)
+	}
 	api.upstream = newUpstream(c.Name, cut, target, tr, filter, b.logger)
 	api.unmatched = b.metrics.forOp(c.Name, c.Version, "")
 
@@ -320,6 +340,7 @@ func (b *builder) api(ctx context.Context, s *catalog.Snapshot, c *catalog.API, 
 		var opLimits []catalog.Limit
 		if j < len(c.Operations) {
 			opLimits = c.Operations[j].Limits
+			sc.opCfg = &c.Operations[j]
 		}
 		if sc.limits, err = b.opLimitsFor(c.Name, op.label, c.Limits, opLimits, op.public, loc); err != nil {
 			return nil, &ConfigError{Operation: op.label, Err: err}
@@ -335,35 +356,37 @@ func (b *builder) api(ctx context.Context, s *catalog.Snapshot, c *catalog.API, 
 }
 
 // operations collects the declared operations and those of the API's
-// OpenAPI document.
-func (b *builder) operations(c *catalog.API, loc *time.Location) ([]*operation, error) {
+// OpenAPI document, and returns the document as read (nil when the API
+// has none), so that its schemas come from the same bytes.
+func (b *builder) operations(c *catalog.API, loc *time.Location) ([]*operation, []byte, error) {
 	var ops []*operation
 	for _, o := range c.Operations {
 		op, err := b.operation(c, o, loc)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		ops = append(ops, op)
 	}
-	if c.OpenAPI != "" {
-		data, err := os.ReadFile(resolvePath(b.baseDir, c.OpenAPI))
-		if err != nil {
-			return nil, fmt.Errorf("openapi: %w", err)
-		}
-		imported, err := b.f.openapi(data)
-		if err != nil {
-			// The importer's errors start with "openapi: " already.
-			return nil, fmt.Errorf("%s: %w", c.OpenAPI, err)
-		}
-		for _, o := range imported {
-			op, err := b.operation(c, o, loc)
-			if err != nil {
-				return nil, fmt.Errorf("openapi %s: %w", c.OpenAPI, err)
-			}
-			ops = append(ops, op)
-		}
+	if c.OpenAPI == "" {
+		return ops, nil, nil
 	}
-	return ops, nil
+	data, err := os.ReadFile(resolvePath(b.baseDir, c.OpenAPI))
+	if err != nil {
+		return nil, nil, fmt.Errorf("openapi: %w", err)
+	}
+	imported, err := b.f.openapi(data)
+	if err != nil {
+		// The importer's errors start with "openapi: " already.
+		return nil, nil, fmt.Errorf("%s: %w", c.OpenAPI, err)
+	}
+	for _, o := range imported {
+		op, err := b.operation(c, o, loc)
+		if err != nil {
+			return nil, nil, fmt.Errorf("openapi %s: %w", c.OpenAPI, err)
+		}
+		ops = append(ops, op)
+	}
+	return ops, data, nil
 }
 
 // operation compiles one operation: its pattern, scopes and policy. The
@@ -415,6 +438,9 @@ type stepConfig struct {
 	// preAuth is the pre-authentication limit; nil when there is none.
 	preAuth *preAuthLimit
 	limitRT *limitRuntime
+	// opCfg is the operation as declared; nil for one imported from an
+	// OpenAPI document.
+	opCfg *catalog.Operation
 }
 
 // stepConstructor builds one step around next; a step with nothing to do
