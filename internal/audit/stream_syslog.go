@@ -2,7 +2,6 @@ package audit
 
 import (
 	"context"
-	"errors"
 	"fmt"
 )
 
@@ -98,6 +97,3 @@ func (s *SyslogSink) Close() error {
 	s.w = nil
 	return err
 }
-
-// errNoSyslog is dialSyslog's error where Go has no log/syslog.
-var errNoSyslog = errors.New("syslog is not supported on this platform")

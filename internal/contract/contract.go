@@ -66,12 +66,3 @@ func excerpt(s string) string {
 	b.WriteByte('"')
 	return b.String()
 }
-
-// pointer appends one reference token to a JSON pointer (RFC 6901 §3:
-// "~" is written "~0" and "/" "~1").
-func pointer(base, token string) string {
-	if !strings.ContainsAny(token, "~/") {
-		return base + "/" + token
-	}
-	return base + "/" + strings.NewReplacer("~", "~0", "/", "~1").Replace(token)
-}

@@ -1,6 +1,7 @@
 package httpsig
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -54,10 +55,19 @@ func b64(t testing.TB, s string) []byte {
 
 func testP256(t testing.TB) *ecdsa.PrivateKey {
 	t.Helper()
-	k := &ecdsa.PrivateKey{D: new(big.Int).SetBytes(b64url(t, p256D))}
-	k.Curve = elliptic.P256()
-	k.X = new(big.Int).SetBytes(b64url(t, p256X))
-	k.Y = new(big.Int).SetBytes(b64url(t, p256Y))
+	k, err := ecdsa.ParseRawPrivateKey(elliptic.P256(), b64url(t, p256D))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The RFC's public key must be the one its private key gives.
+	pub, err := k.PublicKey.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := append(append([]byte{4}, b64url(t, p256X)...), b64url(t, p256Y)...)
+	if !bytes.Equal(pub, want) {
+		t.Fatalf("P-256 test key: public %x, want %x", pub, want)
+	}
 	return k
 }
 
