@@ -87,6 +87,12 @@ type API struct {
 	// before the response reaches the client. The zero value removes
 	// DefaultRemovedResponseHeaders().
 	ResponseHeaders ResponseHeaders `yaml:"response_headers"`
+	// UpstreamErrors says what becomes of an upstream's 5xx answer:
+	// UpstreamErrorsReplace (the default, "") sends the client a
+	// problem+json of the gateway's with the same status instead of the
+	// upstream's body, which may hold a stack trace, a query or an
+	// internal host; UpstreamErrorsPass passes it through.
+	UpstreamErrors string `yaml:"upstream_errors"`
 
 	// Deprecation is when a stored, deprecated version was deprecated:
 	// its responses carry Deprecation (RFC 9745). Zero means not

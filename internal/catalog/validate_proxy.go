@@ -9,6 +9,19 @@ import (
 // responseHeaders checks an API's response_headers: header names or
 // prefixes ending in "*" to remove, and names of the default list to
 // keep.
+// The values of API.UpstreamErrors.
+const (
+	UpstreamErrorsReplace = "replace"
+	UpstreamErrorsPass    = "pass"
+)
+
+// upstreamErrors checks the API's upstream_errors.
+func (v *validator) upstreamErrors(f string, a *API) {
+	if a.UpstreamErrors != "" {
+		v.oneOf(f+".upstream_errors", a.UpstreamErrors, []string{UpstreamErrorsReplace, UpstreamErrorsPass})
+	}
+}
+
 func (v *validator) responseHeaders(f string, a *API) {
 	rh := a.ResponseHeaders
 	f += ".response_headers"

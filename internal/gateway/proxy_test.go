@@ -326,3 +326,43 @@ func writeClientCert(t testing.TB, certPath, keyPath string) {
 		t.Fatal(err)
 	}
 }
+
+// TestUpstreamErrorsReplaced: an upstream's 5xx page (a stack trace, an
+// internal host) never reaches the client: it gets the gateway's problem
+// with the same status, the request id and the upstream's Retry-After;
+// upstream_errors: pass lets an API opt out.
+func TestUpstreamErrorsReplaced(t *testing.T) {
+	for _, tc := range []struct {
+		name, mode string
+		pass       bool
+	}{{"default replaces", "", false}, {"replace", catalog.UpstreamErrorsReplace, false}, {"pass", catalog.UpstreamErrorsPass, true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, func(c *catalog.Snapshot) { c.APIs[0].UpstreamErrors = tc.mode })
+			const page = "panic: runtime error at db.internal:5432\n\tSELECT * FROM users"
+			e.up.SetHandler(func(w http.ResponseWriter, _ *http.Request) {
+				w.Header().Set("Content-Type", "text/plain")
+				w.Header().Set("Retry-After", "30")
+				w.Header().Set("Etag", `"v1"`)
+				w.WriteHeader(http.StatusServiceUnavailable)
+				_, _ = io.WriteString(w, page)
+			})
+			w := e.serve(request("GET", "/warehouse/items", e.token(t, "jwt", "list_items")))
+			if w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") != "30" {
+				t.Fatalf("status %d, Retry-After %q", w.Code, w.Header().Get("Retry-After"))
+			}
+			if tc.pass {
+				if w.Body.String() != page {
+					t.Errorf("passed body = %q", w.Body)
+				}
+				return
+			}
+			if strings.Contains(w.Body.String(), "panic") || strings.Contains(w.Body.String(), "db.internal") || w.Header().Get("Etag") != "" {
+				t.Fatalf("upstream page leaked: %q (Etag %q)", w.Body, w.Header().Get("Etag"))
+			}
+			p := readProblem(t, w)
+			if p.Type != "urn:portcullis:problem:upstream-error" || p.Status != 503 || p.RequestID == "" || p.RequestID != w.Header().Get("X-Request-Id") {
+				t.Errorf("problem = %+v, X-Request-Id %q", p, w.Header().Get("X-Request-Id"))
+			}
+		})
+	}
+}

@@ -1,8 +1,11 @@
 package gateway
 
 import (
+	"bytes"
+	"io"
 	"net/http"
 	"net/textproto"
+	"strconv"
 	"strings"
 
 	"github.com/portcullis/portcullis/internal/catalog"
@@ -31,6 +34,9 @@ type responseFilter struct {
 	lifecycle lifecycle
 	// signer signs the response (signing.go); nil when the API does not.
 	signer *responseSigner
+	// passErrors passes an upstream's 5xx body through; false replaces
+	// it with the gateway's problem (upstream_errors).
+	passErrors bool
 }
 
 // newResponseFilter compiles a validated policy.
@@ -70,6 +76,9 @@ func (f *responseFilter) modify(res *http.Response) error {
 	}
 	// The gateway's announcement replaces any the upstream made.
 	f.lifecycle.set(h)
+	if res.StatusCode >= 500 && !f.passErrors {
+		replaceUpstreamError(res)
+	}
 	if f.signer != nil {
 		return f.signer.sign(res)
 	}
@@ -98,4 +107,46 @@ func (f *responseFilter) drop(k string) bool {
 		}
 	}
 	return false
+}
+
+// problemUpstreamError replaces an upstream's 5xx body.
+var problemUpstreamError = []byte(`{"type":"urn:portcullis:problem:upstream-error","title":"Upstream error",` +
+	`"detail":"The upstream service failed to answer this request.","status":`)
+
+// upstreamBodyHeaders describe the upstream's body, which is gone.
+var upstreamBodyHeaders = []string{"Content-Encoding", "Content-Range", "Content-Disposition", "Content-Language",
+	"Content-Location", "Etag", "Last-Modified", "Trailer", "Transfer-Encoding"}
+
+// replaceUpstreamError swaps a 5xx answer's body for the gateway's
+// problem+json with the same status and the request id: an upstream's
+// error page may hold a stack trace, an SQL statement or an internal
+// host name, none of which a client needs. Its Retry-After stays.
+func replaceUpstreamError(res *http.Response) {
+	if res.Body != nil {
+		// The body is dropped unread; closing it lets the transport
+		// discard the connection rather than read an unbounded page.
+		_ = res.Body.Close()
+	}
+	b := make([]byte, 0, len(problemUpstreamError)+64)
+	b = append(b, problemUpstreamError...)
+	b = strconv.AppendInt(b, int64(res.StatusCode), 10)
+	b = append(b, `,"request_id":`...)
+	id := ""
+	if res.Request != nil {
+		id = res.Request.Header.Get("X-Request-Id")
+	}
+	b = strconv.AppendQuote(b, id)
+	b = append(b, "}\n"...)
+	h := res.Header
+	for _, k := range upstreamBodyHeaders {
+		delete(h, k)
+	}
+	h["Content-Type"] = headerProblemType
+	h["Cache-Control"] = headerNoStore
+	h["X-Content-Type-Options"] = headerNoSniff
+	h.Set("Content-Length", strconv.Itoa(len(b)))
+	res.Body = io.NopCloser(bytes.NewReader(b))
+	res.ContentLength = int64(len(b))
+	res.TransferEncoding = nil
+	res.Uncompressed = false
 }
