@@ -93,6 +93,11 @@ type API struct {
 	// upstream's body, which may hold a stack trace, a query or an
 	// internal host; UpstreamErrorsPass passes it through.
 	UpstreamErrors string `yaml:"upstream_errors"`
+	// SecurityHeaders are response headers the gateway adds for the
+	// browser and for caches (security_headers.go). The zero value sends
+	// X-Content-Type-Options: nosniff and keeps responses to token-bearing
+	// requests out of caches.
+	SecurityHeaders SecurityHeaders `yaml:"security_headers"`
 
 	// Deprecation is when a stored, deprecated version was deprecated:
 	// its responses carry Deprecation (RFC 9745). Zero means not

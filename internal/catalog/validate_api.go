@@ -66,6 +66,7 @@ func (v *validator) api(i int, loc *time.Location) {
 	v.upstreamTLS(f, a)
 	v.responseHeaders(f, a)
 	v.upstreamErrors(f, a)
+	v.securityHeaders(f, a)
 	v.validation(f, a)
 	v.waf(f, a)
 	v.responseSigning(f, a)

@@ -37,6 +37,8 @@ type responseFilter struct {
 	// passErrors passes an upstream's 5xx body through; false replaces
 	// it with the gateway's problem (upstream_errors).
 	passErrors bool
+	// security are the API's security_headers.
+	security securityHeaders
 }
 
 // newResponseFilter compiles a validated policy.
@@ -79,6 +81,7 @@ func (f *responseFilter) modify(res *http.Response) error {
 	if res.StatusCode >= 500 && !f.passErrors {
 		replaceUpstreamError(res)
 	}
+	f.security.set(h, res.Request)
 	if f.signer != nil {
 		return f.signer.sign(res)
 	}

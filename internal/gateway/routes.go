@@ -326,6 +326,7 @@ func (b *builder) api(ctx context.Context, s *catalog.Snapshot, c *catalog.API, 
 	api.lifecycle = newLifecycle(c.Deprecation, c.Sunset)
 	filter := newResponseFilter(c.ResponseHeaders, api.cors != nil)
 	filter.passErrors = c.UpstreamErrors == catalog.UpstreamErrorsPass
+	filter.security = newSecurityHeaders(c.SecurityHeaders)
 	filter.lifecycle = api.lifecycle
 	if filter.signer, err = b.responseSigner(c); err != nil {
 		return nil, fmt.Errorf("response_signing: %w", err)
