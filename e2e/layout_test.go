@@ -50,7 +50,7 @@ var leafPackages = []string{"internal/duration", "internal/loopback", "internal/
 // authorization server and of SQL (DESIGN: "the gateway never issues
 // tokens"; "the gateway links no SQL driver").
 var (
-	gatewayMay   = plus(leafPackages, "internal/catalog", "internal/contract", "internal/phantom", "internal/policy", "internal/ratelimit", "internal/httpsig", "internal/token", "internal/waf")
+	gatewayMay   = plus(leafPackages, "internal/catalog", "internal/contract", "internal/phantom", "internal/policy", "internal/ratelimit", "internal/httpsig", "internal/token", "internal/waf", "internal/fieldrules")
 	gatewayNever = []string{"internal/admin", "internal/clientauth", "internal/config", "internal/identity",
 		"internal/keys", "internal/oauth", "internal/registry", "internal/store"}
 )
@@ -76,6 +76,8 @@ var layers = map[string]layer{
 	"internal/store":  {},
 	"internal/token":  {may: []string{"internal/loopback", "internal/printable", "internal/scope"}},
 	"internal/policy": {may: leafPackages},
+	// Response field rules: selectors, CEL conditions, JWE per field.
+	"internal/fieldrules": {},
 	// Request contracts: JSON Schemas compiled once, the body guards.
 	"internal/contract": {},
 	// Injection inspection: Coraza and the OWASP Core Rule Set, compiled
@@ -97,7 +99,7 @@ var layers = map[string]layer{
 	// The API model and its readers. The catalog is below the
 	// configuration and the store, never above.
 	"internal/catalog": {
-		may:   plus(leafPackages, "internal/catalog/openapi", "internal/contract", "internal/httpsig", "internal/openapi", "internal/policy"),
+		may:   plus(leafPackages, "internal/catalog/openapi", "internal/contract", "internal/fieldrules", "internal/httpsig", "internal/openapi", "internal/policy"),
 		never: []string{"internal/config", "internal/store"},
 	},
 	"internal/openapi":                 {may: plus(leafPackages, "internal/catalog")},

@@ -166,6 +166,12 @@ type Operation struct {
 	// WAF tunes the API's injection inspection for this operation
 	// (waf.go). Nil means the API's as is.
 	WAF *OperationWAF `yaml:"waf"`
+	// Rewrite changes the request on its way to the upstream and the
+	// response on its way back (rewrite.go). Nil means none.
+	Rewrite *Rewrite `yaml:"rewrite"`
+	// Response filters and protects the operation's JSON responses by
+	// the caller's claims (fieldrules.go). Nil means none.
+	Response *ResponseRules `yaml:"response"`
 }
 
 // UpgradeWebSocket is the one value of Operation.Upgrade.
@@ -296,6 +302,8 @@ func (a API) clone() API {
 		op.Limits = cloneLimits(op.Limits)
 		op.Validation = op.Validation.clone()
 		op.WAF = op.WAF.clone()
+		op.Rewrite = op.Rewrite.clone()
+		op.Response = op.Response.clone()
 	}
 	a.Validation = a.Validation.clone()
 	a.WAF = a.WAF.clone()

@@ -318,6 +318,8 @@ func (v *validator) operations(f string, a *API, loc *time.Location) {
 		}
 		v.requestRule(of+".policy", op.Policy, loc)
 		v.upgrade(of, op)
+		v.responseRules(of, &op)
+		v.rewrite(of, op)
 	}
 }
 

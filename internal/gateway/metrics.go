@@ -16,6 +16,8 @@ type metrics struct {
 	waf      *wafMetrics
 	// validation counts requests that broke their contract (validate.go).
 	validation *prometheus.CounterVec
+	// fields counts what response field rules did (fieldrules.go).
+	fields *prometheus.CounterVec
 	// reg and all are for unregister.
 	reg prometheus.Registerer
 	all []prometheus.Collector
@@ -50,6 +52,8 @@ func newMetrics(reg prometheus.Registerer, g *Gateway) (*metrics, error) {
 		Help: "Requests that broke their operation's contract, by API, API version, operation and validation mode (enforce: refused; report: let through).",
 	}, []string{"api", "version", "operation", "mode"})
 	cs = append(cs, m.validation)
+	m.fields = newFieldMetrics()
+	cs = append(cs, m.fields)
 	for _, kind := range []string{"opaque", "split"} {
 		cs = append(cs,
 			prometheus.NewCounterFunc(prometheus.CounterOpts{
@@ -106,6 +110,8 @@ type opMetrics struct {
 	waf *wafMetrics
 	// validation counts contract failures (validate.go).
 	validation *prometheus.CounterVec
+	// fields counts field rules' work (fieldrules.go).
+	fields *prometheus.CounterVec
 }
 
 // forOp returns the children for an operation of an API version (""
@@ -115,6 +121,7 @@ func (m *metrics) forOp(api, version, op string) *opMetrics {
 		return nil
 	}
 	o := &opMetrics{api: api, version: version, op: op, vec: m.requests, duration: m.duration.WithLabelValues(api, version, op), waf: m.waf, validation: m.validation}
+	o.fields = m.fields
 	counters := map[uint32]prometheus.Counter{}
 	// The pairs nearly every operation sees, resolved up front.
 	for _, p := range []struct {

@@ -32,6 +32,9 @@ type responseFilter struct {
 	// them too because a 101 answer is written by the proxy on the
 	// hijacked connection, past the exchange.
 	lifecycle lifecycle
+	// fields runs operations' field rules (fieldrules.go); false when
+	// no operation of the API has any.
+	fields bool
 	// signer signs the response (signing.go); nil when the API does not.
 	signer *responseSigner
 	// passErrors passes an upstream's 5xx body through; false replaces
@@ -82,6 +85,11 @@ func (f *responseFilter) modify(res *http.Response) error {
 		replaceUpstreamError(res)
 	}
 	f.security.set(h, res.Request)
+	if f.fields {
+		if err := rewriteFields(res); err != nil {
+			return err
+		}
+	}
 	if f.signer != nil {
 		return f.signer.sign(res)
 	}

@@ -328,6 +328,7 @@ func (b *builder) api(ctx context.Context, s *catalog.Snapshot, c *catalog.API, 
 	filter.passErrors = c.UpstreamErrors == catalog.UpstreamErrorsPass
 	filter.security = newSecurityHeaders(c.SecurityHeaders)
 	filter.lifecycle = api.lifecycle
+	filter.fields = hasResponseRules(c)
 	if filter.signer, err = b.responseSigner(c); err != nil {
 		return nil, fmt.Errorf("response_signing: %w", err)
 	}
@@ -337,6 +338,7 @@ func (b *builder) api(ctx context.Context, s *catalog.Snapshot, c *catalog.API, 
 	for j, op := range ops {
 		op.metrics = b.metrics.forOp(c.Name, c.Version, op.label)
 		sc := &stepConfig{api: api, op: op, strip: strip, loc: loc, now: b.now, preAuth: b.preAuth, limitRT: b.limitRT}
+		sc.getenv = b.getenv
 		// The declared operations come first in ops, in order; those of
 		// an OpenAPI document have no limits of their own.
 		var opLimits []catalog.Limit
@@ -443,6 +445,8 @@ type stepConfig struct {
 	// opCfg is the operation as declared; nil for one imported from an
 	// OpenAPI document.
 	opCfg *catalog.Operation
+	// getenv reads the keys of encrypt field rules.
+	getenv func(string) string
 }
 
 // stepConstructor builds one step around next; a step with nothing to do
@@ -468,6 +472,8 @@ var chainSteps = []struct {
 	{"validate", newValidate},
 	{"waf", newWAF},
 	{"headers", newHeaders},
+	{"rewrite", newRewrite},
+	{"fields", newFieldRules},
 }
 
 // buildChain wraps the proxy in every step, innermost last.
