@@ -37,9 +37,15 @@ func (s *lockedLog) String() string {
 }
 
 // newMiniBackend returns a backend over a miniredis server, with a client
-// that does not retry, so one call is one attempt.
+// that does not retry, so one call is one attempt. The round-trip timeout
+// defaults to seconds, not the production 50 ms: these tests fail Redis by
+// closing it (refused at once), and a busy -race run must not turn a
+// healthy call into a timeout.
 func newMiniBackend(t *testing.T, cfg RedisConfig, fallback *Memory) (*Redis, *miniredis.Miniredis, *lockedLog) {
 	t.Helper()
+	if cfg.Timeout == 0 {
+		cfg.Timeout = 5 * time.Second
+	}
 	m := miniredis.RunT(t)
 	c := redis.NewClient(&redis.Options{Addr: m.Addr(), MaxRetries: -1})
 	t.Cleanup(func() { c.Close() })
