@@ -60,17 +60,20 @@ func (rt *Runtime) logger() *slog.Logger {
 
 // CLI is the command line grammar of the portcullis binary.
 type CLI struct {
-	Serve   ServeCmd   `cmd:"" help:"Run the server with a configuration file."`
-	Demo    DemoCmd    `cmd:"" help:"Run everything with the built-in warehouse example and print how to use it."`
-	Migrate MigrateCmd `cmd:"" help:"Apply the database migrations and exit."`
-	Clients ClientsCmd `cmd:"" help:"Manage OAuth clients."`
-	Users   UsersCmd   `cmd:"" help:"Manage end users."`
-	Keys    KeysCmd    `cmd:"" help:"List and rotate signing keys."`
-	Rekey   RekeyCmd   `cmd:"" help:"Re-encrypt the store under a new master key ($PORTCULLIS_MASTER_KEY, the old one in $PORTCULLIS_MASTER_KEY_PREVIOUS)."`
-	APIs    APIsCmd    `cmd:"" name:"apis" help:"Work with API definitions (OpenAPI import)."`
-	Audit   AuditCmd   `cmd:"" help:"Verify and export the audit trail of management changes."`
-	Apply   ApplyCmd   `cmd:"" help:"Make the stored API catalog match a document: show the changes, apply them with --yes."`
-	Export  ExportCmd  `cmd:"" help:"Write the stored API catalog as a document apply reads back."`
+	Serve ServeCmd `cmd:"" help:"Run the server with a configuration file."`
+	Demo  DemoCmd  `cmd:"" help:"Run everything with the built-in warehouse example and print how to use it."`
+	// DemoToken is a command of its own, not "demo token": demo's flags
+	// and help stay those of running it.
+	DemoToken DemoTokenCmd `cmd:"" name:"demo-token" help:"Sign a user of a running demo in (authorization code flow with PKCE) and print the access token."`
+	Migrate   MigrateCmd   `cmd:"" help:"Apply the database migrations and exit."`
+	Clients   ClientsCmd   `cmd:"" help:"Manage OAuth clients."`
+	Users     UsersCmd     `cmd:"" help:"Manage end users."`
+	Keys      KeysCmd      `cmd:"" help:"List and rotate signing keys."`
+	Rekey     RekeyCmd     `cmd:"" help:"Re-encrypt the store under a new master key ($PORTCULLIS_MASTER_KEY, the old one in $PORTCULLIS_MASTER_KEY_PREVIOUS)."`
+	APIs      APIsCmd      `cmd:"" name:"apis" help:"Work with API definitions (OpenAPI import)."`
+	Audit     AuditCmd     `cmd:"" help:"Verify and export the audit trail of management changes."`
+	Apply     ApplyCmd     `cmd:"" help:"Make the stored API catalog match a document: show the changes, apply them with --yes."`
+	Export    ExportCmd    `cmd:"" help:"Write the stored API catalog as a document apply reads back."`
 }
 
 // KongOptions configures the parser of CLI: program name and help, the
@@ -147,6 +150,24 @@ func (c *ServeCmd) Run(ctx context.Context, rt *Runtime) error {
 	}
 	go server.ReloadOnSignal(ctx, r, c.Config, cfg.Gateway.Watch, logger.With("component", "reload"))
 	return r.Wait()
+}
+
+// DemoTokenCmd signs a demo user in headlessly.
+type DemoTokenCmd struct {
+	Data   string   `help:"Data directory of the running demo (default ${default})." default:"${demo_dir}" type:"path" placeholder:"DIR"`
+	User   string   `help:"The demo user who signs in (see demo.json)." required:"" placeholder:"USERNAME"`
+	Client string   `help:"The client the user signs in to: clinic-app (default) or warehouse-web." placeholder:"CLIENT_ID"`
+	Scope  []string `help:"Scopes to ask for (default: all the client may ask for)." placeholder:"SCOPE"`
+}
+
+// Run prints the access token alone on a line, so a shell can capture it.
+func (c *DemoTokenCmd) Run(ctx context.Context, rt *Runtime) error {
+	tok, err := demo.Token(ctx, demo.TokenOptions{Dir: c.Data, User: c.User, Client: c.Client, Scopes: c.Scope})
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(rt.Stdout, tok)
+	return err
 }
 
 // MigrateCmd applies the migrations.

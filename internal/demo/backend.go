@@ -56,23 +56,32 @@ func listenBackend(addr string) (*backendListener, error) {
 
 func (b *backendListener) close() { _ = b.ln.Close() } // nothing was served yet
 
-// serve serves the warehouse API until ctx ends. It verifies forwarded
-// tokens against the issuer's JWKS with the demo API's audience. root is
-// the program's logger: the JWKS cache names its own component.
-func (b *backendListener) serve(ctx context.Context, issuer, audience string, root *slog.Logger) error {
+// serve serves the warehouse and clinic APIs until ctx ends. Each
+// verifies forwarded tokens against the issuer's JWKS with its own API's
+// audience. root is the program's logger: the JWKS cache names its own
+// component.
+func (b *backendListener) serve(ctx context.Context, issuer string, root *slog.Logger) error {
 	logger := root.With("component", "backend")
 	jwks := token.NewJWKSCache(token.JWKSConfig{Issuer: issuer}, root, nil)
 	// What the gateway forwards is the client's own JWT (at+jwt) or the
 	// phantom token of an opaque or split one (phantom+jwt): a backend
 	// takes both, unlike the gateway's edge.
-	v, err := token.NewVerifier(token.VerifierConfig{
-		Issuer:    issuer,
-		Audiences: []string{audience},
-		Types:     []string{token.TypeAccessJWT, token.TypePhantomJWT},
-	}, jwks, nil)
+	verifier := func(audience string) (*token.Verifier, error) {
+		return token.NewVerifier(token.VerifierConfig{
+			Issuer:    issuer,
+			Audiences: []string{audience},
+			Types:     []string{token.TypeAccessJWT, token.TypePhantomJWT},
+		}, jwks, nil)
+	}
+	v, err := verifier(demoAudience)
 	if err != nil {
 		b.close()
 		return fmt.Errorf("warehouse backend: %w", err)
+	}
+	cv, err := verifier(clinicAudience)
+	if err != nil {
+		b.close()
+		return fmt.Errorf("clinic backend: %w", err)
 	}
 	go func() {
 		// The issuer is up by the time the first call arrives; until then
@@ -85,6 +94,7 @@ func (b *backendListener) serve(ctx context.Context, issuer, audience string, ro
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /items", wb.authed(wb.items))
 	mux.HandleFunc("POST /orders", wb.authed(wb.order))
+	newClinicBackend(cv, logger).register(mux)
 	mux.HandleFunc("GET /health", func(w http.ResponseWriter, _ *http.Request) {
 		writeBackendJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -108,15 +118,22 @@ func (b *backendListener) serve(ctx context.Context, issuer, audience string, ro
 
 // authed verifies the forwarded JWT and hands its claims on.
 func (b *warehouseBackend) authed(next func(http.ResponseWriter, *http.Request, *token.Claims)) http.HandlerFunc {
+	return verified(b.verifier, b.logger, next)
+}
+
+// verified is a handler that verifies the forwarded JWT with v and hands
+// its claims to next; a call without one, or with one that does not
+// verify, is refused with 401.
+func verified(v *token.Verifier, logger *slog.Logger, next func(http.ResponseWriter, *http.Request, *token.Claims)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		raw, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if !ok {
 			writeBackendJSON(w, http.StatusUnauthorized, map[string]string{"error": "no forwarded token"})
 			return
 		}
-		vt, err := b.verifier.Verify(r.Context(), raw)
+		vt, err := v.Verify(r.Context(), raw)
 		if err != nil {
-			b.logger.Warn("backend refused a forwarded token", "err", err)
+			logger.Warn("backend refused a forwarded token", "err", err)
 			writeBackendJSON(w, http.StatusUnauthorized, map[string]string{"error": "forwarded token does not verify"})
 			return
 		}

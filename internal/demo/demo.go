@@ -2,7 +2,12 @@
 // loads examples/warehouse/portcullis.yaml (embedded), seeds the example's
 // clients and users, an admin API client and a published catalog version
 // of the warehouse API into a self-contained data directory, runs the
-// warehouse backend on loopback and prints the walkthrough.
+// warehouse and clinic backends on loopback and prints the walkthrough.
+// The clinic API shows the gateway's payload and response protection:
+// contract validation, the OWASP Core Rule Set, and responses filtered and
+// encrypted by the caller's claims. Token signs a demo user in headlessly
+// (the authorization code flow with PKCE), so the walkthrough can call the
+// clinic as each of its users.
 //
 // It is a consumer of the server and the registry like any other; it must
 // never be imported by them, and never read PORTCULLIS_MASTER_KEY: a demo
@@ -25,6 +30,7 @@ import (
 
 	"github.com/portcullis/portcullis/examples/warehouse"
 	"github.com/portcullis/portcullis/internal/admin"
+	"github.com/portcullis/portcullis/internal/catalog"
 	"github.com/portcullis/portcullis/internal/clientauth"
 	"github.com/portcullis/portcullis/internal/config"
 	"github.com/portcullis/portcullis/internal/registry"
@@ -41,7 +47,33 @@ const (
 	// demoGatewaySecret holds the gateway client's secret for the gateway
 	// role (mode 0600), so the configuration names a file, not a secret.
 	demoGatewaySecret = "gateway.secret"
+	// demoClinicKeyFile holds the clinic's field-encryption key (32 bytes,
+	// standard base64, mode 0600): the key the gateway encrypts ssn
+	// fields under, and the one a reader decrypts them with.
+	demoClinicKeyFile = "clinic-field.key"
 )
+
+// The example's two APIs, by name.
+const (
+	warehouseAPI = "warehouse"
+	clinicAPI    = "clinic"
+)
+
+// clinicKeyEnv is the variable the clinic's encrypt rule names
+// (key_env); the demo answers it from demoClinicKeyFile, and reads no
+// other variable.
+const clinicKeyEnv = "PORTCULLIS_CLINIC_FIELD_KEY"
+
+// clinicClient is the clinic staff's web app: a confidential client whose
+// tokens are meant for the clinic API.
+const clinicClient = "clinic-app"
+
+// demoRedirectURI is where the clinic app's code comes back. Token reads
+// the code from the redirect and never calls it, so nothing listens there.
+const demoRedirectURI = "http://127.0.0.1:9999/callback"
+
+// clinicAudience is the clinic API's audience.
+const clinicAudience = "urn:portcullis:api:clinic"
 
 // demoAudience is the warehouse API's audience: the authorization server
 // puts it in every token by default and the gateway requires it.
@@ -202,19 +234,43 @@ func Config(o Options) (*config.Config, error) {
 	cfg.Listen.Authz = o.AuthzAddr
 	cfg.Listen.Admin = o.AdminAddr
 	cfg.Listen.Gateway = o.GatewayAddr
-	if len(cfg.Gateway.Issuers) != 1 || len(cfg.Gateway.APIs) != 1 {
-		return nil, errors.New("demo: the warehouse example must have one issuer and one API")
+	if len(cfg.Gateway.Issuers) != 1 {
+		return nil, errors.New("demo: the warehouse example must have one issuer")
 	}
 	is := &cfg.Gateway.Issuers[0]
 	is.Issuer = o.Issuer
 	is.ClientSecretEnv = ""
 	is.ClientSecretFile = filepath.Join(o.Dir, demoGatewaySecret)
 	is.CacheTTL = config.Duration(demoCacheTTL)
-	api := &cfg.Gateway.APIs[0]
-	// The only issuer; it follows the bound address when the port is 0.
-	api.Issuer = ""
-	api.Upstream = "http://" + o.BackendAddr
+	for _, name := range []string{warehouseAPI, clinicAPI} {
+		if exampleAPI(cfg, name) == nil {
+			return nil, fmt.Errorf("demo: the warehouse example has no %s API", name)
+		}
+	}
+	setUpstreams(cfg, "http://"+o.BackendAddr)
+	for i := range cfg.Gateway.APIs {
+		// The only issuer; it follows the bound address when the port
+		// is 0.
+		cfg.Gateway.APIs[i].Issuer = ""
+	}
 	return cfg, nil
+}
+
+// exampleAPI returns the example's API of that name, or nil.
+func exampleAPI(cfg *config.Config, name string) *catalog.API {
+	for i := range cfg.Gateway.APIs {
+		if cfg.Gateway.APIs[i].Name == name {
+			return &cfg.Gateway.APIs[i]
+		}
+	}
+	return nil
+}
+
+// setUpstreams points the example's APIs at the demo backend at base:
+// the warehouse at its root, the clinic under /clinic.
+func setUpstreams(cfg *config.Config, base string) {
+	exampleAPI(cfg, warehouseAPI).Upstream = base
+	exampleAPI(cfg, clinicAPI).Upstream = base + clinicPrefix
 }
 
 // demoClientSpecs are the demo's clients (DESIGN.md, the warehouse example).
@@ -247,6 +303,13 @@ func demoClientSpecs() []registry.ClientSpec {
 			AuthMethod: store.AuthSecretBasic, Scopes: []string{}, Format: store.FormatOpaque, CanIntrospect: true,
 		},
 		{
+			ID: clinicClient, Name: "Clinic staff app",
+			GrantTypes: []string{registry.GrantAuthorizationCode, registry.GrantRefreshToken}, AuthMethod: store.AuthSecretBasic,
+			RedirectURIs: []string{demoRedirectURI},
+			Scopes:       []string{"openid profile patients:read patients:write ssn:read"},
+			Audience:     []string{clinicAudience}, Format: store.FormatOpaque,
+		},
+		{
 			ID: demoAdminClient, Name: "Admin API automation", GrantTypes: []string{registry.GrantClientCredentials},
 			AuthMethod: store.AuthSecretBasic, Scopes: []string{string(admin.RolePlatform)},
 			Audience: []string{admin.Audience}, Format: store.FormatJWT,
@@ -264,6 +327,12 @@ func demoUserSpecs() []demoUserSpec {
 	return []demoUserSpec{
 		{"alice", []string{"warehouse_admin", "platform_admin"}, map[string]string{"office": "head"}},
 		{"bob", []string{"warehouse_staff"}, map[string]string{"office": "regional"}},
+		// The clinic's staff: two doctors, each with their own patients
+		// (the records name them by staff_id), and a receptionist who
+		// also does the billing.
+		{"dr-grey", []string{"doctor"}, map[string]string{"staff_id": "D-1001"}},
+		{"dr-house", []string{"doctor"}, map[string]string{"staff_id": "D-1002"}},
+		{"rita", []string{"receptionist", "billing"}, map[string]string{"staff_id": "R-2001"}},
 	}
 }
 
@@ -300,7 +369,12 @@ func Start(ctx context.Context, o Options, env Env) (*server.Running, *File, err
 	if err != nil {
 		return nil, nil, err
 	}
-	cfg.Gateway.APIs[0].Upstream = backend.url
+	setUpstreams(cfg, backend.url)
+	clinicKey, err := clinicFieldKey(filepath.Join(o.Dir, demoClinicKeyFile))
+	if err != nil {
+		backend.close()
+		return nil, nil, err
+	}
 	var (
 		file           *File
 		previousIssuer string
@@ -314,7 +388,7 @@ func Start(ctx context.Context, o Options, env Env) (*server.Running, *File, err
 		if err := writeSecretFile(filepath.Join(o.Dir, demoGatewaySecret), file.Client("gateway").ClientSecret); err != nil {
 			return err
 		}
-		if err := seedCatalog(ctx, s, cfg.Gateway.APIs[0]); err != nil {
+		if err := seedCatalog(ctx, s, *exampleAPI(cfg, warehouseAPI)); err != nil {
 			return err
 		}
 		if err := seedApplications(ctx, s); err != nil {
@@ -322,9 +396,9 @@ func Start(ctx context.Context, o Options, env Env) (*server.Running, *File, err
 		}
 		// The backend verifies what the gateway forwards against the
 		// issuer as it is bound in this run.
-		return backend.serve(ctx, s.Issuer, demoAudience, logger)
+		return backend.serve(ctx, s.Issuer, logger)
 	}
-	r, err := server.Start(ctx, cfg, logger, server.WithGetenv(noEnv), server.WithClock(env.Now), server.WithBeforeServe(seed))
+	r, err := server.Start(ctx, cfg, logger, server.WithGetenv(demoEnv(clinicKey)), server.WithClock(env.Now), server.WithBeforeServe(seed))
 	if err != nil {
 		backend.close()
 		return nil, nil, err
@@ -335,7 +409,43 @@ func Start(ctx context.Context, o Options, env Env) (*server.Running, *File, err
 	return r, file, nil
 }
 
-func noEnv(string) string { return "" }
+// demoEnv is the environment the demo's server reads: the clinic's field
+// key and nothing else, so a variable of the shell (a real
+// PORTCULLIS_GATEWAY_SECRET, say) never changes the demo.
+func demoEnv(clinicKey string) func(string) string {
+	return func(name string) string {
+		if name == clinicKeyEnv {
+			return clinicKey
+		}
+		return ""
+	}
+}
+
+// clinicFieldKey reads the clinic's field key from path, creating it
+// (mode 0600) on the first run: ssn fields encrypted by one run still
+// decrypt with the key file after the next.
+func clinicFieldKey(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err == nil {
+		k := strings.TrimSpace(string(b))
+		if raw, err := base64.StdEncoding.DecodeString(k); err != nil || len(raw) != 32 {
+			return "", fmt.Errorf("demo: %s is not 32 bytes in base64; delete it to make a new key", path)
+		}
+		return k, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("demo: read %s: %w", path, err)
+	}
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return "", fmt.Errorf("demo: clinic field key: %w", err)
+	}
+	k := base64.StdEncoding.EncodeToString(raw)
+	if err := writeSecretFile(path, k); err != nil {
+		return "", err
+	}
+	return k, nil
+}
 
 // writeSecretFile writes secret to path with mode 0600, replacing it.
 func writeSecretFile(path, secret string) error {

@@ -126,6 +126,8 @@ func TestDemoSeedsAndReusesDemoJSON(t *testing.T) {
 		{"warehouse-spa", "none", "opaque", userScope, code,
 			[]string{"http://127.0.0.1:5173/callback", "http://localhost:5173/callback"}, false},
 		{"gateway", "client_secret_basic", "opaque", "", cc, []string{}, true},
+		{"clinic-app", "client_secret_basic", "opaque", "openid profile patients:read patients:write ssn:read", code,
+			[]string{"http://127.0.0.1:9999/callback"}, true},
 		{"demo-admin", "client_secret_basic", "jwt", "admin:platform", cc, []string{}, true},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
@@ -134,7 +136,10 @@ func TestDemoSeedsAndReusesDemoJSON(t *testing.T) {
 	for _, u := range []struct {
 		name  string
 		roles []string
-	}{{"alice", []string{"warehouse_admin", "platform_admin"}}, {"bob", []string{"warehouse_staff"}}} {
+	}{
+		{"alice", []string{"warehouse_admin", "platform_admin"}}, {"bob", []string{"warehouse_staff"}},
+		{"dr-grey", []string{"doctor"}}, {"dr-house", []string{"doctor"}}, {"rita", []string{"receptionist", "billing"}},
+	} {
 		du := file.User(u.name)
 		if du == nil || len(du.Password) < 20 || !slices.Equal(du.Roles, u.roles) {
 			t.Errorf("demo.json user %s = %+v, want a long random password and roles %v", u.name, du, u.roles)
@@ -166,6 +171,9 @@ func TestDemoSeedsAndReusesDemoJSON(t *testing.T) {
 		"-u 'demo-admin:" + file.Client("demo-admin").ClientSecret + "'",
 		r.AdminURL + "/admin/v1/clients",
 		r.GatewayURL + "/warehouse/v2",
+		"portcullis demo-token --data " + dir + " --user dr-grey",
+		r.GatewayURL + "/clinic/patients",
+		filepath.Join(dir, "clinic-field.key"),
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("quick-start lacks %q:\n%s", want, out)
@@ -347,6 +355,78 @@ func catalogVersionServed(t *testing.T, r *server.Running, f *File) {
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusOK {
 			t.Errorf("GET %s through the gateway: status %d, want 200", path, resp.StatusCode)
+		}
+	}
+}
+
+// TestToken signs demo users in headlessly and calls the clinic with the
+// tokens: the one the walkthrough's demo-token prints.
+func TestToken(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "demo")
+	opts := Options{Dir: dir, AuthzAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0", GatewayAddr: "127.0.0.1:0", BackendAddr: "127.0.0.1:0"}
+	env, _, _ := testEnv()
+	r, _, err := Start(t.Context(), opts, env)
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	defer closeRunning(t, r)
+
+	count := func(tok string) int {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, r.GatewayURL+"/clinic/patients", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var doc struct {
+			Patients []json.RawMessage `json:"patients"`
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET /clinic/patients: status %d, %v", resp.StatusCode, err)
+		}
+		return len(doc.Patients)
+	}
+	for user, want := range map[string]int{"dr-grey": 2, "rita": 4} {
+		tok, err := Token(t.Context(), TokenOptions{Dir: dir, User: user})
+		if err != nil {
+			t.Fatalf("Token(%s): %v", user, err)
+		}
+		if got := count(tok); got != want {
+			t.Errorf("%s reads %d patients, want %d", user, got, want)
+		}
+	}
+
+	// Asking for fewer scopes gets fewer: without patients:read the
+	// clinic refuses the token.
+	tok, err := Token(t.Context(), TokenOptions{Dir: dir, User: "rita", Scopes: []string{"openid"}})
+	if err != nil {
+		t.Fatalf("Token with openid only: %v", err)
+	}
+	req, _ := http.NewRequest(http.MethodGet, r.GatewayURL+"/clinic/patients", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	if resp, err := http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	} else {
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden {
+			t.Errorf("openid-only token at the clinic: status %d, want 403", resp.StatusCode)
+		}
+	}
+
+	for _, tc := range []struct {
+		name string
+		o    TokenOptions
+		want string
+	}{
+		{"unknown user", TokenOptions{Dir: dir, User: "mallory"}, "not a demo user"},
+		{"public client", TokenOptions{Dir: dir, User: "alice", Client: "warehouse-spa"}, "does not sign users in"},
+		{"no demo", TokenOptions{Dir: t.TempDir(), User: "alice"}, "run portcullis demo"},
+		{"a scope the user may not have", TokenOptions{Dir: dir, User: "dr-grey", Scopes: []string{"admin:platform"}}, "refused"},
+	} {
+		if _, err := Token(t.Context(), tc.o); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: err = %v, want one mentioning %q", tc.name, err, tc.want)
 		}
 	}
 }

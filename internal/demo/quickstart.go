@@ -83,8 +83,41 @@ Portcullis demo is running.
 
   curl -s -u '{{.ClientID}}:{{.ClientSecret}}' -d "token=$TOKEN" {{$.Endpoints.Revocation}}
 {{end}}
+{{- if .GatewayURL}}
+5. The clinic API ({{.GatewayURL}}/clinic) holds patient records; its
+   backend answers every record in full, and the gateway decides what each
+   caller reads from the token's claims. Sign the clinic's staff in (the
+   authorization code flow with PKCE, run headlessly) as the clinic-app
+   client:
+
+  GREY=$(portcullis demo-token --data {{.Dir}} --user dr-grey)
+  RITA=$(portcullis demo-token --data {{.Dir}} --user rita)
+
+   dr-grey, a doctor, sees only her own patients, with their diagnosis;
+   the ssn is a JWE (dir, A256GCM) she cannot read:
+
+  curl -s -H "Authorization: Bearer $GREY" {{.GatewayURL}}/clinic/patients
+
+   rita, a receptionist who does the billing (ssn:read), sees every
+   patient, no diagnosis, and the ssn in clear:
+
+  curl -s -H "Authorization: Bearer $RITA" {{.GatewayURL}}/clinic/patients
+
+   Requests are checked against the contract (400 with JSON pointers) and
+   by the OWASP Core Rule Set (403) before the backend sees them:
+
+  curl -s -H "Authorization: Bearer $GREY" -H 'Content-Type: application/json' \
+    -d '{"text":"Peak flow improved"}' {{.GatewayURL}}/clinic/patients/P-0001/notes
+  curl -s -H "Authorization: Bearer $GREY" -H 'Content-Type: application/json' \
+    -d '{"text":1}' {{.GatewayURL}}/clinic/patients/P-0001/notes
+  curl -s -H "Authorization: Bearer $GREY" -H 'Content-Type: application/json' \
+    -d '{"text":"x\u0027 UNION SELECT password FROM users--"}' {{.GatewayURL}}/clinic/patients/P-0001/notes
+
+   The field key is {{.ClinicKeyFile}} (docs/field-rules.md shows how
+   to decrypt).
+{{end}}
 {{- if and .AdminURL .Admin}}
-5. The admin API ({{.AdminURL}}/admin/v1, described at
+6. The admin API ({{.AdminURL}}/admin/v1, described at
    {{.AdminURL}}/admin/v1/openapi.json): get a JWT access token as the
    {{.Admin.ClientID}} client (audience urn:portcullis:admin, role
    admin:platform) and list the clients:
@@ -98,15 +131,15 @@ Portcullis demo is running.
 
   PORTCULLIS_ADMIN_BEARER=$ADMIN portcullis clients list --server {{.AdminURL}}
 
-6. The admin console: open {{.AdminURL}}/console/ and sign in as alice
+7. The admin console: open {{.AdminURL}}/console/ and sign in as alice
    (a platform_admin; her password is in demo.json) to browse the catalog,
    the clients and the audit trail.
 {{end}}
 Every client, its secret and the users' passwords
 ({{range $i, $u := .Users}}{{if $i}}, {{end}}{{$u.Username}} ({{range $j, $r := $u.Roles}}{{if $j}}, {{end}}{{$r}}{{end}}){{end}}) are in
   {{.File}}   (mode 0600)
-Users log in through the authorization code flow of warehouse-web or
-warehouse-spa at {{.Endpoints.Authorization}}.
+Users log in through the authorization code flow of warehouse-web,
+warehouse-spa or clinic-app at {{.Endpoints.Authorization}}.
 
 The next run of "portcullis demo" reuses this data. Stop with Ctrl-C.
 `
@@ -133,6 +166,8 @@ type quickStartView struct {
 	// CatalogAPI and CatalogBasePath name the stored catalog's version.
 	CatalogAPI      string
 	CatalogBasePath string
+	// ClinicKeyFile holds the clinic's field-encryption key.
+	ClinicKeyFile string
 }
 
 func quickStartData(r *server.Running, dir string, f *File, previousIssuer, backendURL string) quickStartView {
@@ -154,6 +189,7 @@ func quickStartData(r *server.Running, dir string, f *File, previousIssuer, back
 		CacheTTL:        demoCacheTTL.String(),
 		CatalogAPI:      catalogAPIName + " " + catalogAPIVersion,
 		CatalogBasePath: catalogAPIBasePath,
+		ClinicKeyFile:   filepath.Join(dir, demoClinicKeyFile),
 	}
 }
 
