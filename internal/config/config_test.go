@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -103,19 +104,23 @@ func TestWarehouseExample(t *testing.T) {
 		t.Fatalf("Load() error = %v", err)
 	}
 	wantDesc := map[string]string{
-		"list_items": "See the items in the warehouse",
-		"order_item": "Place orders for warehouse items",
+		"list_items":     "See the items in the warehouse",
+		"order_item":     "Place orders for warehouse items",
+		"patients:read":  "Read the records of your clinic's patients",
+		"patients:write": "Add notes to your patients' records",
+		"ssn:read":       "Read patients' social security numbers",
 	}
 	if diff := cmp.Diff(wantDesc, c.ScopeDescriptions()); diff != "" {
 		t.Errorf("ScopeDescriptions() mismatch (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff([]string{"office"}, c.Policy.ClaimAttributes); diff != "" {
+	if diff := cmp.Diff([]string{"office", "staff_id"}, c.Policy.ClaimAttributes); diff != "" {
 		t.Errorf("ClaimAttributes mismatch (-want +got):\n%s", diff)
 	}
 	if got, want := c.Tokens.DefaultAudience, "urn:portcullis:api:warehouse"; got != want {
 		t.Errorf("tokens.default_audience = %q, want %q", got, want)
 	}
 	warehouseGateway(t, c)
+	clinicGateway(t, c)
 	alice := &policy.User{ID: "alice", Roles: []string{"warehouse_admin"}, Attrs: map[string]string{"office": "head"}}
 	bob := &policy.User{ID: "bob", Roles: []string{"warehouse_staff"}, Attrs: map[string]string{"office": "regional"}}
 	client := []string{"openid", "list_items", "order_item"}
@@ -146,8 +151,8 @@ func TestWarehouseExample(t *testing.T) {
 func warehouseGateway(t *testing.T, c *Config) {
 	t.Helper()
 	g := c.Gateway.Snapshot()
-	if len(g.APIs) != 1 {
-		t.Fatalf("gateway.apis has %d entries, want 1", len(g.APIs))
+	if len(g.APIs) != 2 || g.APIs[0].Name != "warehouse" {
+		t.Fatalf("gateway.apis has %d entries, want the warehouse and the clinic", len(g.APIs))
 	}
 	api := &g.APIs[0]
 	is := g.IssuerFor(api)
@@ -402,6 +407,43 @@ func TestFieldErrorFormat(t *testing.T) {
 	for _, tc := range tests {
 		if got := tc.err.Error(); got != tc.want {
 			t.Errorf("Error() = %q, want %q", got, tc.want)
+		}
+	}
+}
+
+// clinicGateway checks the example's second API: the clinic's records,
+// protected going in (validation, the WAF) and coming out (field rules).
+func clinicGateway(t *testing.T, c *Config) {
+	t.Helper()
+	g := c.Gateway.Snapshot()
+	api := &g.APIs[1]
+	if api.Name != "clinic" || api.BasePath != "/clinic" || !slices.Equal(api.Audiences, []string{"urn:portcullis:api:clinic"}) {
+		t.Fatalf("second API = %s %s %v, want the clinic", api.Name, api.BasePath, api.Audiences)
+	}
+	if api.Validation == nil || api.Validation.Mode != "enforce" || api.WAF == nil || api.WAF.Mode != "block" {
+		t.Errorf("clinic validation %+v, waf %+v; want enforce and block", api.Validation, api.WAF)
+	}
+	list := api.Operations[0]
+	if list.Response == nil || list.Response.FilterPath != "$.patients[*]" || len(list.Response.Fields) != 2 {
+		t.Fatalf("GET /patients response rules = %+v", list.Response)
+	}
+	if f := list.Response.Fields[1]; f.Action != "encrypt" || f.KeyEnv != "PORTCULLIS_CLINIC_FIELD_KEY" {
+		t.Errorf("ssn rule = %+v, want encrypt under PORTCULLIS_CLINIC_FIELD_KEY", f)
+	}
+	// The roles that reach the clinic's scopes.
+	doctor := &policy.User{ID: "grey", Roles: []string{"doctor"}, Attrs: map[string]string{"staff_id": "D-1001"}}
+	rita := &policy.User{ID: "rita", Roles: []string{"receptionist", "billing"}}
+	asked := []string{"openid", "patients:read", "patients:write", "ssn:read"}
+	for _, tc := range []struct {
+		user *policy.User
+		want []string
+	}{
+		{doctor, []string{"openid", "patients:read", "patients:write"}},
+		{rita, []string{"openid", "patients:read", "ssn:read"}},
+	} {
+		in := policy.Input{GrantType: "authorization_code", ClientID: "clinic-app", User: tc.user, IP: netip.MustParseAddr("127.0.0.1"), Time: time.Unix(1_700_000_000, 0)}
+		if diff := cmp.Diff(tc.want, c.Issuance().Grant(asked, asked, in)); diff != "" {
+			t.Errorf("%s: Grant() mismatch (-want +got):\n%s", tc.user.ID, diff)
 		}
 	}
 }
