@@ -33,7 +33,7 @@ type clinicRun struct {
 func startClinic(t *testing.T) *clinicRun {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "demo")
-	opts := demo.Options{Dir: dir, AuthzAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0", GatewayAddr: "127.0.0.1:0", BackendAddr: "127.0.0.1:0"}
+	opts := demo.Options{Dir: dir, AuthzAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0", GatewayAddr: "127.0.0.1:0", BackendAddr: "127.0.0.1:0", SPAAddr: "127.0.0.1:0"}
 	r, f, err := demo.Start(t.Context(), opts, demo.Env{Stdout: io.Discard, Stderr: io.Discard})
 	if err != nil {
 		t.Fatalf("demo: %v", err)

@@ -50,7 +50,7 @@ var leafPackages = []string{"internal/duration", "internal/loopback", "internal/
 // authorization server and of SQL (DESIGN: "the gateway never issues
 // tokens"; "the gateway links no SQL driver").
 var (
-	gatewayMay   = plus(leafPackages, "internal/catalog", "internal/contract", "internal/phantom", "internal/policy", "internal/ratelimit", "internal/httpsig", "internal/token", "internal/waf", "internal/fieldrules")
+	gatewayMay   = plus(leafPackages, "internal/catalog", "internal/contract", "internal/phantom", "internal/policy", "internal/ratelimit", "internal/httpsig", "internal/token", "internal/waf", "internal/fieldrules", "internal/tokenhandler")
 	gatewayNever = []string{"internal/admin", "internal/clientauth", "internal/config", "internal/identity",
 		"internal/keys", "internal/oauth", "internal/registry", "internal/store"}
 )
@@ -104,7 +104,7 @@ var layers = map[string]layer{
 	},
 	"internal/openapi":                 {may: plus(leafPackages, "internal/catalog")},
 	"internal/catalog/openapi":         {may: plus(leafPackages, "internal/catalog")},
-	"internal/config":                  {may: plus(leafPackages, "internal/catalog", "internal/policy")},
+	"internal/config":                  {may: plus(leafPackages, "internal/catalog", "internal/policy", "internal/tokenhandler")},
 	"internal/ratelimit":               {may: plus(leafPackages, "internal/catalog", "internal/backoff")},
 	"internal/ratelimit/ratelimittest": {may: plus(leafPackages, "internal/catalog", "internal/ratelimit")},
 
@@ -112,6 +112,10 @@ var layers = map[string]layer{
 	"internal/phantom":             {may: plus(leafPackages, "internal/token"), never: []string{"internal/store"}},
 	"internal/phantom/phantomtest": {may: plus(leafPackages, "internal/phantom", "internal/token")},
 	"internal/gateway":             {may: gatewayMay, never: gatewayNever},
+	// The token handler of single-page apps: the OAuth agent (a client
+	// of the issuer over HTTP, never its packages) and the cookie side of
+	// the gateway's OAuth proxy.
+	"internal/tokenhandler": {may: plus(leafPackages, "internal/catalog", "internal/token"), never: gatewayNever},
 	"internal/gateway/gatewaytest": {
 		may:   plus(gatewayMay, "internal/gateway", "internal/phantom/phantomtest"),
 		never: gatewayNever,

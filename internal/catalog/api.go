@@ -83,6 +83,9 @@ type API struct {
 	// ResponseSigning signs the API's responses with HTTP Message
 	// Signatures, RFC 9421 (signing.go). Nil means unsigned.
 	ResponseSigning *ResponseSigning `yaml:"response_signing"`
+	// RequestSignatures requires calls signed with a key the client
+	// registered, RFC 9421 (request_signatures.go). Nil means none.
+	RequestSignatures *RequestSignatures `yaml:"request_signatures"`
 	// ResponseHeaders says which upstream response headers are removed
 	// before the response reaches the client. The zero value removes
 	// DefaultRemovedResponseHeaders().
@@ -172,6 +175,10 @@ type Operation struct {
 	// Response filters and protects the operation's JSON responses by
 	// the caller's claims (fieldrules.go). Nil means none.
 	Response *ResponseRules `yaml:"response"`
+	// RequestSignatures overrides the API's request signatures for this
+	// operation, field by field; mode: off turns them off
+	// (request_signatures.go). Nil means the API's.
+	RequestSignatures *RequestSignatures `yaml:"request_signatures"`
 }
 
 // UpgradeWebSocket is the one value of Operation.Upgrade.
@@ -304,10 +311,12 @@ func (a API) clone() API {
 		op.WAF = op.WAF.clone()
 		op.Rewrite = op.Rewrite.clone()
 		op.Response = op.Response.clone()
+		op.RequestSignatures = op.RequestSignatures.clone()
 	}
 	a.Validation = a.Validation.clone()
 	a.WAF = a.WAF.clone()
 	a.ResponseSigning = a.ResponseSigning.clone()
+	a.RequestSignatures = a.RequestSignatures.clone()
 	if a.CORS != nil {
 		c := *a.CORS
 		c.AllowedOrigins = slices.Clone(c.AllowedOrigins)

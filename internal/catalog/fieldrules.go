@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/portcullis/portcullis/internal/fieldrules"
+	"github.com/portcullis/portcullis/internal/printable"
 )
 
 // ResponseRules filter and protect an operation's JSON responses by the
@@ -43,11 +45,25 @@ type FieldRule struct {
 	// holds. Empty means never exempt. A condition that cannot be
 	// evaluated (a claim missing) counts toward acting.
 	Unless string `yaml:"unless"`
+	// Recipient says whom encrypt encrypts to: api (the API's shared
+	// key in KeyEnv, JWE dir with A256GCM) or client (the calling
+	// client's registered public key of use "enc", ECDH-ES+A256KW or
+	// RSA-OAEP-256 with A256GCM; a client without one gets the field
+	// removed). Empty means api. Refused with remove.
+	Recipient string `yaml:"recipient"`
 	// KeyEnv names the environment variable holding encrypt's key: 32
 	// bytes in standard base64 (JWE dir with A256GCM). Required with
-	// encrypt, refused with remove.
+	// encrypt to api, refused otherwise.
 	KeyEnv string `yaml:"key_env"`
+	// KeyID is the kid the JWE protected header carries for KeyEnv's
+	// key, so readers can tell keys apart across a rotation. Empty means
+	// no kid. Only with encrypt to api.
+	KeyID string `yaml:"key_id"`
 }
+
+// maxFieldKeyIDLen bounds FieldRule.KeyID: it is copied into every
+// encrypted field.
+const maxFieldKeyIDLen = 128
 
 // MaxFieldRulesBodyBytes bounds ResponseRules.MaxBodyBytes: the document
 // is held decoded in memory while it is rewritten.
@@ -96,13 +112,13 @@ func (v *validator) responseRules(of string, op *Operation) {
 		}
 		switch fr.Action {
 		case fieldrules.ActionRemove:
-			if fr.KeyEnv != "" {
-				v.add(ff+".key_env", "is for encrypt only", nil)
+			for _, x := range []struct{ name, v string }{{"recipient", fr.Recipient}, {"key_env", fr.KeyEnv}, {"key_id", fr.KeyID}} {
+				if x.v != "" {
+					v.add(ff+"."+x.name, "is for encrypt only", nil)
+				}
 			}
 		case fieldrules.ActionEncrypt:
-			if !envName.MatchString(fr.KeyEnv) {
-				v.add(ff+".key_env", "must name the environment variable holding the 32-byte base64 key: letters, digits and _, not starting with a digit", nil)
-			}
+			v.encryptRule(ff, fr)
 		default:
 			v.add(ff+".action", fmt.Sprintf("%q is not remove or encrypt", fr.Action), nil)
 		}
@@ -112,6 +128,30 @@ func (v *validator) responseRules(of string, op *Operation) {
 		if fr.Unless != "" {
 			v.fieldCondition(ff+".unless", fieldrules.CheckCondition(fr.Unless))
 		}
+	}
+}
+
+// encryptRule checks an encrypt rule's recipient and key.
+func (v *validator) encryptRule(ff string, fr FieldRule) {
+	switch fr.Recipient {
+	case "", fieldrules.RecipientAPI:
+		if !envName.MatchString(fr.KeyEnv) {
+			v.add(ff+".key_env", "must name the environment variable holding the 32-byte base64 key: letters, digits and _, not starting with a digit", nil)
+		}
+		if len(fr.KeyID) > maxFieldKeyIDLen || strings.ContainsFunc(fr.KeyID, func(r rune) bool { return r == ' ' || printable.IsControl(r) }) {
+			v.add(ff+".key_id", fmt.Sprintf("must be at most %d characters without spaces or control characters", maxFieldKeyIDLen), nil)
+		}
+	case fieldrules.RecipientClient:
+		// The client's registered key and its kid are used; a key of
+		// the API's would be a second, silent recipient.
+		if fr.KeyEnv != "" {
+			v.add(ff+".key_env", "is for recipient api: a field encrypted to the client uses the client's registered key", nil)
+		}
+		if fr.KeyID != "" {
+			v.add(ff+".key_id", "is for recipient api: the JWE carries the client key's own kid", nil)
+		}
+	default:
+		v.add(ff+".recipient", fmt.Sprintf("%q is not api or client", fr.Recipient), nil)
 	}
 }
 

@@ -39,6 +39,17 @@ func TestValidateResponseRules(t *testing.T) {
 		{"encrypt without key", func(r *ResponseRules) { r.Fields[2].KeyEnv = "" }, []string{".fields[2].key_env"}},
 		{"remove with key", func(r *ResponseRules) { r.Fields[0].KeyEnv = "K" }, []string{".fields[0].key_env"}},
 		{"negative body", func(r *ResponseRules) { r.MaxBodyBytes = -1 }, []string{".max_body_bytes"}},
+		{"api with key id", func(r *ResponseRules) { r.Fields[2].Recipient, r.Fields[2].KeyID = "api", "clinic-2026" }, nil},
+		{"key id with space", func(r *ResponseRules) { r.Fields[2].KeyID = "a b" }, []string{".fields[2].key_id"}},
+		{"key id too long", func(r *ResponseRules) { r.Fields[2].KeyID = strings.Repeat("k", 129) }, []string{".fields[2].key_id"}},
+		{"client", func(r *ResponseRules) { r.Fields[2].Recipient, r.Fields[2].KeyEnv = "client", "" }, nil},
+		{"client with key_env", func(r *ResponseRules) { r.Fields[2].Recipient = "client" }, []string{".fields[2].key_env"}},
+		{"client with key_id", func(r *ResponseRules) {
+			r.Fields[2].Recipient, r.Fields[2].KeyEnv, r.Fields[2].KeyID = "client", "", "k"
+		}, []string{".fields[2].key_id"}},
+		{"unknown recipient", func(r *ResponseRules) { r.Fields[2].Recipient = "user" }, []string{".fields[2].recipient"}},
+		{"remove with recipient", func(r *ResponseRules) { r.Fields[0].Recipient = "client" }, []string{".fields[0].recipient"}},
+		{"remove with key id", func(r *ResponseRules) { r.Fields[0].KeyID = "k" }, []string{".fields[0].key_id"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -88,6 +88,9 @@ type validator struct {
 	s    *Snapshot
 	f    Fields
 	errs []*FieldError
+	// names maps each limit name rateLimit met to the field that
+	// declares it (see LimitNames).
+	names map[string]string
 }
 
 // gw names a field of the gateway part; rl one of the rate-limit part.

@@ -52,7 +52,7 @@ func (v *validator) api(i int, loc *time.Location) {
 	if printable.HasControl(a.OpenAPI) {
 		v.add(f+".openapi", "must not contain control characters", nil)
 	}
-	v.operations(f, a, loc)
+	v.operationChecks(f, a, loc)
 	if a.CORS != nil {
 		v.cors(f+".cors", a.CORS)
 	}
@@ -67,9 +67,21 @@ func (v *validator) api(i int, loc *time.Location) {
 	v.responseHeaders(f, a)
 	v.upstreamErrors(f, a)
 	v.securityHeaders(f, a)
+	v.responseSigning(f, a)
+}
+
+// operationChecks runs every check of a's operations, with those of the
+// API settings they refine (validation, waf, request signatures),
+// naming them under f.operations[j]. Validate runs it on the declared
+// operations, OpenAPIImport.Check on those of an OpenAPI document: a
+// check of operations added here applies to both. Their limits are
+// checked with the catalog's other limits, for names unique across all
+// of them (rateLimit).
+func (v *validator) operationChecks(f string, a *API, loc *time.Location) {
+	v.operations(f, a, loc)
 	v.validation(f, a)
 	v.waf(f, a)
-	v.responseSigning(f, a)
+	v.requestSignatures(f, a)
 }
 
 // basePath checks apis[i].base_path, and that no other API has the same

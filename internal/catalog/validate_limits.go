@@ -27,6 +27,7 @@ func (v *validator) rateLimit() {
 	// Conditions read times as policies do, in the gateway's zone.
 	loc := s.Location()
 	names := map[string]string{}
+	v.names = names
 	for _, plan := range slices.Sorted(maps.Keys(r.Plans)) {
 		f := v.rl("plans." + plan)
 		if !limitName.MatchString(plan) {

@@ -23,6 +23,13 @@ const (
 
 var validationModes = []string{ValidationEnforce, ValidationReport, ValidationOff}
 
+// The bounds of Validation.ResponseMaxBodyBytes: an answer is held whole,
+// and decoded, while it is checked.
+const (
+	DefaultResponseMaxBodyBytes = 1 << 20
+	MaxResponseMaxBodyBytes     = 16 << 20
+)
+
 // Validation is an API's request validation: its contract (the OpenAPI
 // document's or inline schemas) and the guards on request bodies.
 type Validation struct {
@@ -48,6 +55,25 @@ type Validation struct {
 	// requestBody, else application/json for an operation with a body
 	// schema, else any.
 	ContentTypes []string `yaml:"content_types"`
+	// Response is how the upstream's answers are checked against the
+	// response schemas (the OpenAPI document's responses, an operation's
+	// response_schemas): enforce answers 502 for one that breaks them,
+	// report counts and logs it and passes it, off checks none. Empty
+	// means report for an operation whose answers have schemas, and off
+	// where validation is off (ResponseMode).
+	Response string `yaml:"response"`
+	// ResponseMaxBodyBytes bounds the answer held to be checked (at most
+	// MaxResponseMaxBodyBytes); a larger one is refused in enforce mode,
+	// counted and passed unchecked in report mode. Zero means 1 MiB.
+	ResponseMaxBodyBytes int64 `yaml:"response_max_body_bytes"`
+}
+
+// ResponseLimit is the largest answer v's operations check.
+func (v *Validation) ResponseLimit() int64 {
+	if v == nil || v.ResponseMaxBodyBytes == 0 {
+		return DefaultResponseMaxBodyBytes
+	}
+	return v.ResponseMaxBodyBytes
 }
 
 // OperationValidation overrides an API's Validation for one operation.
@@ -68,6 +94,55 @@ type OperationValidation struct {
 	// Parameters are the path, query and header parameters checked.
 	// Empty means none.
 	Parameters []ValidationParameter `yaml:"parameters"`
+	// Response overrides the API's response mode (enforce, report or
+	// off). Empty means the API's.
+	Response string `yaml:"response"`
+	// ResponseSchemas are the JSON Schemas (2020-12, written as YAML) of
+	// the operation's JSON answers, by status: "200", a class such as
+	// "4XX", or "default" (the exact code first, then the class, then
+	// default). An answer of a status with a schema must be JSON
+	// (application/json or a +json type). Nil means none.
+	ResponseSchemas map[string]map[string]any `yaml:"response_schemas"`
+}
+
+// ResponseMode is the response validation of an operation whose API has
+// validation api and which has op (either nil): the operation's
+// response, else the API's, else off where request validation is off
+// (the operation's mode, else the API's), else report when the
+// operation's answers have schemas (hasSchemas), else off.
+func ResponseMode(api *Validation, op *OperationValidation, hasSchemas bool) string {
+	var mode, request string
+	if api != nil {
+		mode, request = api.Response, api.Mode
+	}
+	if op != nil {
+		if op.Response != "" {
+			mode = op.Response
+		}
+		if op.Mode != "" {
+			request = op.Mode
+		}
+	}
+	switch {
+	case mode != "":
+		return mode
+	case request == ValidationOff || !hasSchemas:
+		return ValidationOff
+	}
+	return ValidationReport
+}
+
+// ResponseContract compiles the operation's own response schemas; nil
+// when it has none. The catalog's validation has compiled them already.
+func (o *OperationValidation) ResponseContract() (*contract.Responses, error) {
+	if o == nil {
+		return nil, nil
+	}
+	rs, err := contract.CompileResponseSchemas(o.ResponseSchemas)
+	if err != nil {
+		return nil, fmt.Errorf("response_schemas: %w", err)
+	}
+	return rs, nil
 }
 
 // ValidationParameter is one parameter an operation's validation checks.
@@ -168,6 +243,12 @@ func (v *OperationValidation) clone() *OperationValidation {
 	for i := range c.Parameters {
 		c.Parameters[i].Schema = cloneValue(c.Parameters[i].Schema)
 	}
+	if v.ResponseSchemas != nil {
+		c.ResponseSchemas = make(map[string]map[string]any, len(v.ResponseSchemas))
+		for k, s := range v.ResponseSchemas {
+			c.ResponseSchemas[k] = cloneValue(s)
+		}
+	}
 	return &c
 }
 
@@ -220,6 +301,16 @@ func (v *validator) validation(f string, a *API) {
 			}
 		}
 		v.contentTypes(vf+".content_types", c.ContentTypes)
+		if c.Response != "" {
+			v.oneOf(vf+".response", c.Response, validationModes)
+		}
+		if c.Mode == ValidationOff && a.OpenAPI != "" && (c.Response == ValidationEnforce || c.Response == ValidationReport) {
+			v.add(vf+".response", "checks nothing from the openapi document while validation.mode is off "+
+				"(the document is not compiled): set mode to report or enforce, or response to off", nil)
+		}
+		if c.ResponseMaxBodyBytes < 0 || c.ResponseMaxBodyBytes > MaxResponseMaxBodyBytes {
+			v.add(vf+".response_max_body_bytes", fmt.Sprintf("must be between 0 (1 MiB) and %d", MaxResponseMaxBodyBytes), nil)
+		}
 	}
 	for j := range a.Operations {
 		op := &a.Operations[j]
@@ -253,6 +344,18 @@ func (v *validator) operationValidation(f string, op *Operation) {
 	if c.RequestSchema != nil {
 		if _, err := contract.CompileInline(c.RequestSchema); err != nil {
 			v.add(f+".request_schema", "does not compile: "+err.Error(), err)
+		}
+	}
+	if c.Response != "" {
+		v.oneOf(f+".response", c.Response, validationModes)
+	}
+	for _, key := range slices.Sorted(maps.Keys(c.ResponseSchemas)) {
+		if p := contract.ResponseKeyProblem(key); p != "" {
+			v.add(f+".response_schemas", p, nil)
+			continue
+		}
+		if _, err := contract.CompileInline(c.ResponseSchemas[key]); err != nil {
+			v.add(fmt.Sprintf("%s.response_schemas.%s", f, key), "does not compile: "+err.Error(), err)
 		}
 	}
 	names := pathNames(op.Path)

@@ -8,6 +8,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/portcullis/portcullis/internal/catalog"
 	"github.com/portcullis/portcullis/internal/openapi"
 )
 
@@ -20,7 +21,8 @@ type APIsCmd struct {
 
 // APIsImportCmd reads an OpenAPI document and prints the gateway
 // configuration that protects it: operations from its paths, required
-// scopes from its security requirements.
+// scopes from its security requirements, and the rest of each
+// operation's settings from its x-portcullis-* extensions.
 type APIsImportCmd struct {
 	File     string   `arg:"" type:"existingfile" help:"OpenAPI document (YAML or JSON)."`
 	Name     string   `help:"API name (default: derived from the document title)." placeholder:"NAME"`
@@ -45,6 +47,9 @@ type importedOperation struct {
 	Path   string   `yaml:"path"`
 	Scopes []string `yaml:"scopes,omitempty,flow"`
 	Public bool     `yaml:"public,omitempty"`
+	// Settings are what the operation's x-portcullis-* extensions set,
+	// by operation field ("limits", "response"), as written.
+	Settings map[string]any `yaml:",inline"`
 }
 
 // Run parses the document and prints the entry for the apis list of the
@@ -54,10 +59,13 @@ func (c *APIsImportCmd) Run(_ context.Context, rt *Runtime) error {
 	if err != nil {
 		return err
 	}
-	doc, err := openapi.Parse(data)
+	// The catalog decodes the extensions strictly, so that what is
+	// printed holds no field the configuration would refuse to read.
+	im, err := catalog.ImportOpenAPI(data)
 	if err != nil {
 		return fmt.Errorf("%s: %w", c.File, err)
 	}
+	doc := im.Doc
 	out := importedAPI{Name: c.Name, Version: doc.Version, BasePath: c.BasePath, Upstream: c.Upstream}
 	if out.Upstream == "" {
 		out.Upstream = doc.ServerURL
@@ -78,8 +86,12 @@ func (c *APIsImportCmd) Run(_ context.Context, rt *Runtime) error {
 	}
 	needsToken := false
 	for _, op := range doc.Operations {
+		settings, err := operationSettings(op.Extensions)
+		if err != nil {
+			return fmt.Errorf("%s: %w", c.File, err)
+		}
 		out.Operations = append(out.Operations, importedOperation{
-			Method: op.Method, Path: op.Path, Scopes: op.Scopes, Public: op.Public,
+			Method: op.Method, Path: op.Path, Scopes: op.Scopes, Public: op.Public, Settings: settings,
 		})
 		needsToken = needsToken || !op.Public
 	}
@@ -98,6 +110,30 @@ func (c *APIsImportCmd) Run(_ context.Context, rt *Runtime) error {
 	}
 	_, err = fmt.Fprintf(rt.Stdout, "# gateway.apis entry generated from %s\n%s", c.File, b)
 	return err
+}
+
+// operationSettings turns an operation's extensions into the fields of
+// its entry, their values as the document writes them (aliases
+// expanded); nil when it has none.
+func operationSettings(exts []openapi.Extension) (map[string]any, error) {
+	var settings map[string]any
+	for i := range exts {
+		e := &exts[i]
+		field, ok := catalog.OpenAPIExtensionField(e.Name)
+		if !ok {
+			// ImportOpenAPI has refused it already.
+			return nil, &openapi.Error{Path: e.Path, Line: e.Line, Msg: "not an operation setting", Err: openapi.ErrInvalid}
+		}
+		var v any
+		if err := e.Value.Decode(&v); err != nil {
+			return nil, &openapi.Error{Path: e.Path, Line: e.Line, Msg: err.Error(), Err: openapi.ErrInvalid}
+		}
+		if settings == nil {
+			settings = map[string]any{}
+		}
+		settings[field] = v
+	}
+	return settings, nil
 }
 
 // slug makes a config-friendly name from a document title.

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/portcullis/portcullis/internal/config"
@@ -110,6 +111,98 @@ func TestCLIAPIsImportIsValidConfig(t *testing.T) {
 			}
 			if _, err := config.Parse("imported.yaml", b); err != nil {
 				t.Errorf("the imported entry does not validate: %v\n%s", err, b)
+			}
+		})
+	}
+}
+
+// extensionsDoc is an OpenAPI document whose operations carry
+// x-portcullis-* extensions, one set on the path item.
+const extensionsDoc = `openapi: 3.1.0
+info: {title: Clinic, version: 1.0.0}
+servers: [{url: 'https://api.example.com/clinic'}]
+paths:
+  /patients:
+    x-portcullis-policy: claims.office == "head"
+    get:
+      security: [{auth: [patients:read]}]
+      x-portcullis-response:
+        fields:
+          - {select: '$.patients[*].ssn', action: remove, unless: '"ssn:read" in claims.scope.split(" ")'}
+      x-portcullis-limits: [{name: patient-reads, quota: 100/hour, key: [sub]}]
+      responses: {'200': {description: ok}}
+  /health:
+    get:
+      security: []
+      responses: {'200': {description: ok}}
+components:
+  securitySchemes:
+    auth: {type: oauth2, flows: {}}
+`
+
+// TestCLIAPIsImportExtensions: the extensions become the settings of the
+// printed operations, and the entry passes the configuration's
+// validation with them.
+func TestCLIAPIsImportExtensions(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "clinic.yaml")
+	if err := os.WriteFile(path, []byte(extensionsDoc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rt, stdout, _ := testRuntime("", nil)
+	if err := Execute(t.Context(), []string{"apis", "import", path}, rt); err != nil {
+		t.Fatalf("apis import: %v", err)
+	}
+	var entry []map[string]any
+	if err := yaml.Unmarshal(stdout.Bytes(), &entry); err != nil || len(entry) != 1 {
+		t.Fatalf("output is not one API entry (%v):\n%s", err, stdout)
+	}
+	want := []any{
+		map[string]any{
+			"method": "GET", "path": "/patients", "scopes": []any{"patients:read"},
+			"policy": `claims.office == "head"`,
+			"limits": []any{map[string]any{"name": "patient-reads", "quota": "100/hour", "key": []any{"sub"}}},
+			"response": map[string]any{"fields": []any{map[string]any{
+				"select": "$.patients[*].ssn", "action": "remove", "unless": `"ssn:read" in claims.scope.split(" ")`}}},
+		},
+		map[string]any{"method": "GET", "path": "/health", "public": true},
+	}
+	if diff := cmp.Diff(want, entry[0]["operations"]); diff != "" {
+		t.Errorf("operations mismatch (-want +got):\n%s", diff)
+	}
+	doc := map[string]any{"gateway": map[string]any{
+		"issuers": []map[string]any{{"issuer": "https://auth.example.com", "client_id": "gateway", "client_secret_env": "GATEWAY_SECRET"}},
+		"apis":    entry,
+	}}
+	b, err := yaml.Marshal(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := config.Parse("imported.yaml", b); err != nil {
+		t.Errorf("the imported entry does not validate: %v\n%s", err, b)
+	}
+}
+
+// TestCLIAPIsImportRefusesExtensions: an extension the catalog cannot
+// read stops the import, naming the file, where in it, and the line.
+func TestCLIAPIsImportRefusesExtensions(t *testing.T) {
+	for _, tc := range []struct{ name, ext, want string }{
+		{"unknown", "x-portcullis-ratelimit: []", "paths./a.get.x-portcullis-ratelimit: unknown extension"},
+		{"scopes", "x-portcullis-scopes: [admin]", "scopes come from the operation's security requirement"},
+		{"unknown field", "x-portcullis-waf: {of: true}", "paths./a.get.x-portcullis-waf.of: unknown field (line 6)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "bad.yaml")
+			doc := "openapi: 3.1.0\ninfo: {title: T, version: v}\npaths:\n  /a:\n    get:\n      " + tc.ext + "\n"
+			if err := os.WriteFile(path, []byte(doc), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			rt, stdout, _ := testRuntime("", nil)
+			err := Execute(t.Context(), []string{"apis", "import", path, "--upstream", "http://10.0.0.7:9000"}, rt)
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), path) {
+				t.Errorf("apis import: err = %v, want one naming %s and saying %q", err, path, tc.want)
+			}
+			if stdout.Len() != 0 {
+				t.Errorf("printed %q for a refused document", stdout)
 			}
 		})
 	}

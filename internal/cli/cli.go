@@ -190,6 +190,7 @@ type DemoCmd struct {
 	AdminAddr   string `help:"Listen address of /healthz, /readyz and /metrics (default ${default})." default:"127.0.0.1:8081" placeholder:"ADDR"`
 	GatewayAddr string `help:"Listen address of the API gateway (default ${default})." default:"127.0.0.1:8000" placeholder:"ADDR"`
 	BackendAddr string `help:"Listen address of the demo's warehouse backend, loopback (default ${default})." default:"127.0.0.1:9000" placeholder:"ADDR"`
+	SPAAddr     string `name:"spa-addr" help:"Listen address of the demo's warehouse single-page app, loopback; its origin is the token handler's (default ${default})." default:"127.0.0.1:5173" placeholder:"ADDR"`
 	Issuer      string `help:"Issuer URL (default http://AUTHZ-ADDR)." placeholder:"URL"`
 }
 
@@ -202,6 +203,7 @@ func (c *DemoCmd) Run(ctx context.Context, rt *Runtime) error {
 		AdminAddr:   c.AdminAddr,
 		GatewayAddr: c.GatewayAddr,
 		BackendAddr: c.BackendAddr,
+		SPAAddr:     c.SPAAddr,
 		Issuer:      c.Issuer,
 	}, demo.Env{Stdout: rt.Stdout, Stderr: rt.Stderr, Now: rt.now})
 	if err != nil {

@@ -35,7 +35,7 @@ type ClientsCreateCmd struct {
 	AuthMethod  string   `name:"auth-method" placeholder:"METHOD" help:"client_secret_basic (default), client_secret_post, private_key_jwt, or none with --public."`
 	Public      bool     `help:"A client that cannot keep a secret (SPA, native app)."`
 	Format      string   `default:"opaque" enum:"opaque,jwt,split" help:"Access token format: opaque, jwt or split."`
-	JWKSFile    string   `name:"jwks-file" type:"existingfile" placeholder:"FILE" help:"The client's public JWK Set, for private_key_jwt."`
+	JWKSFile    string   `name:"jwks-file" type:"existingfile" placeholder:"FILE" help:"The client's public JWK Set: keys of use sig verify its private_key_jwt assertions (one needed with that method), keys of use enc (EC P-256/384/521, RSA >= 2048) receive response fields encrypted to it. Public keys only; a kid on each key when there are several."`
 	Introspect  bool     `help:"Allow the client to call the introspection endpoint."`
 	SkipConsent bool     `name:"skip-consent" help:"First-party client: do not ask users for consent."`
 	JSON        bool     `name:"json" help:"Print JSON."`

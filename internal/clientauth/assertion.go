@@ -267,6 +267,9 @@ func verificationKeys(jwks []byte, h jose.Header) ([]jose.JSONWebKey, error) {
 		if !pub.Valid() || !pub.IsPublic() {
 			continue
 		}
+		// A key of use "enc" is one the gateway encrypts response fields
+		// to: it never verifies an assertion (RFC 7517 §4.2), even when
+		// its type would fit the algorithm.
 		if (k.Use != "" && k.Use != "sig") || (k.Algorithm != "" && k.Algorithm != h.Algorithm) {
 			continue
 		}

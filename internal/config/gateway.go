@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/portcullis/portcullis/internal/catalog"
+	"github.com/portcullis/portcullis/internal/tokenhandler"
 )
 
 // Gateway is the gateway role's configuration. Editing it and sending
@@ -50,6 +51,10 @@ type Gateway struct {
 	Issuers []Issuer `yaml:"issuers"`
 	// APIs are the protected APIs.
 	APIs []API `yaml:"apis"`
+	// TokenHandler runs the OAuth agent of single-page apps on the
+	// gateway listener and lets their cookies stand in for a bearer token
+	// on the APIs each fronts (docs/token-handler.md). Empty means none.
+	TokenHandler tokenhandler.Config `yaml:"token_handler"`
 	// RateLimit is a copy of the top-level ratelimit section (plans, abuse
 	// rules, backend), made by Config.ApplyDefaults and Config.Validate so
 	// that Snapshot, on this section alone, carries them on every reload.
@@ -103,6 +108,7 @@ func (g *Gateway) ApplyDefaults() {
 	for i := range g.APIs {
 		g.APIs[i].ApplyDefaults()
 	}
+	g.TokenHandler.ApplyDefaults()
 }
 
 // Snapshot returns the catalog the section declares, with the plans and

@@ -2,6 +2,8 @@ package config
 
 import (
 	"errors"
+	"fmt"
+	"slices"
 	"time"
 
 	"github.com/portcullis/portcullis/internal/catalog"
@@ -47,5 +49,44 @@ func (v *validator) gateway() {
 			continue
 		}
 		v.add(p.Field, p.Msg, p.Err)
+	}
+	v.tokenHandler()
+}
+
+// tokenHandler checks gateway.token_handler with the token handler's own
+// validation, then against the file's APIs: an agent's endpoints must not
+// hide an API, and an API an app fronts must answer the app's
+// credentialed CORS (tokenhandler.SPA.APICORSProblems). Stored APIs are
+// not known here; the gateway serves them as their own cors says.
+func (v *validator) tokenHandler() {
+	th := &v.c.Gateway.TokenHandler
+	for _, p := range th.Problems("gateway.token_handler") {
+		v.add(p.Field, p.Msg, nil)
+	}
+	for i := range th.SPAs {
+		spa := &th.SPAs[i]
+		f := fmt.Sprintf("gateway.token_handler.spas[%d]", i)
+		for j := range v.c.Gateway.APIs {
+			api := &v.c.Gateway.APIs[j]
+			base := catalog.NormalizeBasePath(api.BasePath)
+			if spa.PathPrefix != "" && base != "/" && base != "" &&
+				(catalog.BasePathMatches(base, spa.PathPrefix) || catalog.BasePathMatches(spa.PathPrefix, base)) {
+				v.add(f+".path_prefix", fmt.Sprintf("overlaps the base path of API %q (gateway.apis[%d]): the agent answers every request under its prefix", api.Name, j), nil)
+			}
+			if base == "" || api.Public || !slices.ContainsFunc(spa.APIPaths, func(p string) bool {
+				// The API lies under an api_path, or an api_path lies
+				// inside it: either way some of its calls carry cookies.
+				return catalog.BasePathMatches(p, base) || catalog.BasePathMatches(base, p)
+			}) {
+				continue
+			}
+			field := fmt.Sprintf("gateway.apis[%d].cors", j)
+			if api.CORS == nil {
+				field = fmt.Sprintf("gateway.apis[%d]", j)
+			}
+			for _, msg := range spa.APICORSProblems(api.CORS) {
+				v.add(field, fmt.Sprintf("fronted by %s (%s): %s", f, spa.Name, msg), nil)
+			}
+		}
 	}
 }

@@ -32,7 +32,17 @@ func benchBody(tb testing.TB) []byte {
 
 func benchSchema(tb testing.TB) *Schema {
 	tb.Helper()
-	s, err := CompileInline(map[string]any{
+	s, err := CompileInline(benchSchemaValue())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return s
+}
+
+// benchSchemaValue is the schema of benchBody, as a configuration
+// writes it.
+func benchSchemaValue() map[string]any {
+	return map[string]any{
 		"type": "object", "required": []any{"sku", "qty"}, "additionalProperties": false,
 		"properties": map[string]any{
 			"sku":     map[string]any{"type": "string", "pattern": "^[A-Z]{3}-[0-9]{4}$"},
@@ -47,11 +57,7 @@ func benchSchema(tb testing.TB) *Schema {
 					"price": map[string]any{"type": "number", "minimum": 0},
 				}}},
 		},
-	})
-	if err != nil {
-		tb.Fatal(err)
 	}
-	return s
 }
 
 func BenchmarkGuards(b *testing.B) {

@@ -2,7 +2,8 @@
 // Schemas of its OpenAPI document or of its configuration, for bodies
 // and for path, query and header parameters, and the guards that bound
 // a JSON body before it is decoded (depth, keys, items, string length,
-// duplicate keys, UTF-8).
+// duplicate keys, UTF-8). It checks an upstream's JSON answers the same
+// way, against the schemas of their status (Responses).
 //
 // Schemas are compiled once, when a configuration is loaded; nothing here
 // compiles per request. It never fetches anything: a $ref that leaves the

@@ -16,7 +16,7 @@ import (
 )
 
 // Document is the contract of an OpenAPI 3.0 or 3.1 document: each
-// operation's parameters and request bodies, compiled.
+// operation's parameters, request bodies and JSON answers, compiled.
 type Document struct {
 	ops map[string]*Operation
 }
@@ -45,8 +45,10 @@ const (
 var openAPIMethods = []string{"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 
 // CompileDocument reads an OpenAPI 3.0 or 3.1 document (YAML or JSON)
-// and compiles the schemas of its operations' JSON request bodies and
-// parameters. The whole document is one schema resource, so a $ref to
+// and compiles the schemas of its operations' JSON request bodies,
+// parameters and JSON answers (responses: a schema of an answer that
+// does not compile is Operation.ResponsesErr, not an error of the
+// document). The whole document is one schema resource, so a $ref to
 // #/components/schemas/... resolves; a $ref outside it is refused. In a
 // 3.0 document (whose schemas are draft 4 with extensions) nullable: true
 // is read as the type "null" allowed too; 3.1 schemas are JSON Schema
@@ -155,6 +157,7 @@ func compileOperation(c *jsonschema.Compiler, root map[string]any, v any, ptr st
 	if err := addParams(opMap["parameters"], ptr+"/parameters"); err != nil {
 		return nil, err
 	}
+	op.Responses, op.ResponsesErr = compileResponses(c, root, opMap["responses"], ptr+"/responses")
 	body, bodyPtr := resolve(root, opMap["requestBody"], ptr+"/requestBody")
 	if body == nil {
 		return op, nil
@@ -178,6 +181,49 @@ func compileOperation(c *jsonschema.Compiler, root map[string]any, v any, ptr st
 		op.Content = append(op.Content, ct)
 	}
 	return op, nil
+}
+
+// compileResponses compiles the schemas of an operation's JSON answers.
+// Its error does not fail the document: it matters only where response
+// validation is on, and a document that loaded before answers were
+// checked keeps loading with it off.
+func compileResponses(c *jsonschema.Compiler, root map[string]any, v any, ptr string) (*Responses, error) {
+	responses, _ := v.(map[string]any)
+	if len(responses) == 0 {
+		return nil, nil
+	}
+	var b responsesBuilder
+	for _, key := range sortedKeys(responses) {
+		if strings.HasPrefix(key, "x-") {
+			continue
+		}
+		rm, rptr := resolve(root, responses[key], ptr+"/"+escapeToken(key))
+		if rm == nil {
+			continue
+		}
+		r := &Response{}
+		content, _ := rm["content"].(map[string]any)
+		for _, mt := range sortedKeys(content) {
+			ct := Content{Range: strings.ToLower(strings.TrimSpace(strings.Split(mt, ";")[0]))}
+			if p := MediaRangeProblem(ct.Range); p != "" {
+				return nil, fmt.Errorf("responses.%s.content: %s", key, p)
+			}
+			entry, _ := content[mt].(map[string]any)
+			_, sub, _ := strings.Cut(ct.Range, "/")
+			if _, has := entry["schema"]; has && (ct.Range == "application/json" || strings.HasSuffix(sub, "+json")) {
+				s, err := c.Compile(documentURL + "#" + fragment(rptr+"/content/"+escapeToken(mt)+"/schema"))
+				if err != nil {
+					return nil, fmt.Errorf("responses.%s %s: %w", key, mt, compileError(err))
+				}
+				ct.Schema = &Schema{s: s, kind: "object"}
+			}
+			r.Content = append(r.Content, ct)
+		}
+		if err := b.add(key, r); err != nil {
+			return nil, fmt.Errorf("responses: %w", err)
+		}
+	}
+	return &b.rs, nil
 }
 
 // resolve follows a local $ref (Path Items, Parameters and Request

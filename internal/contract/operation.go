@@ -6,8 +6,8 @@ import (
 	"strings"
 )
 
-// Operation is what one operation's requests must satisfy, compiled
-// once when the gateway builds its routes.
+// Operation is what one operation's requests, and its answers, must
+// satisfy, compiled once when the gateway builds its routes.
 type Operation struct {
 	// Content lists the accepted media ranges, each with the schema of
 	// a JSON body of that type (nil: the guards only). Empty accepts any
@@ -17,6 +17,13 @@ type Operation struct {
 	BodyRequired bool
 	// Parameters are checked in order.
 	Parameters []Parameter
+	// Responses is the contract of the operation's answers; nil when it
+	// describes none. Empty and Match ignore it: it is the response
+	// validation's.
+	Responses *Responses
+	// ResponsesErr says why the answers' schemas do not compile; the
+	// gateway refuses the operation only when it would check them.
+	ResponsesErr error
 }
 
 // Content is one accepted media range and its body schema.

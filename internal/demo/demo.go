@@ -3,6 +3,9 @@
 // clients and users, an admin API client and a published catalog version
 // of the warehouse API into a self-contained data directory, runs the
 // warehouse and clinic backends on loopback and prints the walkthrough.
+// It also serves the warehouse single-page app on an origin of its own
+// (spa.go): it signs users in through the gateway's token handler and
+// never holds a token.
 // The clinic API shows the gateway's payload and response protection:
 // contract validation, the OWASP Core Rule Set, and responses filtered and
 // encrypted by the caller's claims. Token signs a demo user in headlessly
@@ -25,6 +28,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -36,6 +40,7 @@ import (
 	"github.com/portcullis/portcullis/internal/registry"
 	"github.com/portcullis/portcullis/internal/server"
 	"github.com/portcullis/portcullis/internal/store"
+	"github.com/portcullis/portcullis/internal/tokenhandler"
 )
 
 // Files of a demo data directory. DBFile is exported for the management
@@ -51,6 +56,13 @@ const (
 	// standard base64, mode 0600): the key the gateway encrypts ssn
 	// fields under, and the one a reader decrypts them with.
 	demoClinicKeyFile = "clinic-field.key"
+	// demoBFFSecret holds the token handler's client secret (mode 0600),
+	// as demoGatewaySecret does the gateway's.
+	demoBFFSecret = "warehouse-bff.secret"
+	// demoCookieKeyFile holds the key that seals the SPA's cookies (32
+	// bytes, standard base64, mode 0600); kept across runs, so a browser
+	// stays signed in over a restart of the demo.
+	demoCookieKeyFile = "warehouse-cookie.key"
 )
 
 // The example's two APIs, by name.
@@ -67,6 +79,15 @@ const clinicKeyEnv = "PORTCULLIS_CLINIC_FIELD_KEY"
 // clinicClient is the clinic staff's web app: a confidential client whose
 // tokens are meant for the clinic API.
 const clinicClient = "clinic-app"
+
+// bffClient is the token handler's client for the warehouse SPA: a
+// confidential client (the agent keeps its secret, never the browser)
+// whose redirect URI is the SPA's page.
+const bffClient = "warehouse-bff"
+
+// spaApp is the token handler entry of the example that the demo's SPA
+// signs in through.
+const spaApp = "warehouse"
 
 // demoRedirectURI is where the clinic app's code comes back. Token reads
 // the code from the redirect and never calls it, so nothing listens there.
@@ -105,6 +126,9 @@ type Options struct {
 	// backend, loopback) to 127.0.0.1:9000.
 	GatewayAddr string
 	BackendAddr string
+	// SPAAddr serves the warehouse single-page app (loopback), on its
+	// own origin; it defaults to 127.0.0.1:5173.
+	SPAAddr string
 	// Issuer defaults to "http://" + AuthzAddr (with port 0, the bound
 	// address).
 	Issuer string
@@ -125,6 +149,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.BackendAddr == "" {
 		o.BackendAddr = "127.0.0.1:9000"
+	}
+	if o.SPAAddr == "" {
+		o.SPAAddr = "127.0.0.1:5173"
 	}
 	if o.Issuer == "" {
 		o.Issuer = "http://" + o.AuthzAddr
@@ -253,7 +280,49 @@ func Config(o Options) (*config.Config, error) {
 		// is 0.
 		cfg.Gateway.APIs[i].Issuer = ""
 	}
+	spa := exampleSPA(cfg)
+	if spa == nil {
+		return nil, fmt.Errorf("demo: the warehouse example has no %s token handler entry", spaApp)
+	}
+	// The agent signs users in at this run's issuer, with the secret and
+	// cookie key of the data directory.
+	spa.Issuer = o.Issuer
+	spa.ClientSecretEnv, spa.ClientSecretFile = "", filepath.Join(o.Dir, demoBFFSecret)
+	spa.CookieKeys = []tokenhandler.CookieKey{{ID: "demo", File: filepath.Join(o.Dir, demoCookieKeyFile)}}
+	setSPAOrigin(cfg, "http://"+o.SPAAddr)
 	return cfg, nil
+}
+
+// exampleSPA returns the example's token handler entry of the demo's
+// SPA, or nil.
+func exampleSPA(cfg *config.Config) *tokenhandler.SPA {
+	spas := cfg.Gateway.TokenHandler.SPAs
+	for i := range spas {
+		if spas[i].Name == spaApp {
+			return &spas[i]
+		}
+	}
+	return nil
+}
+
+// setSPAOrigin points the token handler entry at the SPA served at
+// origin: its only allowed origin, its page as the redirect URIs, and
+// the warehouse API's CORS, whose entry for the example's SPA address
+// becomes origin.
+func setSPAOrigin(cfg *config.Config, origin string) {
+	spa := exampleSPA(cfg)
+	old := spa.AllowedOrigins
+	spa.AllowedOrigins = []string{origin}
+	spa.RedirectURI, spa.PostLogoutRedirectURI = origin+"/", origin+"/"
+	if cors := exampleAPI(cfg, warehouseAPI).CORS; cors != nil {
+		var origins []string
+		for _, o := range cors.AllowedOrigins {
+			if !slices.Contains(old, o) && o != origin {
+				origins = append(origins, o)
+			}
+		}
+		cors.AllowedOrigins = append(origins, origin)
+	}
 }
 
 // exampleAPI returns the example's API of that name, or nil.
@@ -273,8 +342,9 @@ func setUpstreams(cfg *config.Config, base string) {
 	exampleAPI(cfg, clinicAPI).Upstream = base + clinicPrefix
 }
 
-// demoClientSpecs are the demo's clients (DESIGN.md, the warehouse example).
-func demoClientSpecs() []registry.ClientSpec {
+// demoClientSpecs are the demo's clients (DESIGN.md, the warehouse
+// example); spaOrigin is where the token handler's SPA is served.
+func demoClientSpecs(spaOrigin string) []registry.ClientSpec {
 	service := func(id, name, format string) registry.ClientSpec {
 		return registry.ClientSpec{
 			ID: id, Name: name, GrantTypes: []string{registry.GrantClientCredentials},
@@ -297,6 +367,15 @@ func demoClientSpecs() []registry.ClientSpec {
 			GrantTypes: []string{registry.GrantAuthorizationCode, registry.GrantRefreshToken}, AuthMethod: store.AuthNone,
 			RedirectURIs: []string{"http://127.0.0.1:5173/callback", "http://localhost:5173/callback"},
 			Scopes:       userScopes, Format: store.FormatOpaque, SkipConsent: false,
+		},
+		{
+			// The token handler's client: confidential, first party (the
+			// user signs in to the warehouse itself), opaque tokens so
+			// each cookie stays a few hundred bytes.
+			ID: bffClient, Name: "Warehouse (single-page app)",
+			GrantTypes: []string{registry.GrantAuthorizationCode, registry.GrantRefreshToken}, AuthMethod: store.AuthSecretBasic,
+			RedirectURIs: []string{spaOrigin + "/"},
+			Scopes:       []string{"openid profile list_items order_item"}, Format: store.FormatOpaque, SkipConsent: true,
 		},
 		{
 			ID: "gateway", Name: "API gateway", GrantTypes: []string{registry.GrantClientCredentials},
@@ -370,9 +449,20 @@ func Start(ctx context.Context, o Options, env Env) (*server.Running, *File, err
 		return nil, nil, err
 	}
 	setUpstreams(cfg, backend.url)
-	clinicKey, err := clinicFieldKey(filepath.Join(o.Dir, demoClinicKeyFile))
+	// The SPA's origin too: the agent's allowed origin and redirect URI.
+	spa, err := listenSPA(o.SPAAddr)
 	if err != nil {
 		backend.close()
+		return nil, nil, err
+	}
+	setSPAOrigin(cfg, spa.url)
+	clinicKey, err := keyFile(filepath.Join(o.Dir, demoClinicKeyFile), "clinic field key")
+	if err == nil {
+		_, err = keyFile(filepath.Join(o.Dir, demoCookieKeyFile), "SPA cookie key")
+	}
+	if err != nil {
+		backend.close()
+		spa.close()
 		return nil, nil, err
 	}
 	var (
@@ -381,11 +471,15 @@ func Start(ctx context.Context, o Options, env Env) (*server.Running, *File, err
 	)
 	seed := func(ctx context.Context, s server.Services) error {
 		var err error
-		file, previousIssuer, err = seedDemo(ctx, s, o.Dir)
+		file, previousIssuer, err = seedDemo(ctx, s, o.Dir, spa.url)
 		if err != nil {
 			return err
 		}
 		if err := writeSecretFile(filepath.Join(o.Dir, demoGatewaySecret), file.Client("gateway").ClientSecret); err != nil {
+			return err
+		}
+		// Read by the token handler when the gateway starts, just after.
+		if err := writeSecretFile(filepath.Join(o.Dir, demoBFFSecret), file.Client(bffClient).ClientSecret); err != nil {
 			return err
 		}
 		if err := seedCatalog(ctx, s, *exampleAPI(cfg, warehouseAPI)); err != nil {
@@ -401,9 +495,14 @@ func Start(ctx context.Context, o Options, env Env) (*server.Running, *File, err
 	r, err := server.Start(ctx, cfg, logger, server.WithGetenv(demoEnv(clinicKey)), server.WithClock(env.Now), server.WithBeforeServe(seed))
 	if err != nil {
 		backend.close()
+		spa.close()
 		return nil, nil, err
 	}
-	if err := writeQuickStart(env.Stdout, quickStartData(r, o.Dir, file, previousIssuer, backend.url)); err != nil {
+	// The page's script calls the gateway as it is bound in this run.
+	spa.serve(ctx, spaSettings{Gateway: r.GatewayURL, Agent: exampleSPA(cfg).PathPrefix, API: exampleAPI(cfg, warehouseAPI).BasePath}, logger)
+	view := quickStartData(r, o.Dir, file, previousIssuer, backend.url)
+	view.SPAURL = spa.url + "/"
+	if err := writeQuickStart(env.Stdout, view); err != nil {
 		return r, file, err
 	}
 	return r, file, nil
@@ -421,10 +520,11 @@ func demoEnv(clinicKey string) func(string) string {
 	}
 }
 
-// clinicFieldKey reads the clinic's field key from path, creating it
-// (mode 0600) on the first run: ssn fields encrypted by one run still
-// decrypt with the key file after the next.
-func clinicFieldKey(path string) (string, error) {
+// keyFile reads a 32-byte key (standard base64) from path, creating it
+// (mode 0600) on the first run: the clinic's field key, so ssn fields
+// encrypted by one run still decrypt with the key file after the next,
+// and the SPA's cookie key, so its sessions outlive a restart.
+func keyFile(path, what string) (string, error) {
 	b, err := os.ReadFile(path)
 	if err == nil {
 		k := strings.TrimSpace(string(b))
@@ -438,7 +538,7 @@ func clinicFieldKey(path string) (string, error) {
 	}
 	raw := make([]byte, 32)
 	if _, err := rand.Read(raw); err != nil {
-		return "", fmt.Errorf("demo: clinic field key: %w", err)
+		return "", fmt.Errorf("demo: %s: %w", what, err)
 	}
 	k := base64.StdEncoding.EncodeToString(raw)
 	if err := writeSecretFile(path, k); err != nil {
@@ -466,7 +566,7 @@ func writeSecretFile(path, secret string) error {
 // credentials of DIR/demo.json, generating that file on the first run. The
 // file is written before the store, so a crash in between is repaired by
 // the next run instead of leaving credentials nobody knows.
-func seedDemo(ctx context.Context, s server.Services, dir string) (file *File, previousIssuer string, err error) {
+func seedDemo(ctx context.Context, s server.Services, dir, spaOrigin string) (file *File, previousIssuer string, err error) {
 	if s.Clients == nil || s.Users == nil {
 		return nil, "", errors.New("demo: the authorization server role is not running")
 	}
@@ -493,7 +593,11 @@ func seedDemo(ctx context.Context, s server.Services, dir string) (file *File, p
 	// and only then stored.
 	fresh := map[string]bool{}
 	now := s.Now()
-	specs := demoClientSpecs()
+	specs := demoClientSpecs(spaOrigin)
+	// moved are the clients whose redirect URIs follow an address of
+	// this run (the SPA's): the stored client is replaced, its secret
+	// kept, so the issuer sends the browser back to where the SPA is.
+	moved := map[string]bool{}
 	for _, spec := range specs {
 		c, err := registry.NewClient(spec, now)
 		if err != nil {
@@ -504,6 +608,8 @@ func seedDemo(ctx context.Context, s server.Services, dir string) (file *File, p
 			file.Clients = append(file.Clients, Client{ClientID: c.ID})
 			entry = &file.Clients[len(file.Clients)-1]
 			changed = true
+		} else if !slices.Equal(entry.RedirectURIs, nonNil(c.RedirectURIs)) {
+			moved[c.ID], changed = true, true
 		}
 		if registry.UsesSecret(c.AuthMethod) != (entry.ClientSecret != "") {
 			entry.ClientSecret = ""
@@ -540,7 +646,7 @@ func seedDemo(ctx context.Context, s server.Services, dir string) (file *File, p
 
 	for _, spec := range specs {
 		secret := file.Client(spec.ID).ClientSecret
-		if _, _, err := s.Clients.Put(ctx, spec, secret, first || fresh["client:"+spec.ID]); err != nil {
+		if _, _, err := s.Clients.Put(ctx, spec, secret, first || fresh["client:"+spec.ID] || moved[spec.ID]); err != nil {
 			return nil, "", fmt.Errorf("seed client %s: %w", spec.ID, err)
 		}
 	}

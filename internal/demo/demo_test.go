@@ -77,7 +77,7 @@ func clientCredentialsToken(t *testing.T, f *File) {
 
 func TestDemoSeedsAndReusesDemoJSON(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "demo")
-	opts := Options{Dir: dir, AuthzAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0", GatewayAddr: "127.0.0.1:0", BackendAddr: "127.0.0.1:0"}
+	opts := Options{Dir: dir, AuthzAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0", GatewayAddr: "127.0.0.1:0", BackendAddr: "127.0.0.1:0", SPAAddr: "127.0.0.1:0"}
 	t.Setenv("PORTCULLIS_MASTER_KEY", "ignored by the demo")
 	env, stdout, _ := testEnv()
 
@@ -109,6 +109,7 @@ func TestDemoSeedsAndReusesDemoJSON(t *testing.T) {
 		Grants, Redirects         []string
 		HasSecret                 bool
 	}
+	out0 := stdout.String()
 	var got []clientShape
 	for _, c := range file.Clients {
 		got = append(got, clientShape{c.ClientID, c.TokenEndpointAuthMethod, c.AccessTokenFormat, c.Scope,
@@ -125,6 +126,8 @@ func TestDemoSeedsAndReusesDemoJSON(t *testing.T) {
 			[]string{"http://127.0.0.1:9999/callback", "http://localhost:9999/callback"}, true},
 		{"warehouse-spa", "none", "opaque", userScope, code,
 			[]string{"http://127.0.0.1:5173/callback", "http://localhost:5173/callback"}, false},
+		{"warehouse-bff", "client_secret_basic", "opaque", "openid profile list_items order_item", code,
+			[]string{spaPage(t, out0)}, true},
 		{"gateway", "client_secret_basic", "opaque", "", cc, []string{}, true},
 		{"clinic-app", "client_secret_basic", "opaque", "openid profile patients:read patients:write ssn:read", code,
 			[]string{"http://127.0.0.1:9999/callback"}, true},
@@ -215,6 +218,13 @@ func TestDemoSeedsAndReusesDemoJSON(t *testing.T) {
 		t.Fatalf("second Start: %v", err)
 	}
 	t.Cleanup(func() { closeRunning(t, r2) })
+	// Only the SPA's page moved (a new port): the token handler's client
+	// follows it, its secret kept.
+	bff := file2.Client("warehouse-bff")
+	if page := spaPage(t, stdout2.String()); !slices.Equal(bff.RedirectURIs, []string{page}) {
+		t.Errorf("second run: warehouse-bff redirect URIs %v, want the SPA page %s", bff.RedirectURIs, page)
+	}
+	bff.RedirectURIs = file.Client("warehouse-bff").RedirectURIs
 	if diff := cmp.Diff(file.Clients, file2.Clients); diff != "" {
 		t.Errorf("second run changed the clients (-first +second):\n%s", diff)
 	}
@@ -240,13 +250,24 @@ func TestDemoRejectsCorruptDemoJSON(t *testing.T) {
 		t.Fatal(err)
 	}
 	env, _, _ := testEnv()
-	_, _, err := Start(t.Context(), Options{Dir: dir, AuthzAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0", GatewayAddr: "127.0.0.1:0", BackendAddr: "127.0.0.1:0"}, env)
+	_, _, err := Start(t.Context(), Options{Dir: dir, AuthzAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0", GatewayAddr: "127.0.0.1:0", BackendAddr: "127.0.0.1:0", SPAAddr: "127.0.0.1:0"}, env)
 	if err == nil || !strings.Contains(err.Error(), "demo.json is not valid JSON") {
 		t.Fatalf("Start error = %v, want a demo.json error", err)
 	}
 	if strings.Contains(err.Error(), "hunter2") {
 		t.Errorf("error %q echoes the file's content", err)
 	}
+}
+
+// spaPage is the SPA's page as the quick-start prints it.
+func spaPage(t *testing.T, quickStart string) string {
+	t.Helper()
+	_, rest, ok := strings.Cut(quickStart, "Web app     ")
+	page, _, _ := strings.Cut(rest, " ")
+	if !ok || !strings.HasPrefix(page, "http://127.0.0.1:") || !strings.HasSuffix(page, "/") {
+		t.Fatalf("quick-start names no SPA page:\n%s", quickStart)
+	}
+	return page
 }
 
 func TestQuickStartTemplate(t *testing.T) {
@@ -363,7 +384,7 @@ func catalogVersionServed(t *testing.T, r *server.Running, f *File) {
 // tokens: the one the walkthrough's demo-token prints.
 func TestToken(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "demo")
-	opts := Options{Dir: dir, AuthzAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0", GatewayAddr: "127.0.0.1:0", BackendAddr: "127.0.0.1:0"}
+	opts := Options{Dir: dir, AuthzAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0", GatewayAddr: "127.0.0.1:0", BackendAddr: "127.0.0.1:0", SPAAddr: "127.0.0.1:0"}
 	env, _, _ := testEnv()
 	r, _, err := Start(t.Context(), opts, env)
 	if err != nil {

@@ -30,6 +30,9 @@ Portcullis demo is running.
   Gateway     {{.GatewayURL}}/warehouse  (backend {{.BackendURL}})
               {{.GatewayURL}}{{.CatalogBasePath}}  (stored catalog: {{.CatalogAPI}}, published)
 {{- end}}
+{{- if .SPAURL}}
+  Web app     {{.SPAURL}}  (sign in as alice; no token ever reaches the page)
+{{- end}}
 {{with .Service}}
 1. Get an access token with client credentials (RFC 6749 §4.4), as the
    warehouse service; the opaque token goes into $TOKEN:
@@ -116,8 +119,17 @@ Portcullis demo is running.
    The field key is {{.ClinicKeyFile}} (docs/field-rules.md shows how
    to decrypt).
 {{end}}
+{{- if .SPAURL}}
+6. The warehouse web app, {{.SPAURL}}, is a single-page app that never
+   holds a token: it signs in through the gateway's token handler
+   ({{.GatewayURL}}/bff/warehouse), which keeps the tokens in encrypted
+   HttpOnly cookies, and calls {{.GatewayURL}}/warehouse with them. Open
+   it in a browser, sign in as alice (her password is in demo.json), list
+   the items, place an order, refresh the session and sign out
+   (docs/token-handler.md explains the pattern).
+{{end}}
 {{- if and .AdminURL .Admin}}
-6. The admin API ({{.AdminURL}}/admin/v1, described at
+7. The admin API ({{.AdminURL}}/admin/v1, described at
    {{.AdminURL}}/admin/v1/openapi.json): get a JWT access token as the
    {{.Admin.ClientID}} client (audience urn:portcullis:admin, role
    admin:platform) and list the clients:
@@ -131,7 +143,7 @@ Portcullis demo is running.
 
   PORTCULLIS_ADMIN_BEARER=$ADMIN portcullis clients list --server {{.AdminURL}}
 
-7. The admin console: open {{.AdminURL}}/console/ and sign in as alice
+8. The admin console: open {{.AdminURL}}/console/ and sign in as alice
    (a platform_admin; her password is in demo.json) to browse the catalog,
    the clients and the audit trail.
 {{end}}
@@ -168,6 +180,9 @@ type quickStartView struct {
 	CatalogBasePath string
 	// ClinicKeyFile holds the clinic's field-encryption key.
 	ClinicKeyFile string
+	// SPAURL is the warehouse single-page app's page; empty when it is
+	// not served.
+	SPAURL string
 }
 
 func quickStartData(r *server.Running, dir string, f *File, previousIssuer, backendURL string) quickStartView {

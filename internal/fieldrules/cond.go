@@ -1,10 +1,13 @@
 package fieldrules
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"slices"
 
 	"cel.dev/cel-go/cel"
+	celast "cel.dev/cel-go/common/ast"
 	"cel.dev/cel-go/common/types"
 	"cel.dev/cel-go/common/types/ref"
 	"cel.dev/cel-go/ext"
@@ -31,6 +34,12 @@ func (e *CompileError) Error() string { return fmt.Sprintf("%d:%d: %s", e.Line, 
 // condition is a compiled CEL bool expression.
 type condition struct {
 	prg cel.Program
+	// names are the members a filter reads as element.name (or
+	// has(element.name)). When it reads element in no other way
+	// (wholeElement false) it is handed those members alone, and
+	// cannot tell.
+	names        []string
+	wholeElement bool
 }
 
 // CheckCondition compiles a when or unless condition (variable claims)
@@ -69,7 +78,89 @@ func compileCondition(expr string, element bool) (*condition, error) {
 	if err != nil {
 		return nil, &CompileError{Line: 1, Column: 1, Msg: fmt.Sprintf("plan: %v", err)}
 	}
-	return &condition{prg: prg}, nil
+	c := &condition{prg: prg}
+	if element {
+		c.wholeElement = elementUse(ast.NativeRep().Expr(), &c.names)
+		slices.Sort(c.names)
+		c.names = slices.Compact(c.names)
+	}
+	return c, nil
+}
+
+// filterKey appends to dst what the filter reads of e: the text of each
+// member it names (or that it is missing), or all of e's text when it
+// reads more. Elements of equal keys are the same to the filter.
+func (c *condition) filterKey(dst []byte, e value) []byte {
+	dst = append(dst, byte(e.kind))
+	if e.kind != kindObject || c.wholeElement {
+		return append(dst, e.tok...)
+	}
+	for _, name := range c.names {
+		i, ok := e.c.member(name)
+		if !ok {
+			dst = append(dst, 0)
+			continue
+		}
+		m := e.c.members[i].v
+		dst = append(dst, 1+byte(m.kind))
+		dst = binary.AppendUvarint(dst, uint64(len(m.tok)))
+		dst = append(dst, m.tok...)
+	}
+	return dst
+}
+
+// elementUse adds to names the members e reads as element.name and
+// reports whether it reads element in any other way (whole: compared,
+// iterated, indexed, passed to a function). It errs toward whole: an
+// identifier element that a comprehension declares is taken for the
+// variable.
+func elementUse(e celast.Expr, names *[]string) (whole bool) {
+	switch e.Kind() {
+	case celast.LiteralKind:
+		return false
+	case celast.IdentKind:
+		return e.AsIdent() == "element"
+	case celast.SelectKind:
+		sel := e.AsSelect()
+		if op := sel.Operand(); op.Kind() == celast.IdentKind && op.AsIdent() == "element" {
+			*names = append(*names, sel.FieldName())
+			return false
+		}
+		return elementUse(sel.Operand(), names)
+	case celast.CallKind:
+		call := e.AsCall()
+		if call.IsMemberFunction() {
+			whole = elementUse(call.Target(), names)
+		}
+		for _, a := range call.Args() {
+			whole = elementUse(a, names) || whole
+		}
+		return whole
+	case celast.ListKind:
+		for _, x := range e.AsList().Elements() {
+			whole = elementUse(x, names) || whole
+		}
+		return whole
+	case celast.MapKind:
+		for _, x := range e.AsMap().Entries() {
+			m := x.AsMapEntry()
+			whole = elementUse(m.Key(), names) || whole
+			whole = elementUse(m.Value(), names) || whole
+		}
+		return whole
+	case celast.StructKind:
+		for _, x := range e.AsStruct().Fields() {
+			whole = elementUse(x.AsStructField().Value(), names) || whole
+		}
+		return whole
+	case celast.ComprehensionKind:
+		c := e.AsComprehension()
+		for _, x := range []celast.Expr{c.IterRange(), c.AccuInit(), c.LoopCondition(), c.LoopStep(), c.Result()} {
+			whole = elementUse(x, names) || whole
+		}
+		return whole
+	}
+	return true
 }
 
 // newEnv is the environment of the request rules, minus the request:

@@ -2,22 +2,23 @@
 // will read it: it keeps only the array elements a filter lets the
 // caller see, and removes or encrypts (JWE compact, RFC 7516 §7.1) the
 // fields its rules select when CEL conditions over the caller's verified
-// claims say so. Rules are compiled once; Apply runs per response.
+// claims say so. A field is encrypted either to the API (a shared key,
+// dir) or to the calling client's registered public key (ECDH-ES+A256KW
+// or RSA-OAEP-256, recipient.go), so only the key's holder reads it.
+// Rules are compiled once; Apply runs per response.
 //
 // It must never hand back a body it could not rewrite: a body that is
 // not JSON, too large, or shaped so that a filter cannot apply is an
 // error, and the caller refuses the response rather than pass it
-// through (fail closed). It knows nothing of HTTP.
+// through (fail closed). A field meant for a client that has no key to
+// encrypt to is removed, never sent in clear. It knows nothing of HTTP
+// or of where client keys are stored.
 package fieldrules
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-
-	"github.com/go-jose/go-jose/v4"
+	"slices"
 )
 
 // Actions of a field rule.
@@ -29,6 +30,16 @@ const (
 // DefaultMaxBodyBytes is the largest body Apply rewrites when the spec
 // sets no bound: the document is held in memory, decoded, while it is.
 const DefaultMaxBodyBytes = 1 << 20
+
+// Recipients of an encrypt rule: who can decrypt the field.
+const (
+	// RecipientAPI encrypts under the rule's shared key (dir + A256GCM):
+	// whoever the API's operators give the key to reads the field.
+	RecipientAPI = "api"
+	// RecipientClient encrypts to the calling client's registered
+	// public encryption key: only that client reads the field.
+	RecipientClient = "client"
+)
 
 // KeySize is the size of an encrypt rule's key (A256GCM, dir).
 const KeySize = 32
@@ -70,8 +81,16 @@ type FieldSpec struct {
 	// exempt). A condition that cannot be evaluated (a claim missing)
 	// counts toward acting: the data stays protected.
 	When, Unless string
-	// Key is the KeySize-byte content encryption key of ActionEncrypt.
+	// Recipient says whom ActionEncrypt encrypts to: RecipientAPI
+	// (empty means it) or RecipientClient.
+	Recipient string
+	// Key is the KeySize-byte content encryption key of ActionEncrypt
+	// to RecipientAPI; refused for RecipientClient.
 	Key []byte
+	// KeyID is Key's id, carried as kid in every JWE's protected header
+	// so that readers can tell keys apart across a rotation. Empty means
+	// no kid. Refused for RecipientClient, whose kid is the client key's.
+	KeyID string
 }
 
 // Rules are compiled rules. Immutable and safe for concurrent use.
@@ -88,7 +107,10 @@ type field struct {
 	steps        []step
 	encrypt      bool
 	when, unless *condition
-	enc          jose.Encrypter
+	// enc seals fields to the API; nil for a rule that encrypts to the
+	// client (toClient), which uses the response's ClientKey.
+	enc      *dirSealer
+	toClient bool
 }
 
 // Counts say what one Apply did.
@@ -96,6 +118,9 @@ type Counts struct {
 	// Dropped counts elements the filter removed; Removed and
 	// Encrypted count fields.
 	Dropped, Removed, Encrypted int
+	// NoKey counts fields removed because they were to be encrypted to
+	// a client that has no usable encryption key.
+	NoKey int
 }
 
 // Compile checks and compiles spec.
@@ -183,17 +208,25 @@ func compileField(fs FieldSpec) (field, error) {
 	}
 	switch fs.Action {
 	case ActionRemove:
+		if fs.Recipient != "" || fs.Key != nil || fs.KeyID != "" {
+			return f, errors.New("recipient, key and key id are for encrypt only")
+		}
 	case ActionEncrypt:
-		if len(fs.Key) != KeySize {
-			return f, fmt.Errorf("key: must be %d bytes, not %d", KeySize, len(fs.Key))
-		}
-		// RFC 7518 §4.5: dir uses the shared key as the content key.
-		f.enc, err = jose.NewEncrypter(jose.A256GCM, jose.Recipient{Algorithm: jose.DIRECT, Key: fs.Key},
-			(&jose.EncrypterOptions{}).WithContentType("json"))
-		if err != nil {
-			return f, fmt.Errorf("key: %w", err)
-		}
 		f.encrypt = true
+		switch fs.Recipient {
+		case "", RecipientAPI:
+			f.enc, err = newDirSealer(fs.Key, fs.KeyID)
+			if err != nil {
+				return f, err
+			}
+		case RecipientClient:
+			if fs.Key != nil || fs.KeyID != "" {
+				return f, errors.New("key: a rule that encrypts to the client uses the client's key, not one of its own")
+			}
+			f.toClient = true
+		default:
+			return f, fmt.Errorf("recipient: %q is not %s or %s", fs.Recipient, RecipientAPI, RecipientClient)
+		}
 	default:
 		return f, fmt.Errorf("action: %q is not %s or %s", fs.Action, ActionRemove, ActionEncrypt)
 	}
@@ -203,51 +236,89 @@ func compileField(fs FieldSpec) (field, error) {
 // MaxBodyBytes is the largest body Apply rewrites.
 func (r *Rules) MaxBodyBytes() int64 { return r.maxBody }
 
-// Apply rewrites body (one JSON document) for a caller with claims (nil
-// on a public route: every claim is missing). When nothing changes the
-// body comes back as it was; otherwise re-encoded, with object members
-// in name order. An error means the body must not reach the caller.
-func (r *Rules) Apply(body []byte, claims map[string]any) ([]byte, Counts, error) {
-	var n Counts
-	if int64(len(body)) > r.maxBody {
-		return nil, n, ErrTooLarge
+// EncryptsToClient reports whether some rule encrypts to the client, so
+// that the caller knows to look for a ClientKey at all.
+func (r *Rules) EncryptsToClient() bool {
+	for i := range r.fields {
+		if r.fields[i].toClient {
+			return true
+		}
 	}
-	doc, err := decode(body)
-	if err != nil {
-		return nil, n, err
+	return false
+}
+
+// NeedsClientKey reports whether, for a caller with claims, some rule
+// that encrypts to the client acts: only then is the client's key worth
+// fetching. Conditions read claims alone, so the answer holds for any
+// body.
+func (r *Rules) NeedsClientKey(claims map[string]any) bool {
+	if !r.EncryptsToClient() {
+		return false
 	}
 	if claims == nil {
 		claims = map[string]any{}
 	}
 	vars := map[string]any{"claims": claims}
-	box := []any{doc}
+	for i := range r.fields {
+		if f := &r.fields[i]; f.toClient && f.acts(vars) {
+			return true
+		}
+	}
+	return false
+}
+
+// Apply rewrites body (one JSON document) for a caller with claims (nil
+// on a public route: every claim is missing) whose encryption key is
+// client: nil when the caller has none, and the members that rules
+// encrypting to the client select are then removed. When nothing
+// changes the body comes back as it was (the same slice); otherwise
+// re-encoded into a new one, with object members in name order, and body
+// is not retained. An error means the body must not reach the caller.
+func (r *Rules) Apply(body []byte, claims map[string]any, client *ClientKey) ([]byte, Counts, error) {
+	var n Counts
+	if int64(len(body)) > r.maxBody {
+		return nil, n, ErrTooLarge
+	}
+	d := getDocument()
+	defer putDocument(d)
+	if err := d.parse(body); err != nil {
+		return nil, n, err
+	}
+	if claims == nil {
+		claims = map[string]any{}
+	}
+	if d.vars == nil {
+		d.vars = make(map[string]any, 2)
+	}
+	d.vars["claims"] = claims
 	if r.filter != nil {
-		if err := containers(box, r.filterArray, func(c any, last step) error {
-			return replace(c, last, func(v any) (any, error) { return r.filterArrayOf(v, vars, &n) })
-		}); err != nil {
+		if err := walk(&d.top, r.filterArray, func(v *value) error { return r.filterElements(d, v, &n) }); err != nil {
 			return nil, n, err
 		}
 	}
 	for i := range r.fields {
 		f := &r.fields[i]
-		if !f.acts(vars) {
+		// Conditions read claims alone: once per response.
+		if !f.acts(d.vars) {
 			continue
 		}
 		var err error
-		if f.encrypt {
-			err = containers(box, f.steps, func(c any, last step) error {
-				return replace(c, last, func(v any) (any, error) { n.Encrypted++; return f.seal(v) })
+		switch {
+		case f.toClient && client == nil:
+			// Fail closed: with no key to encrypt to, the field is
+			// withheld rather than sent in clear.
+			err = f.remove(d, &n.NoKey)
+		case f.encrypt:
+			var s sealer = f.enc
+			if f.toClient {
+				s = client
+			}
+			err = walk(&d.top, f.steps, func(v *value) error {
+				n.Encrypted++
+				return d.seal(s, v)
 			})
-		} else {
-			err = containers(box, f.steps, func(c any, last step) error {
-				if m, ok := c.(map[string]any); ok {
-					if _, has := m[last.name]; has {
-						delete(m, last.name)
-						n.Removed++
-					}
-				}
-				return nil
-			})
+		default:
+			err = f.remove(d, &n.Removed)
 		}
 		if err != nil {
 			return nil, n, err
@@ -256,52 +327,98 @@ func (r *Rules) Apply(body []byte, claims map[string]any) ([]byte, Counts, error
 	if n == (Counts{}) {
 		return body, n, nil
 	}
-	var buf bytes.Buffer
-	buf.Grow(len(body))
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(box[0]); err != nil {
-		return nil, n, fmt.Errorf("fieldrules: encoding: %w", err)
-	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), n, nil
+	d.out = appendValue(d.out[:0], d.top.c.elems[0], false)
+	return append([]byte(nil), d.out...), n, nil
 }
 
-// decode reads exactly one JSON value, numbers kept as written.
-func decode(body []byte) (any, error) {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	var doc any
-	if err := dec.Decode(&doc); err != nil {
-		return nil, ErrNotJSON
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, ErrNotJSON
-	}
-	return doc, nil
+// remove deletes the members f selects, counting into n: the rule's
+// selector ends in a name, so they are that name's members of the
+// objects the steps before it reach.
+func (f *field) remove(d *document, n *int) error {
+	name := f.steps[len(f.steps)-1].name
+	return walk(&d.top, f.steps[:len(f.steps)-1], func(v *value) error {
+		if v.kind != kindObject {
+			return nil
+		}
+		if i, ok := v.c.member(name); ok {
+			v.c.members = slices.Delete(v.c.members, i, i+1)
+			*n++
+		}
+		return nil
+	})
 }
 
-// filterArrayOf keeps the elements of v for which the filter holds.
-func (r *Rules) filterArrayOf(v any, vars map[string]any, n *Counts) (any, error) {
-	if v == nil {
-		return nil, nil
+// seal replaces v with the JWE of its JSON encoding (json.Marshal's,
+// HTML characters escaped).
+func (d *document) seal(s sealer, v *value) error {
+	d.plain = appendValue(d.plain[:0], *v, true)
+	tok, err := s.seal(d.plain, &d.sealed)
+	if err != nil {
+		return fmt.Errorf("fieldrules: encrypting a field: %w", err)
 	}
-	a, ok := v.([]any)
-	if !ok {
-		return nil, ErrShape
+	// A JWE is base64url and dots: plain.
+	*v = value{kind: kindString, plain: plainJSON | plainHTML, tok: tok}
+	return nil
+}
+
+// filterElements keeps the elements of the array v for which the filter
+// holds.
+func (r *Rules) filterElements(d *document, v *value, n *Counts) error {
+	switch v.kind {
+	case kindNull:
+		return nil
+	case kindArray:
+	default:
+		return ErrShape
 	}
-	kept := a[:0]
-	for _, e := range a {
-		vars["element"] = e
-		if holds, ok := r.filter.eval(vars); holds && ok {
+	if d.judged == nil {
+		d.judged, d.elem = make(map[string]bool), make(map[string]any, 8)
+	}
+	kept := v.c.elems[:0]
+	for _, e := range v.c.elems {
+		if r.holds(d, e) {
 			kept = append(kept, e)
 		} else {
 			n.Dropped++
 		}
 	}
-	delete(vars, "element")
 	// Clear the tail so the dropped elements are not reachable.
-	clear(a[len(kept):])
-	return kept, nil
+	clear(v.c.elems[len(kept):])
+	v.c.elems = kept
+	return nil
+}
+
+// holds reports whether the filter holds for e. The filter is a function
+// of the claims, fixed for the response, and of what it reads of e: it
+// runs once for each different reading (filterKey), so that a page of
+// patients of two doctors costs two evaluations, not one per patient.
+func (r *Rules) holds(d *document, e value) bool {
+	d.key = r.filter.filterKey(d.key[:0], e)
+	if h, ok := d.judged[string(d.key)]; ok {
+		return h
+	}
+	// The element as encoding/json decodes it, an object only with the
+	// members the filter reads when it reads no more than members by
+	// name; an object is handed over in one reused map.
+	switch {
+	case e.kind != kindObject:
+		d.vars["element"] = e.native()
+	case r.filter.wholeElement:
+		clear(d.elem)
+		d.vars["element"] = e.c.nativeMembers(d.elem)
+	default:
+		clear(d.elem)
+		for _, name := range r.filter.names {
+			if i, ok := e.c.member(name); ok {
+				d.elem[name] = e.c.members[i].v.native()
+			}
+		}
+		d.vars["element"] = d.elem
+	}
+	holds, ok := r.filter.eval(d.vars)
+	delete(d.vars, "element")
+	d.judged[string(d.key)] = holds && ok
+	return holds && ok
 }
 
 // acts reports whether the rule applies to a caller.
@@ -317,21 +434,4 @@ func (f *field) acts(vars map[string]any) bool {
 		}
 	}
 	return true
-}
-
-// seal encrypts a value's JSON encoding into a JWE compact string.
-func (f *field) seal(v any) (any, error) {
-	plain, err := json.Marshal(v)
-	if err != nil {
-		return nil, fmt.Errorf("fieldrules: encoding a field: %w", err)
-	}
-	obj, err := f.enc.Encrypt(plain)
-	if err != nil {
-		return nil, fmt.Errorf("fieldrules: encrypting a field: %w", err)
-	}
-	s, err := obj.CompactSerialize()
-	if err != nil {
-		return nil, fmt.Errorf("fieldrules: encrypting a field: %w", err)
-	}
-	return s, nil
 }

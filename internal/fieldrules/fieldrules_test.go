@@ -81,7 +81,7 @@ func TestApplyClinic(t *testing.T) {
 	reception := map[string]any{"sub": "rita", "roles": []any{"receptionist"}, "scope": "patients:read"}
 
 	t.Run("doctor", func(t *testing.T) {
-		out, n, err := r.Apply([]byte(patients), doctor)
+		out, n, err := r.Apply([]byte(patients), doctor, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -109,7 +109,7 @@ func TestApplyClinic(t *testing.T) {
 		}
 	})
 	t.Run("doctor without ssn:read", func(t *testing.T) {
-		out, n, err := r.Apply([]byte(patients), doctorNoSSN)
+		out, n, err := r.Apply([]byte(patients), doctorNoSSN, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -121,7 +121,7 @@ func TestApplyClinic(t *testing.T) {
 		}
 	})
 	t.Run("receptionist", func(t *testing.T) {
-		out, n, err := r.Apply([]byte(patients), reception)
+		out, n, err := r.Apply([]byte(patients), reception, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -145,7 +145,7 @@ func TestApplyClinic(t *testing.T) {
 	})
 	t.Run("no claims", func(t *testing.T) {
 		// Every condition fails to evaluate: everything is protected.
-		out, _, err := r.Apply([]byte(patients), nil)
+		out, _, err := r.Apply([]byte(patients), nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -158,7 +158,7 @@ func TestApplyClinic(t *testing.T) {
 func TestApplyUnchanged(t *testing.T) {
 	r := mustCompile(t, clinicSpec())
 	in := []byte(`{"b":1, "a":{"x":[1,2]}}`)
-	out, n, err := r.Apply(in, map[string]any{"sub": "dr-lee", "roles": []any{"doctor"}})
+	out, n, err := r.Apply(in, map[string]any{"sub": "dr-lee", "roles": []any{"doctor"}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +170,7 @@ func TestApplyUnchanged(t *testing.T) {
 func TestApplyRootArray(t *testing.T) {
 	r := mustCompile(t, Spec{Filter: `element.owner == claims.sub`, FilterPath: "$[*]",
 		Fields: []FieldSpec{{Select: "$[*].secret", Action: ActionRemove}}})
-	out, _, err := r.Apply([]byte(`[{"owner":"a","secret":1},{"owner":"b"},7]`), map[string]any{"sub": "a"})
+	out, _, err := r.Apply([]byte(`[{"owner":"a","secret":1},{"owner":"b"},7]`), map[string]any{"sub": "a"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,7 +197,7 @@ func TestApplyRefuses(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			out, _, err := tt.rules.Apply([]byte(tt.body), map[string]any{"sub": "dr-lee"})
+			out, _, err := tt.rules.Apply([]byte(tt.body), map[string]any{"sub": "dr-lee"}, nil)
 			if !errors.Is(err, tt.want) {
 				t.Errorf("Apply error = %v, want %v", err, tt.want)
 			}
@@ -207,7 +207,7 @@ func TestApplyRefuses(t *testing.T) {
 		})
 	}
 	// A null where the array would be is nothing to filter.
-	if _, _, err := r.Apply([]byte(`{"patients":null}`), nil); err != nil {
+	if _, _, err := r.Apply([]byte(`{"patients":null}`), nil, nil); err != nil {
 		t.Errorf("null array: %v", err)
 	}
 }
@@ -249,7 +249,7 @@ func TestConditionCostLimit(t *testing.T) {
 	for i := range list {
 		list[i] = 1.0
 	}
-	out, n, err := r.Apply([]byte(`{"a":1,"b":2}`), map[string]any{"list": list})
+	out, n, err := r.Apply([]byte(`{"a":1,"b":2}`), map[string]any{"list": list}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -282,7 +282,7 @@ func BenchmarkApplyClinic(b *testing.B) {
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, _, err := r.Apply(body, claims); err != nil {
+		if _, _, err := r.Apply(body, claims, nil); err != nil {
 			b.Fatal(err)
 		}
 	}

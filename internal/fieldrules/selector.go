@@ -137,74 +137,29 @@ func (s *Selector) rooted() []step {
 	return append(out, s.steps...)
 }
 
-// containers calls fn with every value that steps[:len(steps)-1] reaches
-// from v, and the last step, which fn applies to it. Values of the wrong
-// kind for a step (a name on an array, an index past the end) select
-// nothing.
-func containers(v any, steps []step, fn func(container any, last step) error) error {
-	if len(steps) == 1 {
-		return fn(v, steps[0])
+// walk calls fn with every value steps select from v, in document
+// order; fn may replace the value or change it in place. Values of the
+// wrong kind for a step (a name on an array, an index past the end)
+// select nothing.
+func walk(v *value, steps []step, fn func(*value) error) error {
+	if len(steps) == 0 {
+		return fn(v)
 	}
 	st, rest := steps[0], steps[1:]
-	switch c := v.(type) {
-	case map[string]any:
-		if st.kind == stepName {
-			if child, ok := c[st.name]; ok {
-				return containers(child, rest, fn)
+	switch {
+	case v.kind == kindObject && st.kind == stepName:
+		if i, ok := v.c.member(st.name); ok {
+			return walk(&v.c.members[i].v, rest, fn)
+		}
+	case v.kind == kindArray && st.kind == stepAll:
+		for i := range v.c.elems {
+			if err := walk(&v.c.elems[i], rest, fn); err != nil {
+				return err
 			}
 		}
-	case []any:
-		switch st.kind {
-		case stepAll:
-			for _, e := range c {
-				if err := containers(e, rest, fn); err != nil {
-					return err
-				}
-			}
-		case stepIndex:
-			if st.index < len(c) {
-				return containers(c[st.index], rest, fn)
-			}
-		}
-	}
-	return nil
-}
-
-// replace sets every child of container that st selects to what fn
-// returns for it.
-func replace(container any, st step, fn func(any) (any, error)) error {
-	switch c := container.(type) {
-	case map[string]any:
-		if st.kind != stepName {
-			return nil
-		}
-		old, ok := c[st.name]
-		if !ok {
-			return nil
-		}
-		v, err := fn(old)
-		if err != nil {
-			return err
-		}
-		c[st.name] = v
-	case []any:
-		switch st.kind {
-		case stepAll:
-			for i, e := range c {
-				v, err := fn(e)
-				if err != nil {
-					return err
-				}
-				c[i] = v
-			}
-		case stepIndex:
-			if st.index < len(c) {
-				v, err := fn(c[st.index])
-				if err != nil {
-					return err
-				}
-				c[st.index] = v
-			}
+	case v.kind == kindArray && st.kind == stepIndex:
+		if st.index < len(v.c.elems) {
+			return walk(&v.c.elems[st.index], rest, fn)
 		}
 	}
 	return nil

@@ -21,6 +21,8 @@ func (g *Gateway) finish(t *table, ex *exchange, r *http.Request) {
 		m = ex.op.metrics
 	case ex.api != nil:
 		m = ex.api.unmatched
+	case ex.agent != nil:
+		m = ex.agent.metrics
 	}
 	m.observe(status, ex.decision, elapsed.Seconds())
 	g.logAccess(r.Context(), ex, r.Method, status, elapsed)
@@ -40,6 +42,8 @@ func (g *Gateway) logAccess(ctx context.Context, ex *exchange, method string, st
 	}
 	if ex.op != nil {
 		op = ex.op.label
+	} else if ex.agent != nil {
+		op = ex.agent.label
 	}
 	if v := ex.verified; v != nil && v.Claims != nil {
 		clientID, sub = v.Claims.ClientID, v.Claims.Subject
@@ -59,5 +63,6 @@ func (g *Gateway) logAccess(ctx context.Context, ex *exchange, method string, st
 		slog.Int64("bytes", ex.bytes),
 		ex.waf.attr(),
 		ex.validation.attr(),
+		ex.response.attr(),
 	)
 }

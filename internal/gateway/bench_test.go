@@ -1,18 +1,23 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/portcullis/portcullis/internal/gateway/gatewaytest"
+	"github.com/portcullis/portcullis/internal/tokenhandler"
 )
 
 // discardWriter is the cheapest possible client side: benchmarks measure
@@ -236,4 +241,170 @@ func BenchmarkThroughput(b *testing.B) {
 			})
 		})
 	}
+}
+
+// BenchmarkGatewaySessionCookie is the OAuth proxy's cookie path against
+// the bearer path through the whole gateway, the same opaque token
+// (phantom cache hit) each time, from a browser-like request with an
+// Origin and two cookies of the site's own: bearer on a gateway without
+// a token handler, bearer on a gateway whose token handler fronts the
+// API (the set is looked at, the cookies scanned for the agent's), and
+// the SPA's call (x-pc-csrf and the access, refresh and CSRF cookies
+// instead of Authorization: one scan of Cookie, two AES-GCM opens, the
+// constant-time compare, the strip).
+func BenchmarkGatewaySessionCookie(b *testing.B) {
+	is, _, gw := benchEnv(b, nil)
+	tok := is.Opaque(b, gatewaytest.Claims{Subject: "alice", ClientID: "spa", Scope: "list_items", Audience: []string{"warehouse"}})
+	bearer := func(r *http.Request) {
+		r.Header["Authorization"] = []string{"Bearer " + tok}
+		r.Header["Origin"] = []string{"https://app.example"}
+		r.Header["Cookie"] = []string{"_ga=GA1.2.3.4; theme=dark"}
+	}
+	b.Run("bearer", func(b *testing.B) { runParallelWith(b, gw, "/warehouse/items/42", bearer) })
+
+	key := bytes.Repeat([]byte{7}, tokenhandler.KeySize)
+	spa := tokenhandler.SPA{
+		Name: "warehouse", PathPrefix: "/bff/warehouse", AllowedOrigins: []string{"https://app.example"},
+		Issuer: "https://id.example", ClientID: "warehouse-bff", ClientSecretEnv: "S", RedirectURI: "https://app.example/",
+		CookieKeys: []tokenhandler.CookieKey{{ID: "k1", Env: "K"}}, APIPaths: []string{"/warehouse"},
+	}
+	spa.ApplyDefaults()
+	h, err := tokenhandler.New(spa, tokenhandler.Options{Getenv: func(k string) string {
+		return map[string]string{"S": "secret", "K": base64.StdEncoding.EncodeToString(key)}[k]
+	}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := gw.SetTokenHandlers([]*tokenhandler.Handler{h}); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("bearer-beside-token-handler", func(b *testing.B) { runParallelWith(b, gw, "/warehouse/items/42", bearer) })
+
+	sealer, err := tokenhandler.NewSealer([]tokenhandler.Key{{ID: "k1", Secret: key}}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	exp := time.Now().Add(time.Hour)
+	csrf := "Zm9vYmFyYmF6cXV4cXV1eGNvcmdlZ3JhdWx0Z2FycGx5"
+	seal := func(kind, v string) string {
+		s, err := sealer.Seal("__Host-pc-warehouse-"+kind, []byte(v), exp)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return "__Host-pc-warehouse-" + kind + "=" + s
+	}
+	cookie := "_ga=GA1.2.3.4; " + seal("at", tok) + "; " + seal("rt", "pcr_refresh") + "; " + seal("csrf", csrf) + "; theme=dark"
+	b.Run("cookie", func(b *testing.B) {
+		runParallelWith(b, gw, "/warehouse/items/42", func(r *http.Request) {
+			// Fresh per request: the gateway strips the agent's cookies
+			// and header from the request it is given.
+			r.Header["Origin"] = []string{"https://app.example"}
+			r.Header[http.CanonicalHeaderKey(tokenhandler.CSRFHeader)] = []string{csrf}
+			r.Header["Cookie"] = []string{cookie}
+		})
+	})
+}
+
+// runParallelWith is runParallel for requests without Authorization that
+// edit adds headers to.
+func runParallelWith(b *testing.B, h http.Handler, target string, edit func(*http.Request)) {
+	b.Helper()
+	u, err := url.Parse("http://gateway.test" + target)
+	if err != nil {
+		b.Fatal(err)
+	}
+	req := func() *http.Request {
+		r := benchRequest(u, "", false)
+		edit(r)
+		return r
+	}
+	for range 10 {
+		w := &discardWriter{h: http.Header{}}
+		h.ServeHTTP(w, req())
+		if w.code != http.StatusOK {
+			b.Fatalf("warm-up status %d", w.code)
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		w := &discardWriter{h: http.Header{}}
+		for pb.Next() {
+			clear(w.h)
+			w.code = 0
+			h.ServeHTTP(w, req())
+			if w.code != http.StatusOK {
+				b.Errorf("status %d", w.code)
+				return
+			}
+		}
+	})
+}
+
+// BenchmarkSessionCredential is the credential step alone, without the
+// proxy round trip that dwarfs it in BenchmarkGatewaySessionCookie:
+// extracting a bearer token, against taking it from the session's
+// cookies (fronting lookup, AccessToken, the strip). Both build the same
+// size of request header per call.
+func BenchmarkSessionCredential(b *testing.B) {
+	key := bytes.Repeat([]byte{7}, tokenhandler.KeySize)
+	spa := tokenhandler.SPA{
+		Name: "warehouse", PathPrefix: "/bff/warehouse", AllowedOrigins: []string{"https://app.example"},
+		Issuer: "https://id.example", ClientID: "warehouse-bff", ClientSecretEnv: "S", RedirectURI: "https://app.example/",
+		CookieKeys: []tokenhandler.CookieKey{{ID: "k1", Env: "K"}}, APIPaths: []string{"/warehouse"},
+	}
+	spa.ApplyDefaults()
+	h, err := tokenhandler.New(spa, tokenhandler.Options{Getenv: func(k string) string {
+		return map[string]string{"S": "secret", "K": base64.StdEncoding.EncodeToString(key)}[k]
+	}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	set, err := newSPASet([]*tokenhandler.Handler{h}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	sealer, err := tokenhandler.NewSealer([]tokenhandler.Key{{ID: "k1", Secret: key}}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	tok := "pca_" + strings.Repeat("x", 43)
+	csrf := "Zm9vYmFyYmF6cXV4cXV1eGNvcmdlZ3JhdWx0Z2FycGx5"
+	seal := func(kind, v string) string {
+		s, err := sealer.Seal("__Host-pc-warehouse-"+kind, []byte(v), time.Now().Add(time.Hour))
+		if err != nil {
+			b.Fatal(err)
+		}
+		return "__Host-pc-warehouse-" + kind + "=" + s
+	}
+	cookie := "_ga=GA1.2.3.4; " + seal("at", tok) + "; " + seal("rt", "pcr_refresh") + "; " + seal("csrf", csrf) + "; theme=dark"
+	api := &apiRoute{name: "warehouse"}
+	var got string
+	step := &credentialStep{api: api, next: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		got = exchangeOf(w).raw
+	})}
+	u, _ := url.Parse("http://gateway.test/warehouse/items")
+	run := func(b *testing.B, spas *spaSet, header func() http.Header) {
+		b.ReportAllocs()
+		for b.Loop() {
+			r := &http.Request{Method: "GET", URL: u, Header: header()}
+			ex := getExchange(&discardWriter{h: http.Header{}}, time.Time{})
+			ex.api, ex.spas = api, spas
+			step.ServeHTTP(ex, r)
+			putExchange(ex)
+			if got != tok {
+				b.Fatalf("token %q", got)
+			}
+		}
+	}
+	b.Run("bearer", func(b *testing.B) {
+		run(b, nil, func() http.Header {
+			return http.Header{"Authorization": {"Bearer " + tok}, "Origin": {"https://app.example"}, "Cookie": {"_ga=GA1.2.3.4; theme=dark"}}
+		})
+	})
+	b.Run("cookie", func(b *testing.B) {
+		run(b, set, func() http.Header {
+			return http.Header{"X-Pc-Csrf": {csrf}, "Origin": {"https://app.example"}, "Cookie": {cookie}}
+		})
+	})
 }

@@ -121,7 +121,9 @@ func lower(c byte) byte {
 }
 
 // credentialStep refuses a request without a well-formed bearer token and
-// remembers the token for resolution.
+// remembers the token for resolution. For an API a single-page app
+// fronts, the app's session cookies may carry it instead
+// (tokenhandlers.go); their path allocates, the bearer path does not.
 type credentialStep struct {
 	api  *apiRoute
 	next http.Handler
@@ -136,6 +138,19 @@ func newCredentials(c *stepConfig, next http.Handler) (http.Handler, error) {
 
 func (s *credentialStep) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ex := exchangeOf(w)
+	if ex.spas != nil {
+		// The OAuth proxy: a single-page app's session cookie stands in
+		// for the Authorization header (tokenhandlers.go).
+		tok, found, ok := ex.spas.sessionToken(ex, r)
+		if !ok {
+			return
+		}
+		if found {
+			ex.raw = tok
+			s.next.ServeHTTP(w, r)
+			return
+		}
+	}
 	raw, err := extractBearer(r.Header)
 	switch err {
 	case nil:
@@ -163,5 +178,8 @@ type publicStep struct{ next http.Handler }
 
 func (s *publicStep) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	delete(r.Header, "Authorization")
+	if ex := exchangeOf(w); ex.spas != nil {
+		ex.spas.strip(r)
+	}
 	s.next.ServeHTTP(w, r)
 }

@@ -35,6 +35,11 @@ type exchange struct {
 
 	api *apiRoute
 	op  *operation
+	// spas are the single-page apps' agents of the request's start (nil
+	// when none); agent is the one answering it, when it is an agent's
+	// call (tokenhandlers.go).
+	spas  *spaSet
+	agent *agent
 	// preflight marks a CORS preflight, routed by the method it asks
 	// about and answered by the CORS step.
 	preflight bool
@@ -64,6 +69,8 @@ type exchange struct {
 	waf wafOutcome
 	// validation is what the validation step found, for the access log.
 	validation validationOutcome
+	// response is what response validation found (validate_response.go).
+	response responseOutcome
 }
 
 var exchanges = sync.Pool{New: func() any { return new(exchange) }}
@@ -213,6 +220,12 @@ const (
 	decisionDenyWAF
 	decisionInvalidRequest
 	decisionUnsupportedMedia
+	// decisionDenyCSRF: a call with a single-page app's cookies from an
+	// origin the app does not list, or without its double-submit header.
+	decisionDenyCSRF
+	// decisionTokenHandler: a call to a single-page app's OAuth agent,
+	// which answers it itself.
+	decisionTokenHandler
 	decisionCount
 )
 
@@ -237,6 +250,8 @@ var decisionNames = [decisionCount]string{
 	decisionDenyWAF:          "deny_waf",
 	decisionInvalidRequest:   "invalid_request",
 	decisionUnsupportedMedia: "unsupported_media_type",
+	decisionDenyCSRF:         "deny_csrf",
+	decisionTokenHandler:     "token_handler",
 }
 
 func (d decision) String() string {

@@ -17,6 +17,11 @@
 // body, headers, then the proxy); the table of APIs and operations is immutable
 // and swapped whole on reload. Upstream requests are never retried: a
 // failed exchange answers 502 or 504 and the client decides.
+//
+// Single-page apps' token handlers (package tokenhandler) are served on
+// the same listener: their agents under their path prefixes, and their
+// session cookies in place of a bearer token for the APIs each fronts
+// (tokenhandlers.go). No agent cookie ever goes upstream.
 package gateway
 
 import (
@@ -34,6 +39,7 @@ import (
 	"github.com/portcullis/portcullis/internal/catalog"
 	"github.com/portcullis/portcullis/internal/phantom"
 	"github.com/portcullis/portcullis/internal/ratelimit"
+	"github.com/portcullis/portcullis/internal/tokenhandler"
 )
 
 // Options are the gateway's collaborators.
@@ -67,6 +73,15 @@ type Options struct {
 	// Revoker revokes a blocked key's tokens for abuse rules with
 	// revoke_tokens; nil refuses such rules.
 	Revoker Revoker
+	// ClientKeys finds the keys clients registered, for field rules that
+	// encrypt to the calling client and for signed requests; nil refuses
+	// both (fail closed).
+	ClientKeys ClientKeys
+	// TokenHandlers are the single-page apps' OAuth agents, served under
+	// their path prefixes; their cookies authorize calls to the APIs each
+	// fronts (tokenhandlers.go). None means no token handler.
+	// SetTokenHandlers swaps them.
+	TokenHandlers []*tokenhandler.Handler
 }
 
 // Gateway serves every configured API. Safe for concurrent use; Reload
@@ -86,6 +101,8 @@ type Gateway struct {
 	baseDir string
 	getenv  func(string) string
 	split   phantom.SplitSource
+	// clientKeys is Options.ClientKeys; nil when none.
+	clientKeys ClientKeys
 	// limiter, blocks and limitRT serve the rate-limit step of every
 	// table.
 	limiter ratelimit.Backend
@@ -103,6 +120,9 @@ type Gateway struct {
 	mu         sync.Mutex
 	issuers    map[string]*issuer
 	transports map[transportKey]*http.Transport
+	// spas are the single-page apps' agents (SetTokenHandlers); nil
+	// when none.
+	spas atomic.Pointer[spaSet]
 	// sources is what Ready and the metrics read, swapped with the table.
 	sources atomic.Pointer[sources]
 	retired retiredCounts
@@ -140,8 +160,10 @@ func newGateway(ctx context.Context, o Options, f factory) (*Gateway, error) {
 		baseDir: o.BaseDir,
 		getenv:  o.Getenv,
 		split:   o.SplitSource,
-		limiter: o.RateLimiter,
-		blocks:  o.Blocks,
+		// A nil interface stays nil: steps test it to refuse.
+		clientKeys: o.ClientKeys,
+		limiter:    o.RateLimiter,
+		blocks:     o.Blocks,
 		// Empty until a snapshot sets the limit; kept across reloads so
 		// a reload does not hand every address a fresh burst.
 		preAuthMem: ratelimit.NewMemory(ratelimit.MemoryConfig{MaxKeys: preAuthKeys}),
@@ -167,6 +189,10 @@ func newGateway(ctx context.Context, o Options, f factory) (*Gateway, error) {
 	}
 	g.limitRT = newLimitRuntime(g.logger, lm, o.Revoker)
 	if err := g.Reload(ctx, o.Catalog); err != nil {
+		g.metrics.unregister()
+		return nil, err
+	}
+	if err := g.SetTokenHandlers(o.TokenHandlers); err != nil {
 		g.metrics.unregister()
 		return nil, err
 	}
@@ -204,6 +230,13 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if path == catalog.ResponseKeysPath && t.responseKeys != nil {
 		t.serveResponseKeys(ex, r)
 		return
+	}
+	if spas := g.spas.Load(); spas != nil {
+		if a := spas.agentFor(path); a != nil {
+			g.serveAgent(ex, a, r)
+			return
+		}
+		ex.spas = spas
 	}
 	api := t.matchAPI(path)
 	if api == nil {

@@ -61,7 +61,7 @@ type factory struct {
 	introspector func(cfg phantom.IntrospectorConfig, v phantom.JWTVerifier, logger *slog.Logger, now func() time.Time) (tokenResolver, error)
 	split        func(src phantom.SplitSource, v phantom.JWTVerifier, cfg phantom.IntrospectorConfig, logger *slog.Logger, now func() time.Time) tokenResolver
 	rule         func(expr string, loc *time.Location) (requestRule, error)
-	openapi      func(data []byte) ([]catalog.Operation, error)
+	openapi      func(data []byte) (*catalog.OpenAPIImport, error)
 	// client fetches discovery documents.
 	client *http.Client
 }
@@ -87,7 +87,7 @@ func productionFactory() factory {
 		rule: func(expr string, loc *time.Location) (requestRule, error) {
 			return policy.CompileRequestRule(expr, loc)
 		},
-		openapi: catalog.OpenAPIOperations,
+		openapi: catalog.ImportOpenAPI,
 		client:  &http.Client{Timeout: 10 * time.Second},
 	}
 }
@@ -429,6 +429,16 @@ func (l *lazyIntrospector) Stats() phantom.Stats {
 		}
 	}
 	return phantom.Stats{}
+}
+
+// Forget drops raw from the built introspector's cache; before it is
+// built there is nothing to drop.
+func (l *lazyIntrospector) Forget(raw string) {
+	if b := l.cur.Load(); b != nil {
+		if f, ok := b.r.(tokenForgetter); ok {
+			f.Forget(raw)
+		}
+	}
 }
 
 // startKeys starts the key caches of new issuers concurrently and waits

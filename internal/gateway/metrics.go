@@ -18,6 +18,10 @@ type metrics struct {
 	validation *prometheus.CounterVec
 	// fields counts what response field rules did (fieldrules.go).
 	fields *prometheus.CounterVec
+	// responseValidation counts broken answers (validate_response.go).
+	responseValidation *prometheus.CounterVec
+	// reqsig counts signed-request checks (reqsig.go).
+	reqsig *prometheus.CounterVec
 	// reg and all are for unregister.
 	reg prometheus.Registerer
 	all []prometheus.Collector
@@ -54,6 +58,10 @@ func newMetrics(reg prometheus.Registerer, g *Gateway) (*metrics, error) {
 	cs = append(cs, m.validation)
 	m.fields = newFieldMetrics()
 	cs = append(cs, m.fields)
+	m.reqsig = newRequestSignatureMetrics()
+	cs = append(cs, m.reqsig)
+	m.responseValidation = newResponseValidationMetrics()
+	cs = append(cs, m.responseValidation)
 	for _, kind := range []string{"opaque", "split"} {
 		cs = append(cs,
 			prometheus.NewCounterFunc(prometheus.CounterOpts{
@@ -112,6 +120,10 @@ type opMetrics struct {
 	validation *prometheus.CounterVec
 	// fields counts field rules' work (fieldrules.go).
 	fields *prometheus.CounterVec
+	// responseValidation counts broken answers (validate_response.go).
+	responseValidation *prometheus.CounterVec
+	// reqsig counts signed-request checks (reqsig.go).
+	reqsig *prometheus.CounterVec
 }
 
 // forOp returns the children for an operation of an API version (""
@@ -122,6 +134,8 @@ func (m *metrics) forOp(api, version, op string) *opMetrics {
 	}
 	o := &opMetrics{api: api, version: version, op: op, vec: m.requests, duration: m.duration.WithLabelValues(api, version, op), waf: m.waf, validation: m.validation}
 	o.fields = m.fields
+	o.reqsig = m.reqsig
+	o.responseValidation = m.responseValidation
 	counters := map[uint32]prometheus.Counter{}
 	// The pairs nearly every operation sees, resolved up front.
 	for _, p := range []struct {

@@ -28,6 +28,7 @@ func (g *Gateway) Reload(ctx context.Context, snap catalog.Snapshot) error {
 		baseDir:       g.baseDir,
 		getenv:        g.getenv,
 		split:         g.split,
+		clientKeys:    g.clientKeys,
 		metrics:       g.metrics,
 		limiter:       g.limiter,
 		blocks:        g.blocks,

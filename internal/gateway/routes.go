@@ -146,11 +146,13 @@ type builder struct {
 	baseDir string
 	getenv  func(string) string
 	split   phantom.SplitSource
-	metrics *metrics
-	limiter ratelimit.Backend
-	blocks  ratelimit.Blocks
-	limitRT *limitRuntime
-	lim     limitBuild
+	// clientKeys finds clients' registered keys; nil when none.
+	clientKeys ClientKeys
+	metrics    *metrics
+	limiter    ratelimit.Backend
+	blocks     ratelimit.Blocks
+	limitRT    *limitRuntime
+	lim        limitBuild
 	// preAuthMem counts the pre-authentication limit; preAuth is the
 	// limit compiled for this table (nil when it has none).
 	preAuthMem *ratelimit.Memory
@@ -158,6 +160,10 @@ type builder struct {
 
 	oldIssuers    map[string]*issuer
 	oldTransports map[transportKey]*http.Transport
+	// limitNames are the snapshot's limit names and those of the
+	// OpenAPI documents read so far, unique across all of them; nil
+	// until the first document is read.
+	limitNames catalog.LimitNames
 
 	issuers    map[string]*issuer
 	fresh      []*issuer // issuers created by this build, to start
@@ -287,7 +293,7 @@ func (b *builder) api(ctx context.Context, s *catalog.Snapshot, c *catalog.API, 
 		return nil, fmt.Errorf("waf: %w", err)
 	}
 
-	ops, doc, err := b.operations(c, loc)
+	ops, imported, doc, err := b.operations(s, c, loc)
 	if err != nil {
 		return nil, err
 	}
@@ -328,7 +334,7 @@ func (b *builder) api(ctx context.Context, s *catalog.Snapshot, c *catalog.API, 
 	filter.passErrors = c.UpstreamErrors == catalog.UpstreamErrorsPass
 	filter.security = newSecurityHeaders(c.SecurityHeaders)
 	filter.lifecycle = api.lifecycle
-	filter.fields = hasResponseRules(c)
+	filter.fields = hasResponseRules(c) || slices.ContainsFunc(imported, func(o catalog.Operation) bool { return o.Response != nil })
 	if filter.signer, err = b.responseSigner(c); err != nil {
 		return nil, fmt.Errorf("response_signing: %w", err)
 	}
@@ -339,14 +345,16 @@ func (b *builder) api(ctx context.Context, s *catalog.Snapshot, c *catalog.API, 
 		op.metrics = b.metrics.forOp(c.Name, c.Version, op.label)
 		sc := &stepConfig{api: api, op: op, strip: strip, loc: loc, now: b.now, preAuth: b.preAuth, limitRT: b.limitRT}
 		sc.getenv = b.getenv
-		// The declared operations come first in ops, in order; those of
-		// an OpenAPI document have no limits of their own.
-		var opLimits []catalog.Limit
+		sc.clientKeys = b.clientKeys
+		sc.apiCfg = c
+		// The declared operations come first in ops, in order, then
+		// those of the OpenAPI document.
 		if j < len(c.Operations) {
-			opLimits = c.Operations[j].Limits
 			sc.opCfg = &c.Operations[j]
+		} else {
+			sc.opCfg, sc.imported = &imported[j-len(c.Operations)], true
 		}
-		if sc.limits, err = b.opLimitsFor(c.Name, op.label, c.Limits, opLimits, op.public, loc); err != nil {
+		if sc.limits, err = b.opLimitsFor(c.Name, op.label, c.Limits, sc.opCfg.Limits, op.public, loc); err != nil {
 			return nil, &ConfigError{Operation: op.label, Err: err}
 		}
 		if op.handler, err = buildChain(sc, api.upstream); err != nil {
@@ -360,42 +368,51 @@ func (b *builder) api(ctx context.Context, s *catalog.Snapshot, c *catalog.API, 
 }
 
 // operations collects the declared operations and those of the API's
-// OpenAPI document, and returns the document as read (nil when the API
-// has none), so that its schemas come from the same bytes.
-func (b *builder) operations(c *catalog.API, loc *time.Location) ([]*operation, []byte, error) {
-	var ops []*operation
+// OpenAPI document, whose catalog entries (their x-portcullis-*
+// extensions decoded) it returns as imported, checked as Validate checks
+// declared ones and their limit names unique across the snapshot. It
+// returns the document as read (nil when the API has none), so that its
+// schemas come from the same bytes.
+func (b *builder) operations(s *catalog.Snapshot, c *catalog.API, loc *time.Location) (ops []*operation, imported []catalog.Operation, doc []byte, err error) {
 	for _, o := range c.Operations {
 		op, err := b.operation(c, o, loc)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		ops = append(ops, op)
 	}
 	if c.OpenAPI == "" {
-		return ops, nil, nil
+		return ops, nil, nil, nil
 	}
 	data, err := os.ReadFile(resolvePath(b.baseDir, c.OpenAPI))
 	if err != nil {
-		return nil, nil, fmt.Errorf("openapi: %w", err)
+		return nil, nil, nil, fmt.Errorf("openapi: %w", err)
 	}
-	imported, err := b.f.openapi(data)
+	im, err := b.f.openapi(data)
 	if err != nil {
 		// The importer's errors start with "openapi: " already.
-		return nil, nil, fmt.Errorf("%s: %w", c.OpenAPI, err)
+		return nil, nil, nil, fmt.Errorf("%s: %w", c.OpenAPI, err)
 	}
-	for _, o := range imported {
+	im.ApplyDefaults()
+	if b.limitNames == nil {
+		b.limitNames = s.LimitNames()
+	}
+	if err := im.Check(s, c, c.OpenAPI, b.limitNames); err != nil {
+		return nil, nil, nil, fmt.Errorf("%s: %w", c.OpenAPI, err)
+	}
+	for _, o := range im.Operations {
 		op, err := b.operation(c, o, loc)
 		if err != nil {
-			return nil, nil, fmt.Errorf("openapi %s: %w", c.OpenAPI, err)
+			return nil, nil, nil, fmt.Errorf("openapi %s: %w", c.OpenAPI, err)
 		}
 		ops = append(ops, op)
 	}
-	return ops, data, nil
+	return ops, im.Operations, data, nil
 }
 
 // operation compiles one operation: its pattern, scopes and policy. The
-// declared ones are validated; those of an OpenAPI document come checked
-// by the importer (scopes) and are checked here as patterns.
+// declared ones are validated, those of an OpenAPI document checked
+// alike (OpenAPIImport.Check); patterns are checked here again.
 func (b *builder) operation(c *catalog.API, o catalog.Operation, loc *time.Location) (*operation, error) {
 	m := strings.ToUpper(o.Method)
 	if m == "*" {
@@ -442,11 +459,20 @@ type stepConfig struct {
 	// preAuth is the pre-authentication limit; nil when there is none.
 	preAuth *preAuthLimit
 	limitRT *limitRuntime
-	// opCfg is the operation as declared; nil for one imported from an
-	// OpenAPI document.
+	// opCfg is the operation's catalog entry: as declared, or as its
+	// OpenAPI document and x-portcullis-* extensions say (imported).
 	opCfg *catalog.Operation
+	// imported is true for an operation of the API's OpenAPI document:
+	// its request and response contract are the document's, not
+	// opCfg.Validation's (which sets modes only).
+	imported bool
 	// getenv reads the keys of encrypt field rules.
 	getenv func(string) string
+	// clientKeys finds the calling client's registered keys; nil when
+	// the gateway has no source (steps that need one refuse to build).
+	clientKeys ClientKeys
+	// apiCfg is the API as declared, for settings an operation inherits.
+	apiCfg *catalog.API
 }
 
 // stepConstructor builds one step around next; a step with nothing to do
@@ -466,6 +492,7 @@ var chainSteps = []struct {
 	{"credentials", newCredentials},
 	{"resolve", newResolve},
 	{"scope", newScope},
+	{"request_signatures", newRequestSignatures},
 	{"policy", newPolicy},
 	{"limits", newLimits},
 	{"body", newBodyLimit},
@@ -474,6 +501,9 @@ var chainSteps = []struct {
 	{"headers", newHeaders},
 	{"rewrite", newRewrite},
 	{"fields", newFieldRules},
+	// Innermost: the answer as the proxy writes it, held and checked
+	// against the response schemas before any outer step sees it.
+	{"validate_response", newValidateResponse},
 }
 
 // buildChain wraps the proxy in every step, innermost last.

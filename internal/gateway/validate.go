@@ -84,11 +84,15 @@ func newValidate(c *stepConfig, next http.Handler) (http.Handler, error) {
 		if mode == catalog.ValidationOff {
 			return next, nil
 		}
+	}
+	if c.opCfg != nil && !c.imported {
 		var err error
-		if op, err = ov.Contract(av.cfg); err != nil {
+		if op, err = c.opCfg.Validation.Contract(av.cfg); err != nil {
 			return nil, err
 		}
 	} else {
+		// An imported operation's contract is its document's; its
+		// x-portcullis-validation sets modes only.
 		op = av.docOperation(c.op.method, c.op.pattern.raw)
 	}
 	switch {

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -171,5 +172,199 @@ func TestWAFOffPaysNothing(t *testing.T) {
 	}
 	if _, ok := h.(*wafStep); ok {
 		t.Error("an API without a WAF got the step")
+	}
+}
+
+// Answers a backend should never send, and the CRS rule that knows each.
+var leakingAnswers = []struct {
+	name, contentType, body string
+	rule                    string
+}{
+	{"sql error in json", "application/json",
+		`{"error":"You have an error in your SQL syntax; check the manual that corresponds to your MySQL server version for the right syntax to use near ''' at line 1"}`, "951230"},
+	{"java stack trace", "text/plain; charset=utf-8",
+		"java.lang.NullPointerException: null\n\tat com.example.orders.OrderService.place(OrderService.java:42)\n\tat com.example.Main.main(Main.java:10)\n", "952110"},
+	{"php fatal error", "text/html",
+		"<br />\n<b>Fatal error</b>:  Uncaught Error: Call to undefined function orders() in /var/www/html/index.php:3\nStack trace:\n#0 {main}\n", "953100"},
+}
+
+// answerWith makes the upstream answer status, with a Content-Type, an
+// ETag and a cookie of its own, and body.
+func answerWith(e *env, status int, contentType, body string) {
+	e.up.SetHandler(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", contentType)
+		w.Header().Set("Etag", `"v1"`)
+		w.Header().Set("Set-Cookie", "backend=1")
+		w.WriteHeader(status)
+		_, _ = io.WriteString(w, body)
+	})
+}
+
+func TestWAFRefusesLeakingAnswers(t *testing.T) {
+	e := newEnv(t, withWAF(&catalog.WAF{InspectResponse: true}, nil))
+	tok := e.token(t, "jwt", "list_items")
+	for i, c := range leakingAnswers {
+		t.Run(c.name, func(t *testing.T) {
+			answerWith(e, 200, c.contentType, c.body)
+			w := e.serve(request("GET", "/warehouse/items/42", tok))
+			if w.Code != http.StatusBadGateway {
+				t.Fatalf("status %d, want 502 (body %q)", w.Code, w.Body.String())
+			}
+			if p := readProblem(t, w); p.Type != "urn:portcullis:problem:bad-gateway" {
+				t.Errorf("type = %q", p.Type)
+			}
+			// Nothing of the answer leaks: not its body, not its head,
+			// not which rule matched.
+			got := w.Body.String()
+			if strings.Contains(got, c.body[:20]) || strings.Contains(got, c.rule) || strings.Contains(got, "rule") {
+				t.Errorf("502 body says too much: %q", got)
+			}
+			if w.Header().Get("Etag") != "" || w.Header().Get("Set-Cookie") != "" {
+				t.Errorf("502 carries the upstream's head: %v", w.Header())
+			}
+			l := e.logLines(t, "request")[i]
+			if l["decision"] != "bad_gateway" || l["reason"] != "waf: answer refused" {
+				t.Errorf("decision %v, reason %v", l["decision"], l["reason"])
+			}
+			g, _ := l["waf"].(map[string]any)
+			if g == nil || g["response_action"] != "blocked" || !strings.Contains(g["response_rules"].(string), c.rule) ||
+				g["response_score"].(float64) < 4 || g["rules"] != nil {
+				t.Errorf("waf group = %v", l["waf"])
+			}
+			if n := gathered(t, e, "portcullis_gateway_waf_blocks_total", `api="warehouse",rule="`+c.rule+`",version="v1"`); n != 1 {
+				t.Errorf("blocks{rule=%s} = %v, want 1", c.rule, n)
+			}
+		})
+	}
+}
+
+// TestWAFPassesAnswersUntouched: what the rules find nothing in goes
+// out as the upstream sent it, head and bytes.
+func TestWAFPassesAnswersUntouched(t *testing.T) {
+	e := newEnv(t, withWAF(&catalog.WAF{InspectResponse: true}, nil))
+	tok := e.token(t, "jwt", "list_items")
+	large := `{"items":"` + strings.Repeat("box-large, select the best; ", 4000) + `"}`
+	cases := []struct {
+		name, contentType, body string
+	}{
+		{"json", "application/json", `{"items":[{"id":"SKU-10042","name":"Box, large","note":"O'Brien: select the best, drop by tomorrow"}]}`},
+		{"html", "text/html; charset=utf-8", "<html><body><h1>Orders</h1><p>SELECT a product.</p></body></html>"},
+		{"larger than what is inspected", "application/json", large},
+		// Past the first bytes nothing is read; binary types are not read.
+		{"leak past the inspected bytes", "application/json", large[:len(large)-2] + leakingAnswers[0].body + `"}`},
+		{"binary", "application/octet-stream", leakingAnswers[1].body},
+		{"empty", "application/json", ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			answerWith(e, 200, c.contentType, c.body)
+			w := e.serve(request("GET", "/warehouse/items/42", tok))
+			if w.Code != 200 {
+				t.Fatalf("status %d, want 200 (body %.200q)", w.Code, w.Body.String())
+			}
+			if w.Body.String() != c.body {
+				t.Errorf("body changed: %d bytes, want %d", w.Body.Len(), len(c.body))
+			}
+			if w.Header().Get("Content-Type") != c.contentType || w.Header().Get("Etag") != `"v1"` || w.Header().Get("Set-Cookie") != "backend=1" {
+				t.Errorf("head changed: %v", w.Header())
+			}
+		})
+	}
+	for _, l := range e.logLines(t, "request") {
+		if l["waf"] != nil {
+			t.Errorf("benign answer logged waf %v", l["waf"])
+		}
+	}
+}
+
+func TestWAFDetectsLeakingAnswers(t *testing.T) {
+	e := newEnv(t, withWAF(&catalog.WAF{InspectResponse: true, Mode: catalog.WAFDetect}, nil))
+	tok := e.token(t, "jwt", "list_items")
+	c := leakingAnswers[0]
+	answerWith(e, 200, c.contentType, c.body)
+	w := e.serve(request("GET", "/warehouse/items/42", tok))
+	if w.Code != 200 || w.Body.String() != c.body {
+		t.Fatalf("status %d, body %q: want the answer as sent in detect mode", w.Code, w.Body.String())
+	}
+	l := e.logLines(t, "request")[0]
+	if g, _ := l["waf"].(map[string]any); g == nil || g["response_action"] != "detected" {
+		t.Errorf("waf group = %v", l["waf"])
+	}
+	if n := gathered(t, e, "portcullis_gateway_waf_detections_total", `api="warehouse",rule="`+c.rule+`",version="v1"`); n != 1 {
+		t.Errorf("detections{rule=%s} = %v, want 1", c.rule, n)
+	}
+}
+
+// TestWAFInspectsPassedUpstreamErrors: with upstream_errors: pass an
+// error page reaches the rules, and its stack trace does not reach the
+// client.
+func TestWAFInspectsPassedUpstreamErrors(t *testing.T) {
+	e := newEnv(t, func(s *catalog.Snapshot) {
+		withWAF(&catalog.WAF{InspectResponse: true}, nil)(s)
+		s.APIs[0].UpstreamErrors = catalog.UpstreamErrorsPass
+	})
+	tok := e.token(t, "jwt", "list_items")
+	answerWith(e, 500, "text/plain", leakingAnswers[1].body)
+	w := e.serve(request("GET", "/warehouse/items/42", tok))
+	if w.Code != http.StatusBadGateway || strings.Contains(w.Body.String(), "java.lang") {
+		t.Errorf("status %d, body %q: want 502 without the trace", w.Code, w.Body.String())
+	}
+}
+
+// TestWAFAnswersOffByDefault: without inspect_response the WAF reads
+// requests only.
+func TestWAFAnswersOffByDefault(t *testing.T) {
+	e := newEnv(t, withWAF(&catalog.WAF{}, nil))
+	tok := e.token(t, "jwt", "list_items")
+	c := leakingAnswers[0]
+	answerWith(e, 200, c.contentType, c.body)
+	if w := e.serve(request("GET", "/warehouse/items/42", tok)); w.Code != 200 || w.Body.String() != c.body {
+		t.Errorf("status %d, body %q: want the answer as sent", w.Code, w.Body.String())
+	}
+}
+
+// TestWAFAnswersBehindAServer: under a real server, refusing an answer
+// past the inspected bytes aborts the proxy's copy; the client still
+// gets the 502, and a benign long answer streams whole.
+func TestWAFAnswersBehindAServer(t *testing.T) {
+	e := newEnv(t, withWAF(&catalog.WAF{InspectResponse: true}, nil))
+	srv := httptest.NewServer(e.gw)
+	t.Cleanup(srv.Close)
+	tok := e.token(t, "jwt", "list_items")
+	pad := strings.Repeat("box-large, select the best; ", 5000)
+	for _, c := range []struct {
+		name, body string
+		status     int
+	}{
+		{"benign, long", `{"items":"` + pad + `"}`, 200},
+		{"leak first, long", leakingAnswers[0].body[:len(leakingAnswers[0].body)-1] + `,"pad":"` + pad + `"}`, 502},
+		{"leak, short", leakingAnswers[0].body, 502},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			answerWith(e, 200, "application/json", c.body)
+			r, err := http.NewRequest("GET", srv.URL+"/warehouse/items/42", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.Header.Set("Authorization", "Bearer "+tok)
+			res, err := srv.Client().Do(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer res.Body.Close()
+			b, err := io.ReadAll(res.Body)
+			if err != nil {
+				t.Fatalf("reading the answer: %v", err)
+			}
+			if res.StatusCode != c.status {
+				t.Fatalf("status %d, want %d", res.StatusCode, c.status)
+			}
+			if c.status == 200 && string(b) != c.body {
+				t.Errorf("body: %d bytes, want the upstream's %d", len(b), len(c.body))
+			}
+			if c.status == 502 && (strings.Contains(string(b), "SQL") || res.Header.Get("Content-Type") != "application/problem+json") {
+				t.Errorf("refusal: %s %q", res.Header.Get("Content-Type"), b)
+			}
+		})
 	}
 }

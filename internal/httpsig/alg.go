@@ -6,7 +6,9 @@ import (
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
+	"crypto/sha512"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
@@ -16,14 +18,29 @@ import (
 )
 
 // Algorithms of the HTTP Signature Algorithms registry (RFC 9421 §6.2)
-// this package signs and verifies with.
+// this package signs and verifies with. hmac-sha256 is left out on
+// purpose: it needs a secret shared with the verifier, and Portcullis
+// only ever holds other parties' public keys.
 const (
 	Ed25519         = "ed25519"
 	ECDSAP256SHA256 = "ecdsa-p256-sha256"
+	RSAPSSSHA512    = "rsa-pss-sha512"
 )
 
-// Algorithms returns the supported algorithm names, as a new slice.
+// Algorithms returns the algorithms the gateway signs responses with,
+// as a new slice.
 func Algorithms() []string { return []string{Ed25519, ECDSAP256SHA256} }
+
+// RequestAlgorithms returns the algorithms a client may sign a request
+// with (Algorithms and rsa-pss-sha512), as a new slice.
+func RequestAlgorithms() []string { return []string{Ed25519, ECDSAP256SHA256, RSAPSSSHA512} }
+
+// minRSABits is the smallest RSA modulus accepted (NIST SP 800-131A).
+const minRSABits = 2048
+
+// pssOptions are RFC 9421 §3.3.1's: SHA-512, MGF1 with SHA-512, a salt
+// of 64 bytes.
+var pssOptions = &rsa.PSSOptions{SaltLength: 64, Hash: crypto.SHA512}
 
 // ErrSignature is returned for a signature that does not verify.
 var ErrSignature = errors.New("httpsig: the signature does not verify")
@@ -39,7 +56,8 @@ type Key struct {
 }
 
 // NewKey checks that priv suits alg: an ed25519.PrivateKey for ed25519,
-// an *ecdsa.PrivateKey on P-256 for ecdsa-p256-sha256.
+// an *ecdsa.PrivateKey on P-256 for ecdsa-p256-sha256, an
+// *rsa.PrivateKey of 2048 bits or more for rsa-pss-sha512.
 func NewKey(id, alg string, priv crypto.Signer) (*Key, error) {
 	if err := checkPublic(alg, priv.Public()); err != nil {
 		return nil, err
@@ -84,6 +102,13 @@ func (k *Key) Sign(base []byte) ([]byte, error) {
 		r.FillBytes(sig[:32])
 		s.FillBytes(sig[32:])
 		return sig, nil
+	case RSAPSSSHA512:
+		d := sha512.Sum512(base)
+		sig, err := rsa.SignPSS(rand.Reader, k.priv.(*rsa.PrivateKey), crypto.SHA512, d[:], pssOptions)
+		if err != nil {
+			return nil, fmt.Errorf("httpsig: sign: %w", err)
+		}
+		return sig, nil
 	}
 	return nil, fmt.Errorf("%w: algorithm %q", ErrKey, k.Alg)
 }
@@ -109,28 +134,41 @@ func Verify(alg string, pub crypto.PublicKey, base, sig []byte) error {
 		if !ecdsa.Verify(pub.(*ecdsa.PublicKey), d[:], r, s) {
 			return ErrSignature
 		}
+	case RSAPSSSHA512:
+		d := sha512.Sum512(base)
+		if rsa.VerifyPSS(pub.(*rsa.PublicKey), crypto.SHA512, d[:], sig, pssOptions) != nil {
+			return ErrSignature
+		}
 	}
 	return nil
 }
 
 // AlgorithmFor names the algorithm a public key is used with here:
-// ed25519 for an Ed25519 key, ecdsa-p256-sha256 for a P-256 key; "" for
-// any other.
+// ed25519 for an Ed25519 key, ecdsa-p256-sha256 for a P-256 key,
+// rsa-pss-sha512 for an RSA key of 2048 bits or more; "" for any other.
+// A key has one algorithm, so a signature's alg parameter can only
+// agree with it, never choose (RFC 9421 §3.2, §7.3.6).
 func AlgorithmFor(pub crypto.PublicKey) string {
 	switch p := pub.(type) {
 	case ed25519.PublicKey:
-		return Ed25519
+		if len(p) == ed25519.PublicKeySize {
+			return Ed25519
+		}
 	case *ecdsa.PublicKey:
 		if p.Curve == elliptic.P256() {
 			return ECDSAP256SHA256
+		}
+	case *rsa.PublicKey:
+		if p.N != nil && p.N.BitLen() >= minRSABits {
+			return RSAPSSSHA512
 		}
 	}
 	return ""
 }
 
 func checkPublic(alg string, pub crypto.PublicKey) error {
-	if !slices.Contains(Algorithms(), alg) {
-		return fmt.Errorf("%w: algorithm %q is not one of %v", ErrKey, alg, Algorithms())
+	if !slices.Contains(RequestAlgorithms(), alg) {
+		return fmt.Errorf("%w: algorithm %q is not one of %v", ErrKey, alg, RequestAlgorithms())
 	}
 	if got := AlgorithmFor(pub); got != alg {
 		return fmt.Errorf("%w: the key is not a %s key", ErrKey, alg)

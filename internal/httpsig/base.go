@@ -1,14 +1,17 @@
 // Package httpsig implements HTTP Message Signatures (RFC 9421) for the
-// algorithms Portcullis uses, ed25519 and ecdsa-p256-sha256, and the
-// sha-256 Content-Digest of RFC 9530: the signature base of §2.5, the
-// Signature-Input and Signature fields of §4 (serialized and parsed as
-// RFC 8941 structured fields with github.com/dunglas/httpsfv), signing
-// and verifying.
+// algorithms Portcullis uses, ed25519, ecdsa-p256-sha256 and
+// rsa-pss-sha512, and the sha-256 and sha-512 Content-Digest of RFC
+// 9530: the signature base of §2.5, the Signature-Input and Signature
+// fields of §4 (serialized and parsed as RFC 8941 structured fields with
+// github.com/dunglas/httpsfv), signing, verifying, and the policy a
+// verifier of signed requests applies (§3.2: what must be covered, how
+// old a signature may be, which key).
 //
 // It never hand-parses a structured field, never lets a value with a
 // control character into a signature base (a forged line would sign
 // something else), and never picks an algorithm from what a message
 // says: the verifier's key decides it, and the alg parameter must agree.
+// It holds no shared secrets: hmac-sha256 is refused.
 package httpsig
 
 import (
@@ -173,8 +176,11 @@ func Fields(label string, in *Input, sig []byte) (input, signature string, err e
 
 // ParseFields finds the signature labelled label in the Signature-Input
 // and Signature field lines given: its input and its signature bytes.
-// Only the parameters of RFC 9421 §2.3 are understood; any other is an
-// error, as is a component this package does not compute.
+// An empty label takes the only signature there is; with several, the
+// caller must say which one it wants (RFC 9421 §3.2 leaves the choice
+// to the verifier, never to the message). Only the parameters of RFC
+// 9421 §2.3 are understood; any other is an error, as is a component
+// this package does not compute.
 func ParseFields(inputLines, signatureLines []string, label string) (*Input, []byte, error) {
 	if len(inputLines) == 0 || len(signatureLines) == 0 {
 		return nil, nil, fmt.Errorf("%w: no Signature-Input or Signature", ErrSignatureFields)
@@ -186,6 +192,13 @@ func ParseFields(inputLines, signatureLines []string, label string) (*Input, []b
 	sigs, err := httpsfv.UnmarshalDictionary(signatureLines)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: Signature is not a dictionary", ErrSignatureFields)
+	}
+	if label == "" {
+		names := ins.Names()
+		if len(names) != 1 {
+			return nil, nil, fmt.Errorf("%w: %d signatures and no label to pick one", ErrSignatureFields, len(names))
+		}
+		label = names[0]
 	}
 	mi, ok1 := ins.Get(label)
 	ms, ok2 := sigs.Get(label)

@@ -435,13 +435,27 @@ func TestContentDigest(t *testing.T) {
 	if got := ContentDigest(body); got != want {
 		t.Errorf("ContentDigest = %s, want %s", got, want)
 	}
-	if err := CheckContentDigest([]string{"sha-512=:AA==:, " + want}, body); err != nil {
-		t.Errorf("CheckContentDigest: %v", err)
+	// RFC 9530 Appendix B.1's sha-512 of the same content.
+	want512 := "sha-512=:YMAam51Jz/jOATT6/zvHrLVgOYTGFy1d6GJiOHTohq4yP+pgk4vf2aCsyRZOtw8MjkM7iw7yZ/WkppmM44T3qg==:"
+	for _, lines := range [][]string{{want}, {want512}, {want512 + ", " + want}, {"md5=:AA==:", want}, {want512, want}} {
+		if err := CheckContentDigest(lines, body); err != nil {
+			t.Errorf("CheckContentDigest(%q): %v", lines, err)
+		}
 	}
-	for _, lines := range [][]string{nil, {"sha-512=:AA==:"}, {"sha-256=\"x\""}, {"((("}, {want}} {
+	for _, lines := range [][]string{nil, {"sha-512=:AA==:"}, {"sha-256=\"x\""}, {"((("}, {want}, {want512}} {
 		if err := CheckContentDigest(lines, []byte("tampered")); err == nil {
 			t.Errorf("CheckContentDigest(%q) accepted tampered content", lines)
 		}
+	}
+	// Every digest it knows must match, and it must know one.
+	for _, lines := range [][]string{{"sha-512=:AA==:, " + want}, {"md5=:AA==:"}, {"sha-256=:AA==:", want512}} {
+		if err := CheckContentDigest(lines, body); err == nil {
+			t.Errorf("CheckContentDigest(%q) accepted", lines)
+		}
+	}
+	// The test-request of RFC 9421 Appendix B.2 has a sha-512 digest.
+	if err := CheckContentDigest([]string{reqDigest}, []byte(`{"hello": "world"}`)); err != nil {
+		t.Errorf("RFC 9421 B.2 test-request: %v", err)
 	}
 }
 

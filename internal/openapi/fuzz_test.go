@@ -14,8 +14,8 @@ import (
 // panic, and never call an operation public and scoped at once.
 func FuzzParse(f *testing.F) {
 	// The seeds are in testdata/fuzz/FuzzParse: the documents of the
-	// tests, and small ones with aliases, merge keys, $refs and server
-	// variables.
+	// tests, and small ones with aliases, merge keys, $refs, server
+	// variables and x-portcullis extensions.
 	f.Add([]byte(doc("  /a:\n    get: {security: &s [{oauth: [read]}]}\n    put: {security: *s}\n", "")))
 	valid := slices.Collect(func(yield func(string) bool) {
 		for _, m := range methods {
@@ -56,6 +56,15 @@ func FuzzParse(f *testing.F) {
 				if !scope.IsToken(s) || slices.Contains(op.Scopes[:i], s) {
 					t.Fatalf("operation %s %s scopes %q", op.Method, op.Path, op.Scopes)
 				}
+			}
+			for i, e := range op.Extensions {
+				if !strings.HasPrefix(e.Name, ExtensionPrefix) || e.Path == "" || e.Value == nil || e.Line < 1 {
+					t.Fatalf("operation %s %s extension %+v", op.Method, op.Path, e)
+				}
+				if slices.ContainsFunc(op.Extensions[:i], func(o Extension) bool { return o.Name == e.Name }) {
+					t.Fatalf("operation %s %s has %s twice", op.Method, op.Path, e.Name)
+				}
+				e.LineAt(".a[0].b")
 			}
 		}
 	})

@@ -314,7 +314,12 @@ func (p *parser) resolve(n *yaml.Node, loc string) (*yaml.Node, string, error) {
 		}
 		// OpenAPI 3.1 §4.8.8.1: a Path Item's fields beside $ref have
 		// undefined behaviour; reading either half would be a guess.
+		// Other extensions are annotations; ours would be settings
+		// dropped without a word.
 		for _, k := range m.keys {
+			if strings.HasPrefix(k.Value, ExtensionPrefix) {
+				return nil, "", &Error{Path: join(loc, k.Value), Line: k.Line, Msg: "cannot be combined with $ref: write it where the $ref points", Err: ErrInvalid}
+			}
 			if k.Value != "$ref" && k.Value != "summary" && k.Value != "description" && !strings.HasPrefix(k.Value, "x-") {
 				return nil, "", &Error{Path: join(loc, k.Value), Line: k.Line, Msg: "cannot be combined with $ref", Err: ErrInvalid}
 			}

@@ -1,12 +1,16 @@
 // Package openapi reads an OpenAPI 3.0 or 3.1 document (YAML or JSON) and
 // extracts what the gateway needs to protect an API: its operations
 // (method and path template) and the scopes each requires, from the
-// security requirements of the operation or, failing that, the document.
+// security requirements of the operation or, failing that, the document,
+// and the x-portcullis-* extensions that configure the rest of each
+// operation, kept as written for the catalog to decode.
 //
 // It never fetches anything: external $refs are refused. It never widens
 // access either: an operation is Public only when its document says so
 // explicitly, and a document it cannot read completely is refused rather
-// than imported in part.
+// than imported in part. It knows nothing of the catalog's model (the
+// catalog imports it, never the reverse): an extension's value is a YAML
+// node with its lines, not a setting.
 package openapi
 
 import (
@@ -31,6 +35,16 @@ type Operation struct {
 	// Public is true when the effective security is explicitly empty
 	// (security: []) or lists an empty requirement ({}).
 	Public bool
+	// Location is where the operation is written, dotted from the
+	// document root ("paths./items.get"; under the target of a path
+	// item's $ref when it has one).
+	Location string
+	// Line is the 1-based line of the operation's key ("get:").
+	Line int
+	// Extensions are the operation's x-portcullis-* members, in document
+	// order, then those of its path item it does not set itself. Nil
+	// when there are none.
+	Extensions []Extension
 }
 
 // API is what a document declares.
@@ -106,7 +120,9 @@ var versionRE = regexp.MustCompile(`^3\.[01]\.[0-9]+$`)
 //
 // Servers, parameters and request bodies of path items and operations do
 // not change what is imported: BasePath comes from the document's first
-// server alone.
+// server alone. x-portcullis-* members are kept on operations and path
+// items (see Extension) and refused at the document root and under
+// paths, where an API-wide setting would go unread.
 func Parse(data []byte) (*API, error) {
 	if len(data) > MaxDocumentSize {
 		return nil, &Error{Msg: fmt.Sprintf("%d bytes is over the limit of %d", len(data), MaxDocumentSize), Err: ErrTooLarge}
@@ -142,6 +158,9 @@ func (p *parser) parse() (*API, error) {
 		return nil, err
 	}
 	if err := p.refuseExternalRefs(p.root, ""); err != nil {
+		return nil, err
+	}
+	if err := refuseExtensionsAt(doc); err != nil {
 		return nil, err
 	}
 	api := &API{}

@@ -40,6 +40,9 @@ func (p *parser) paths(doc *mapping, global *requirements) ([]Operation, error) 
 	if err != nil {
 		return nil, err
 	}
+	if err := refuseExtensionsAt(paths); err != nil {
+		return nil, err
+	}
 	p.templates = map[string]string{}
 	var ops []Operation
 	for i, k := range paths.keys {
@@ -70,6 +73,12 @@ func (p *parser) pathItem(ops []Operation, path string, n *yaml.Node, loc string
 	if err != nil {
 		return nil, err
 	}
+	// The path item's extensions are defaults for its operations, so
+	// they are read before any operation, wherever they are written.
+	itemExts, err := p.extensions(item, true)
+	if err != nil {
+		return nil, err
+	}
 	for i, k := range item.keys {
 		method, ok := methods[k.Value]
 		if !ok {
@@ -86,19 +95,24 @@ func (p *parser) pathItem(ops []Operation, path string, n *yaml.Node, loc string
 		if err != nil {
 			return nil, err
 		}
-		op.Method, op.Path = method, path
+		op.Method, op.Path, op.Line = method, path, k.Line
+		op.Extensions = inherit(op.Extensions, itemExts)
 		ops = append(ops, op)
 	}
 	return ops, nil
 }
 
-// operation reads one Operation Object: its id and effective security.
+// operation reads one Operation Object: its id, effective security and
+// extensions.
 func (p *parser) operation(n *yaml.Node, loc string, global *requirements) (Operation, error) {
 	m, err := p.mapping(n, loc)
 	if err != nil {
 		return Operation{}, err
 	}
-	var op Operation
+	op := Operation{Location: loc}
+	if op.Extensions, err = p.extensions(m, false); err != nil {
+		return Operation{}, err
+	}
 	if idn, ok := m.get("operationId"); ok {
 		// Not checked for uniqueness: a path item $ref'd from two paths
 		// repeats its ids, and the gateway does not route by them.

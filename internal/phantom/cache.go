@@ -184,6 +184,16 @@ func (c *core) cached(k cacheKey) (v *token.Verified, err error, ok bool) {
 	return e.v, nil, true
 }
 
+// forget drops the entry of k, so the next lookup resolves it again. A
+// resolution already in flight may still store what it finds: one that
+// started before a revocation can keep the token for one more entry.
+func (c *core) forget(k cacheKey) {
+	s := c.cache.shard(&k)
+	s.mu.Lock()
+	delete(s.entries, k)
+	s.mu.Unlock()
+}
+
 // fetchFunc resolves one token for real. Its error must wrap ErrInactive
 // (the answer is cached for NegativeTTL) or ErrUnavailable (not cached).
 type fetchFunc func(ctx context.Context) (*token.Verified, error)

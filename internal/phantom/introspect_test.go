@@ -234,6 +234,34 @@ func TestRevocationVisibleAfterMaxTTL(t *testing.T) {
 	}
 }
 
+// TestRevocationVisibleAfterForget: a token this node saw revoked is
+// refused at once once forgotten, without waiting for MaxTTL; other
+// tokens keep their entries.
+func TestRevocationVisibleAfterForget(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, phantom.IntrospectorConfig{MaxTTL: time.Minute})
+	raw, other := opaque(t), opaque(t)
+	f.issue(t, raw, "alice", time.Hour)
+	f.issue(t, other, "bob", time.Hour)
+	for _, tok := range []string{raw, other} {
+		if _, err := f.in.Resolve(t.Context(), tok); err != nil {
+			t.Fatalf("Resolve: %v", err)
+		}
+	}
+	f.as.Revoke(raw)
+	f.in.Forget(raw)
+	if _, err := f.in.Resolve(t.Context(), raw); !errors.Is(err, phantom.ErrInactive) {
+		t.Errorf("after Forget: err = %v, want ErrInactive", err)
+	}
+	if _, err := f.in.Resolve(t.Context(), other); err != nil {
+		t.Errorf("another token after Forget: %v", err)
+	}
+	if got := f.as.Calls(); got != 3 {
+		t.Errorf("introspection calls = %d, want 3 (two, then the forgotten one again)", got)
+	}
+	f.in.Forget(opaque(t)) // a token never seen: nothing to do
+}
+
 func TestIntrospectorNegativeCache(t *testing.T) {
 	t.Parallel()
 	t.Run("one junk token flooded", func(t *testing.T) {

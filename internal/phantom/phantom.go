@@ -236,6 +236,14 @@ func (i *Introspector) miss(ctx context.Context, k cacheKey, raw string) (*token
 	})
 }
 
+// Forget drops what the cache holds for the opaque token raw, so the
+// next presentation is introspected again: a token this node has seen
+// revoked (a token handler's logout) is refused at once instead of when
+// its entry ends. Other nodes keep their entries until then.
+func (i *Introspector) Forget(raw string) {
+	i.core.forget(cacheKey{digest: digest(raw), scope: i.url})
+}
+
 // Stats are cache counters for metrics.
 //
 // Hits and NegativeHits count lookups answered by a positive or negative

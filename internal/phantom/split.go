@@ -95,6 +95,12 @@ func (s *SplitResolver) miss(ctx context.Context, k cacheKey, sig string) (*toke
 	})
 }
 
+// Forget drops what the cache holds for the split token's signature
+// sig, as Introspector.Forget does for an opaque token.
+func (s *SplitResolver) Forget(sig string) {
+	s.core.forget(cacheKey{digest: digest(sig), scope: splitScope})
+}
+
 // Stats returns the counters so far; Introspections counts source
 // lookups.
 func (s *SplitResolver) Stats() Stats { return s.core.stats() }

@@ -1,7 +1,10 @@
 package registry
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -60,7 +63,10 @@ type ClientSpec struct {
 	Public bool
 	// Format is the access token format; empty means opaque.
 	Format string
-	// JWKS is the client's public JWK Set for private_key_jwt.
+	// JWKS is the client's public JWK Set (clientJWKS): signing keys
+	// for private_key_jwt and signed requests, encryption keys for
+	// response fields encrypted to the client. Empty means none;
+	// private_key_jwt needs one.
 	JWKS          []byte
 	CanIntrospect bool
 	SkipConsent   bool
@@ -166,6 +172,39 @@ func IssueSecret(c *store.Client, secretKey SecretKey) (string, error) {
 // secret (client_secret_basic, client_secret_post).
 func UsesSecret(method string) bool {
 	return method == store.AuthSecretBasic || method == store.AuthSecretPost
+}
+
+// minEncRSABits is the smallest RSA key registered for encryption.
+const minEncRSABits = 2048
+
+// checkEncryptionKey refuses an encryption key the gateway cannot
+// encrypt fields to: an EC key on P-256, P-384 or P-521 for
+// ECDH-ES+A256KW (RFC 7518 §4.6), or an RSA key of at least 2048 bits
+// for RSA-OAEP-256 (§4.3). An alg on the key must be that algorithm.
+// (internal/fieldrules picks the key by the same rule; the registry may
+// not import it.)
+func checkEncryptionKey(k jose.JSONWebKey) error {
+	var alg jose.KeyAlgorithm
+	switch key := k.Key.(type) {
+	case *ecdsa.PublicKey:
+		switch key.Curve {
+		case elliptic.P256(), elliptic.P384(), elliptic.P521():
+		default:
+			return fmt.Errorf("curve %s is not P-256, P-384 or P-521", key.Curve.Params().Name)
+		}
+		alg = jose.ECDH_ES_A256KW
+	case *rsa.PublicKey:
+		if key.N.BitLen() < minEncRSABits {
+			return fmt.Errorf("an RSA key needs at least %d bits, not %d", minEncRSABits, key.N.BitLen())
+		}
+		alg = jose.RSA_OAEP_256
+	default:
+		return fmt.Errorf("an encryption key is EC (P-256, P-384, P-521) or RSA, not %T", k.Key)
+	}
+	if k.Algorithm != "" && k.Algorithm != string(alg) {
+		return fmt.Errorf("alg %q does not fit the key; want %s (or no alg)", k.Algorithm, alg)
+	}
+	return nil
 }
 
 func randomClientID() (string, error) {
@@ -351,17 +390,18 @@ func audience(in []string) ([]string, error) {
 	return out, nil
 }
 
-// clientJWKS checks the key set of a private_key_jwt client and keeps only
-// public keys: a private key pasted by mistake must not be stored.
+// clientJWKS checks a client's key set. Any client may register one:
+// keys of use "sig" (or no use) verify what the client signs (its
+// private_key_jwt assertions, signed requests), keys of use "enc" are
+// what the gateway encrypts response fields to. A private_key_jwt
+// client needs at least one signing key. Only public keys are kept: a
+// private key pasted by mistake must not be stored.
 func clientJWKS(raw []byte, method string) ([]byte, error) {
-	if method != store.AuthPrivateKeyJWT {
-		if len(raw) > 0 {
-			return nil, invalid("jwks-file", "a key set is used only with --auth-method private_key_jwt")
+	if len(raw) == 0 {
+		if method == store.AuthPrivateKeyJWT {
+			return nil, invalid("jwks-file", "private_key_jwt needs the client's public keys")
 		}
 		return nil, nil
-	}
-	if len(raw) == 0 {
-		return nil, invalid("jwks-file", "private_key_jwt needs the client's public keys")
 	}
 	if len(raw) > maxJWKSBytes {
 		return nil, invalid("jwks-file", "larger than %d bytes", maxJWKSBytes)
@@ -373,13 +413,36 @@ func clientJWKS(raw []byte, method string) ([]byte, error) {
 	if len(set.Keys) == 0 {
 		return nil, invalid("jwks-file", "the key set has no keys")
 	}
+	signing := 0
+	kids := map[string]bool{}
 	for i, k := range set.Keys {
 		if !k.Valid() || !k.IsPublic() {
 			return nil, invalid("jwks-file", "key %d is not a valid public key (private and symmetric keys are refused)", i)
 		}
-		if k.Use != "" && k.Use != "sig" {
-			return nil, invalid("jwks-file", "key %d has use %q; want sig", i, k.Use)
+		switch k.Use {
+		case "", "sig":
+			signing++
+		case "enc":
+			if err := checkEncryptionKey(k); err != nil {
+				return nil, invalid("jwks-file", "key %d (use enc): %s", i, err)
+			}
+		default:
+			return nil, invalid("jwks-file", "key %d has use %q; want sig or enc", i, k.Use)
 		}
+		// RFC 7517 §4.5: with several keys, the kid is how a verifier
+		// or a decrypting client picks one.
+		if len(set.Keys) > 1 && k.KeyID == "" {
+			return nil, invalid("jwks-file", "key %d has no kid: every key of a set with several needs one", i)
+		}
+		if k.KeyID != "" {
+			if kids[k.KeyID] {
+				return nil, invalid("jwks-file", "key %d repeats kid %q", i, k.KeyID)
+			}
+			kids[k.KeyID] = true
+		}
+	}
+	if method == store.AuthPrivateKeyJWT && signing == 0 {
+		return nil, invalid("jwks-file", "private_key_jwt needs a key of use sig to verify the client's assertions")
 	}
 	out, err := json.Marshal(set)
 	if err != nil {

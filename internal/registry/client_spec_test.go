@@ -106,7 +106,6 @@ func TestNewClientInvalid(t *testing.T) {
 		t.Fatal(err)
 	}
 	privateSet, _ := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: priv, KeyID: "k", Algorithm: "ES256"}}})
-	publicSet, _ := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &priv.PublicKey, KeyID: "k", Algorithm: "ES256"}}})
 	code := []string{GrantAuthorizationCode}
 	tests := []struct {
 		name      string
@@ -142,7 +141,6 @@ func TestNewClientInvalid(t *testing.T) {
 		{"long id", ClientSpec{ID: strings.Repeat("a", maxClientIDLen+1)}, "id", "at most"},
 		{"name with newline", ClientSpec{ID: "x", Name: "a\nb"}, "name", "printable"},
 		{"empty audience", ClientSpec{Audience: []string{""}}, "audience", "1 to"},
-		{"jwks without private_key_jwt", ClientSpec{JWKS: publicSet}, "jwks-file", "only with"},
 		{"private_key_jwt without jwks", ClientSpec{AuthMethod: store.AuthPrivateKeyJWT}, "jwks-file", "needs"},
 		{"jwks not json", ClientSpec{AuthMethod: store.AuthPrivateKeyJWT, JWKS: []byte("{")}, "jwks-file", "not a JWK Set"},
 		{"jwks empty", ClientSpec{AuthMethod: store.AuthPrivateKeyJWT, JWKS: []byte(`{"keys":[]}`)}, "jwks-file", "no keys"},

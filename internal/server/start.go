@@ -248,6 +248,7 @@ func provision(cfg *config.Config, logger *slog.Logger, opts []Option) (*node, e
 	c.ApplyDefaults()
 	c.Gateway.Issuers = slices.Clone(c.Gateway.Issuers)
 	c.Gateway.APIs = slices.Clone(c.Gateway.APIs)
+	c.Gateway.TokenHandler.SPAs = slices.Clone(c.Gateway.TokenHandler.SPAs)
 	n := &node{cfg: &c, logger: logger, opts: o, roles: roles, listeners: map[Role]net.Listener{}}
 	if err := n.listen(); err != nil {
 		return nil, err
@@ -325,10 +326,15 @@ func (n *node) settleIssuer(configured string) error {
 	}
 	r.Issuer = strings.TrimSuffix(c.Issuer, "/")
 	// A gateway trusting this node's own issuer follows it to the bound
-	// address.
+	// address, and so do the single-page apps' agents signing in at it.
 	for i := range c.Gateway.Issuers {
 		if deriveIssuer && strings.TrimSuffix(c.Gateway.Issuers[i].Issuer, "/") == configuredIssuer {
 			c.Gateway.Issuers[i].Issuer = r.Issuer
+		}
+	}
+	for i := range c.Gateway.TokenHandler.SPAs {
+		if deriveIssuer && strings.TrimSuffix(c.Gateway.TokenHandler.SPAs[i].Issuer, "/") == configuredIssuer {
+			c.Gateway.TokenHandler.SPAs[i].Issuer = r.Issuer
 		}
 	}
 	n.running = r
@@ -418,14 +424,25 @@ func (n *node) runs(role Role) bool { return slices.Contains(n.roles, role) }
 // does not run it.
 var errNoGateway = errors.New("the gateway role is not running")
 
-// ReloadGateway swaps the gateway's route table for one built from gw; on
-// error the current table keeps serving.
+// ReloadGateway swaps the gateway's route table for one built from gw,
+// and its single-page apps' agents for gw's token handler; on error the
+// current table and agents keep serving. The agents are built first (a
+// missing secret or key refuses the reload) and swapped once the table
+// is: a request in between meets the new table with the old agents,
+// which the validation of gw made compatible with either.
 func (r *Running) ReloadGateway(ctx context.Context, gw config.Gateway) error {
 	if r.wiring == nil || r.wiring.gateway == nil {
 		return errNoGateway
 	}
+	spas, err := r.wiring.tokenHandlers(&gw)
+	if err != nil {
+		return err
+	}
 	// The stored catalog's versions stay beside the file's new APIs.
-	return r.wiring.catalog.setFile(ctx, gw.Snapshot())
+	if err := r.wiring.catalog.setFile(ctx, gw.Snapshot()); err != nil {
+		return err
+	}
+	return r.wiring.gateway.SetTokenHandlers(spas)
 }
 
 // relTo resolves a relative path against dir (the configuration file's

@@ -223,6 +223,10 @@ func (w *wiring) startGateway(ctx context.Context) error {
 	if w.accessLog, err = newAccessLog(w.logger, w.registry); err != nil {
 		return fmt.Errorf("access log: %w", err)
 	}
+	spas, err := w.tokenHandlers(&w.cfg.Gateway)
+	if err != nil {
+		return fmt.Errorf("gateway: %w", err)
+	}
 	// The file's APIs plus the stored catalog's served versions.
 	file := w.cfg.Gateway.Snapshot()
 	cs := newCatalogSync(w.db, newGroupSource(w.db, file, w.cfg.Gateway.Group, w.logger), nil, w.now, w.logger)
@@ -234,7 +238,11 @@ func (w *wiring) startGateway(ctx context.Context) error {
 		Catalog:     cs.initial(ctx),
 		BaseDir:     w.cfg.BaseDir(),
 		SplitSource: newStoreSplitSource(w.db, w.now),
-		Getenv:      w.getenv,
+		// Clients' registered keys, cached briefly (clientkeys.go).
+		ClientKeys: newStoreClientKeys(w.db, clientKeysTTL, w.now),
+		Getenv:     w.getenv,
+		// The single-page apps' agents (gateway.token_handler).
+		TokenHandlers: spas,
 		// The gateway names its own components (gateway, gateway.access).
 		Logger:  w.logger,
 		Metrics: w.registry,

@@ -74,8 +74,11 @@ func (s sample) request() Request {
 // rates is one paranoia level's result over the corpus.
 type rates struct {
 	attacks, caught, benign, falsePos int
-	missed                            map[string]int // by class
-	falseRules                        map[int]int    // rules behind false positives
+	// uncounted are the requests of each label in which a prose-prone
+	// rule matched and did not count (corroborate.go).
+	uncounted  map[string]int
+	missed     map[string]int // by class
+	falseRules map[int]int    // rules behind false positives
 }
 
 func (r rates) detection() float64 { return 100 * float64(r.caught) / float64(r.attacks) }
@@ -83,9 +86,12 @@ func (r rates) fpRate() float64    { return 100 * float64(r.falsePos) / float64(
 
 func measure(t testing.TB, w *WAF, corpus []sample) rates {
 	t.Helper()
-	r := rates{missed: map[string]int{}, falseRules: map[int]int{}}
+	r := rates{uncounted: map[string]int{}, missed: map[string]int{}, falseRules: map[int]int{}}
 	for _, s := range corpus {
 		v := w.Inspect(s.request())
+		if len(v.Uncounted) > 0 {
+			r.uncounted[s.Label]++
+		}
 		switch s.Label {
 		case "attack":
 			r.attacks++
@@ -113,7 +119,9 @@ func measure(t testing.TB, w *WAF, corpus []sample) rates {
 // corpus (at least 95 % of attacks blocked, at most 0.1 % of benign
 // requests) and, on the default run's subset, to the floors measured
 // when the corpus was made, so a change that loses ground fails at once.
-// docs/waf.md says where the targets are not met yet.
+// Rules 10140-10143 were written for the classes the CRS missed here;
+// TestOurRulesCatch and TestOurRulesLeaveProseAlone hold them to
+// attacks and prose of their own, not the corpus's.
 func TestCorpus(t *testing.T) {
 	corpus := loadCorpus(t)
 	w, err := New(Config{})
@@ -152,6 +160,7 @@ func TestCorpusReport(t *testing.T) {
 		{"paranoia 1", Config{Paranoia: 1}},
 		{"paranoia 2", Config{Paranoia: 2}},
 		{"paranoia 3", Config{Paranoia: 3}},
+		{"paranoia 1, no corroboration", Config{Paranoia: 1, ExcludeRules: []int{corroborationFirstID, corroborationFirstID + 1}}},
 		{"paranoia 1, free-text fields tuned", Config{Paranoia: 1, ExcludeTargets: freeTextTuning}},
 	}
 	for _, c := range configs {
@@ -167,6 +176,9 @@ func TestCorpusReport(t *testing.T) {
 		}
 		if len(r.falseRules) > 0 {
 			t.Logf("  rules behind false positives: %s", sortedCounts(r.falseRules))
+		}
+		if len(r.uncounted) > 0 {
+			t.Logf("  requests with a prose-prone rule uncounted: %s", sortedCounts(r.uncounted))
 		}
 	}
 }

@@ -1,38 +1,36 @@
-// Package waf inspects requests for injection with Coraza and the OWASP
-// Core Rule Set (CRS v4, embedded), plus a few rules of Portcullis's own
-// for what the CRS does not look at: NoSQL operators and prototype
-// pollution in JSON keys (rules.conf, ids 10100-10199).
+// Package waf inspects requests, and on demand the answers to them, with
+// Coraza and the OWASP Core Rule Set (CRS v4, embedded), plus a few rules
+// of Portcullis's own for what the CRS does not look at: NoSQL operators
+// and prototype pollution in JSON keys, SSRF targets, XPath and LDAP
+// injection (rules.conf, ids 10100-10199). A few CRS rules that misfire
+// on prose count only when a rule of their attack family corroborates
+// them (corroborate.go).
 //
 // A WAF is compiled once per configuration, when a routing table is
-// built, and is safe for concurrent use; Inspect runs one Coraza
-// transaction per request. The package decides nothing about the
-// response a refused request gets, and never reads the network: the
-// caller hands it a request and a body it has already read and bounded.
+// built, and is safe for concurrent use; Inspect and InspectResponse run
+// one Coraza transaction each. The package decides nothing about the
+// response a refused request or answer gets, and never reads the
+// network: the caller hands it what it has already read and bounded.
 package waf
 
 import (
-	_ "embed"
-	"errors"
 	"fmt"
-	"io/fs"
-	"net/http"
 	"net/netip"
-	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 
 	coreruleset "github.com/corazawaf/coraza-coreruleset/v4"
 	"github.com/corazawaf/coraza/v3"
 	"github.com/corazawaf/coraza/v3/experimental"
-	"github.com/corazawaf/coraza/v3/experimental/plugins/plugintypes"
 	"github.com/corazawaf/coraza/v3/types"
 )
 
-// Defaults of Config's zero values (the CRS's own).
+// Defaults of Config's zero values (the CRS's own, but for the response
+// body, which the CRS reads up to 512 KiB).
 const (
-	DefaultParanoia         = 1
-	DefaultAnomalyThreshold = 5
+	DefaultParanoia          = 1
+	DefaultAnomalyThreshold  = 5
+	DefaultResponseBodyLimit = 32 << 10
 )
 
 // Config is one compiled WAF's settings.
@@ -49,13 +47,17 @@ type Config struct {
 	// (SecRuleUpdateTargetById, the build-time form of
 	// ctl:ruleRemoveTargetById).
 	ExcludeTargets []TargetExclusion
-	// InspectResponse loads the CRS response rules (data leakage) and
-	// lets InspectResponse read response headers and bodies. False loads
-	// the request phases only.
+	// InspectResponse compiles the CRS response rules (data leakage) so
+	// that InspectResponse can run. False compiles the request rules
+	// only, and InspectResponse finds nothing.
 	InspectResponse bool
 	// MaxBody is the largest request body inspected, in bytes; the
 	// gateway bounds bodies before. Zero means 1 MiB.
 	MaxBody int64
+	// ResponseBodyLimit is how much of a response body is inspected, in
+	// bytes: the first ResponseBodyLimit bytes of a longer one. Zero
+	// means DefaultResponseBodyLimit.
+	ResponseBodyLimit int64
 }
 
 // TargetExclusion is one variable one rule no longer inspects.
@@ -66,18 +68,27 @@ type TargetExclusion struct {
 	Target string
 }
 
-// WAF is a compiled rule set.
+// WAF is a compiled rule set: the request rules, and the response rules
+// when the configuration asks for them.
+//
+// The two are compiled apart. A request's transaction then carries none
+// of the response rules, and an answer is inspected by a transaction of
+// its own that runs the CRS's initialization and the response rules
+// only: the request need not be held open while the upstream answers,
+// and an answer costs tens of microseconds, not a second pass of the
+// request rules.
 type WAF struct {
 	waf       coraza.WAF
+	resp      coraza.WAF // nil without InspectResponse
 	paranoia  int
 	threshold int
-	response  bool
+	respLimit int64
 }
 
 // New compiles the CRS with c's settings. It takes tens of
 // milliseconds: build one per configuration, never per request.
 func New(c Config) (*WAF, error) {
-	w := &WAF{paranoia: c.Paranoia, threshold: c.AnomalyThreshold, response: c.InspectResponse}
+	w := &WAF{paranoia: c.Paranoia, threshold: c.AnomalyThreshold, respLimit: c.ResponseBodyLimit}
 	if w.paranoia == 0 {
 		w.paranoia = DefaultParanoia
 	}
@@ -90,25 +101,31 @@ func New(c Config) (*WAF, error) {
 	if w.threshold < 1 {
 		return nil, fmt.Errorf("anomaly threshold %d is not positive", c.AnomalyThreshold)
 	}
+	if w.respLimit == 0 {
+		w.respLimit = DefaultResponseBodyLimit
+	}
+	if w.respLimit < 1 {
+		return nil, fmt.Errorf("response body limit %d is not positive", c.ResponseBodyLimit)
+	}
 	for _, x := range c.ExcludeTargets {
 		if msg := targetProblem(x.Target); msg != "" {
 			return nil, fmt.Errorf("target %q of rule %d %s", x.Target, x.Rule, msg)
 		}
 	}
-	files, err := crsFiles(c.InspectResponse)
+	files, err := crsFiles()
 	if err != nil {
 		return nil, err
 	}
 	// Exclusions naming a rule that is not loaded would do nothing
 	// silently; the observer sees every rule as it is added.
 	loaded := map[int]bool{}
-	cfg := coraza.NewWAFConfig().
-		WithRootFS(coreruleset.FS).
-		WithDirectives(directives(c, w.paranoia, w.threshold, files))
-	cfg = experimental.WAFConfigWithRuleObserver(cfg, func(r types.RuleMetadata) { loaded[r.ID()] = true })
-	cw, err := coraza.NewWAF(cfg)
-	if err != nil {
+	if w.waf, err = compile(requestDirectives(c, w.paranoia, w.threshold, files), loaded); err != nil {
 		return nil, fmt.Errorf("compile rules: %w", err)
+	}
+	if c.InspectResponse {
+		if w.resp, err = compile(responseDirectives(c, w.paranoia, w.respLimit, files), loaded); err != nil {
+			return nil, fmt.Errorf("compile response rules: %w", err)
+		}
 	}
 	var unknown []string
 	for _, id := range c.ExcludeRules {
@@ -124,8 +141,16 @@ func New(c Config) (*WAF, error) {
 	if len(unknown) > 0 {
 		return nil, fmt.Errorf("no rule has id %s", strings.Join(unknown, ", "))
 	}
-	w.waf = cw
 	return w, nil
+}
+
+// compile builds one Coraza WAF, adding the ids of its rules to loaded.
+func compile(directives string, loaded map[int]bool) (coraza.WAF, error) {
+	cfg := coraza.NewWAFConfig().
+		WithRootFS(coreruleset.FS).
+		WithDirectives(directives)
+	cfg = experimental.WAFConfigWithRuleObserver(cfg, func(r types.RuleMetadata) { loaded[r.ID()] = true })
+	return coraza.NewWAF(cfg)
 }
 
 // Paranoia is the blocking paranoia level in force.
@@ -134,186 +159,33 @@ func (w *WAF) Paranoia() int { return w.paranoia }
 // AnomalyThreshold is the inbound anomaly score that blocks.
 func (w *WAF) AnomalyThreshold() int { return w.threshold }
 
-// crsFiles lists the CRS rule files to include, in order: the request
-// rules, Portcullis's slotted before the blocking evaluation (949) so they
-// add to the score it checks, and the response rules when asked for.
-func crsFiles(response bool) ([]string, error) {
-	all, err := fs.Glob(coreruleset.FS, "@owasp_crs/*.conf")
-	if err != nil {
-		return nil, fmt.Errorf("list the core rule set: %w", err)
-	}
-	slices.Sort(all)
-	var files []string
-	for _, f := range all {
-		base := strings.TrimPrefix(f, "@owasp_crs/")
-		if strings.HasPrefix(base, "RESPONSE-") && !response {
-			continue
-		}
-		files = append(files, f)
-	}
-	if len(files) == 0 {
-		return nil, errors.New("the embedded core rule set is empty")
-	}
-	return files, nil
-}
+// InspectsResponses reports whether the response rules are compiled.
+func (w *WAF) InspectsResponses() bool { return w.resp != nil }
 
-//go:embed rules.conf
-var portcullisRules string
+// ResponseBodyLimit is how many bytes of a response body
+// InspectResponse reads; a caller holds no more than that.
+func (w *WAF) ResponseBodyLimit() int64 { return w.respLimit }
 
-// directives renders the SecLang configuration. Everything interpolated
-// is a number or a target targetProblem accepted, so no configuration
-// value can add a directive of its own.
-func directives(c Config, paranoia, threshold int, files []string) string {
-	var b strings.Builder
-	// The engine always interrupts; detection-only is the caller's
-	// choice of what to do with a verdict, so a detecting and a blocking
-	// API measure the same thing.
-	b.WriteString("SecRuleEngine On\n")
-	b.WriteString("SecRxPreFilter On\n")
-	b.WriteString("SecRequestBodyAccess On\n")
-	limit := c.MaxBody
-	if limit <= 0 {
-		limit = 1 << 20
-	}
-	fmt.Fprintf(&b, "SecRequestBodyLimit %d\nSecRequestBodyInMemoryLimit %d\n", limit, limit)
-	b.WriteString("SecRequestBodyLimitAction Reject\n")
-	b.WriteString("SecRequestBodyJsonDepthLimit 512\n")
-	b.WriteString("SecArgumentsLimit 1000\n")
-	if c.InspectResponse {
-		b.WriteString("SecResponseBodyAccess On\nSecResponseBodyLimit 524288\nSecResponseBodyLimitAction ProcessPartial\n")
-		b.WriteString("SecResponseBodyMimeType text/plain text/html text/xml application/json\n")
-	} else {
-		b.WriteString("SecResponseBodyAccess Off\n")
-	}
-	// JSON bodies are parsed as JSON: every value is an ARGS entry named
-	// by its path (json.items.0.name), not one opaque string.
-	b.WriteString(`SecRule REQUEST_HEADERS:Content-Type "@rx ^application/(?:[a-z0-9.-]+\+)?json(?:[\s;]|$)" "id:10001,phase:1,t:none,t:lowercase,pass,nolog,ctl:requestBodyProcessor=JSON"` + "\n")
-	b.WriteString(`SecRule REQUEST_HEADERS:Content-Type "@rx ^(?:application(?:/soap\+|/)|text/)xml" "id:10002,phase:1,t:none,t:lowercase,pass,nolog,ctl:requestBodyProcessor=XML"` + "\n")
-	b.WriteString("Include @crs-setup.conf.example\n")
-	fmt.Fprintf(&b, `SecAction "id:900000,phase:1,pass,t:none,nolog,setvar:tx.blocking_paranoia_level=%d"`+"\n", paranoia)
-	fmt.Fprintf(&b, `SecAction "id:900110,phase:1,pass,t:none,nolog,setvar:tx.inbound_anomaly_score_threshold=%d,setvar:tx.outbound_anomaly_score_threshold=4"`+"\n", threshold)
-	// An API gateway routes every method it serves by operation; the
-	// CRS's default (GET HEAD POST OPTIONS) would refuse REST's others.
-	b.WriteString(`SecAction "id:900200,phase:1,pass,t:none,nolog,setvar:'tx.allowed_methods=GET HEAD POST OPTIONS PUT PATCH DELETE'"` + "\n")
-	b.WriteString(`SecAction "id:900220,phase:1,pass,t:none,nolog,setvar:'tx.allowed_request_content_type=|application/x-www-form-urlencoded| |multipart/form-data| |text/xml| |application/xml| |application/soap+xml| |application/json| |application/merge-patch+json| |application/json-patch+json| |application/problem+json| |application/ld+json| |application/vnd.api+json|'"` + "\n")
-	for _, f := range files {
-		if strings.Contains(f, "REQUEST-949-") {
-			b.WriteString(portcullisRules)
-			b.WriteString("\n")
-		}
-		b.WriteString("Include " + f + "\n")
-	}
-	for _, id := range apiExclusions {
-		fmt.Fprintf(&b, "SecRuleRemoveById %d\n", id)
-	}
-	for _, id := range c.ExcludeRules {
-		fmt.Fprintf(&b, "SecRuleRemoveById %d\n", id)
-	}
-	for _, x := range c.ExcludeTargets {
-		fmt.Fprintf(&b, "SecRuleUpdateTargetById %d \"!%s\"\n", x.Rule, x.Target)
-	}
-	return b.String()
-}
-
-// apiExclusions are CRS rules removed for every API: they police what a
-// browser-facing web site sends, and a JSON API's clients legitimately
-// send otherwise. None of them is an injection detector.
-var apiExclusions = []int{}
-
-// targetChars are the only bytes a target may hold: the catalog checks
-// a target's shape (COLLECTION:key) for people; this is the guard at the
-// point the target is written into a directive, where a quote, a space,
-// a comma or a pipe would change what the directive says.
-var targetChars = regexp.MustCompile(`^[A-Z_]+(?::[A-Za-z0-9_.$\[\]-]{1,200})?$`)
-
-// targetProblem says what is wrong with an exclusion target, or "" when
-// nothing is.
-func targetProblem(t string) string {
-	if !targetChars.MatchString(t) {
-		return "is not COLLECTION or COLLECTION:key with a key of letters, digits and . _ - $ [ ]"
-	}
-	return ""
-}
-
-// Request is what Inspect reads of a request.
-type Request struct {
-	// ID names the transaction (the gateway's request id).
-	ID   string
-	HTTP *http.Request
-	// Body is the request body, already read and bounded.
-	Body []byte
-	// Client is the caller's address; zero when unknown.
-	Client netip.Addr
-	// PathNames and PathValues are the operation's path parameters,
-	// inspected as ARGS_PATH (and so as ARGS).
-	PathNames, PathValues []string
-}
-
-// Verdict is what the rules made of a request.
+// Verdict is what the rules made of a request or an answer.
 type Verdict struct {
-	// Interrupted is true when the request reached the anomaly threshold
-	// or a rule refused it outright.
+	// Interrupted is true when the anomaly score reached its threshold
+	// (inbound for a request, outbound for an answer) or a rule refused
+	// outright.
 	Interrupted bool
-	// Score is the inbound anomaly score at the blocking paranoia level.
+	// Score is the anomaly score at the blocking paranoia level.
 	Score int
 	// Rules are the ids of the detection rules that matched, in the
 	// order they ran; empty when none did.
 	Rules []int
+	// Uncounted are the rules of Rules that did not count toward Score:
+	// rules prone to match prose that no rule of their attack family
+	// corroborated (corroborate.go). Empty when every rule counted.
+	Uncounted []int
 }
 
-// transaction is the part of Coraza's transaction that reads its
-// variables (the TX collection holds the anomaly score).
-type transaction interface {
-	Variables() plugintypes.TransactionVariables
-}
-
-// Inspect runs the request phases over r.
-func (w *WAF) Inspect(r Request) Verdict {
-	tx := w.waf.NewTransactionWithID(r.ID)
-	defer func() {
-		tx.ProcessLogging()
-		_ = tx.Close()
-	}()
-	hr := r.HTTP
-	client := ""
-	if r.Client.IsValid() {
-		client = r.Client.String()
-	}
-	tx.ProcessConnection(client, 0, "", 0)
-	tx.ProcessURI(hr.URL.RequestURI(), hr.Method, hr.Proto)
-	for k, vs := range hr.Header {
-		for _, v := range vs {
-			tx.AddRequestHeader(k, v)
-		}
-	}
-	// net/http moves Host out of the header map, and a client request
-	// (a test's) may carry its length only in ContentLength.
-	if hr.ContentLength > 0 && hr.Header.Get("Content-Length") == "" {
-		tx.AddRequestHeader("Content-Length", strconv.FormatInt(hr.ContentLength, 10))
-	}
-	if hr.Host != "" {
-		tx.AddRequestHeader("Host", hr.Host)
-		tx.SetServerName(hostOnly(hr.Host))
-	}
-	for i, n := range r.PathNames {
-		if i < len(r.PathValues) {
-			tx.AddPathRequestArgument(n, r.PathValues[i])
-		}
-	}
-	if it := tx.ProcessRequestHeaders(); it != nil {
-		return w.verdict(tx, true)
-	}
-	if len(r.Body) > 0 && tx.IsRequestBodyAccessible() {
-		if it, _, err := tx.WriteRequestBody(r.Body); it != nil || err != nil {
-			return w.verdict(tx, true)
-		}
-	}
-	it, err := tx.ProcessRequestBody()
-	return w.verdict(tx, it != nil || err != nil)
-}
-
-// verdict reads the transaction's outcome.
-func (w *WAF) verdict(tx types.Transaction, interrupted bool) Verdict {
+// verdict reads a finished transaction's outcome; score names the TX
+// variables of the direction inspected, the blocking sum first.
+func verdict(tx types.Transaction, interrupted bool, score ...string) Verdict {
 	v := Verdict{Interrupted: interrupted}
 	for _, m := range tx.MatchedRules() {
 		// Detection rules say what they found; the CRS's paranoia-level
@@ -322,41 +194,47 @@ func (w *WAF) verdict(tx types.Transaction, interrupted bool) Verdict {
 			v.Rules = append(v.Rules, id)
 		}
 	}
-	if t, ok := tx.(transaction); ok {
-		if s := t.Variables().TX().Get("blocking_inbound_anomaly_score"); len(s) > 0 {
+	t, ok := tx.(transaction)
+	if !ok {
+		return v
+	}
+	if fams := uncountedFamilies(t); fams != nil {
+		v.Uncounted = uncounted(v.Rules, fams)
+	}
+	// The blocking sum is 0 when the transaction was interrupted before
+	// the blocking evaluation added it up: the paranoia level's own
+	// score says what there was.
+	for _, name := range score {
+		if s := t.Variables().TX().Get(name); len(s) > 0 {
 			v.Score, _ = strconv.Atoi(s[0])
 		}
-		if v.Score == 0 {
-			// Interrupted before the blocking evaluation summed it.
-			if s := t.Variables().TX().Get("inbound_anomaly_score_pl1"); len(s) > 0 {
-				v.Score, _ = strconv.Atoi(s[0])
-			}
+		if v.Score != 0 {
+			break
 		}
 	}
 	return v
 }
 
 // detectionRule tells a rule that detects something from the CRS's
-// bookkeeping (setup, initialization, the blocking evaluation, the
-// correlation) and the body-processor switches.
+// bookkeeping (setup, initialization, the blocking evaluations, the
+// correlation) and Portcullis's (the body-processor switches, the
+// corroboration).
 func detectionRule(id int) bool {
 	switch {
 	case id >= 10000 && id < 10100, // body processors
 		id >= 900000 && id < 902000, // setup and initialization
 		id >= 949000 && id < 950000, // inbound blocking evaluation
 		id >= 959000 && id < 960000, // outbound blocking evaluation
-		id >= 980000 && id < 981000: // correlation
+		id >= 980000 && id < 981000, // correlation
+		corroborationRule(id):
 		return false
 	}
 	return true
 }
 
-func hostOnly(h string) string {
-	if ap, err := netip.ParseAddrPort(h); err == nil {
-		return ap.Addr().String()
+func clientText(a netip.Addr) string {
+	if a.IsValid() {
+		return a.String()
 	}
-	if i := strings.LastIndexByte(h, ':'); i > 0 && !strings.Contains(h[i:], "]") {
-		return h[:i]
-	}
-	return h
+	return ""
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -63,4 +64,26 @@ func signingServer() *httptest.Server {
 		h.Set("Signature", sig)
 		_, _ = w.Write(body)
 	}))
+}
+
+// ExampleSignRequest signs a request for an API whose gateway requires
+// signed requests, with the key the client registered as "client-key-1"
+// (a use "sig" key of its JWK Set).
+func ExampleSignRequest() {
+	_, priv, _ := ed25519.GenerateKey(rand.Reader)
+	req, _ := http.NewRequest("POST", "https://gw.example/warehouse/orders", strings.NewReader(`{"item":"hammer"}`))
+	req.Header.Set("Authorization", "Bearer pca_...")
+	req.Header.Set("Content-Type", "application/json")
+
+	err := pubsig.SignRequest(req, priv, "client-key-1", &pubsig.SignOptions{
+		Now: func() time.Time { return time.Unix(1_700_000_000, 0) }, // for the printed output
+	})
+
+	fmt.Println(err)
+	fmt.Println(req.Header.Get("Content-Digest"))
+	fmt.Println(req.Header.Get("Signature-Input"))
+	// Output:
+	// <nil>
+	// sha-256=:d4rb6ANd/L/k1FD8shyreJxmkYJUC+h7HWiAkSXRSfI=:
+	// sig=("@method" "@target-uri" "authorization" "content-digest");created=1700000000;keyid="client-key-1";alg="ed25519"
 }

@@ -1,7 +1,11 @@
-// Package httpsig lets an API client check that a response came from a
-// Portcullis gateway unchanged: it verifies the response's HTTP Message
-// Signature (RFC 9421) with the gateway's published keys and the body
-// against its Content-Digest (RFC 9530).
+// Package httpsig lets an API client of a Portcullis gateway use HTTP
+// Message Signatures (RFC 9421) both ways: sign its requests for an API
+// that requires it, with a key it registered (SignRequest, Transport),
+// and check that a response came from the gateway unchanged: it verifies
+// the response's signature with the gateway's published keys and the
+// body against its Content-Digest (RFC 9530).
+//
+//	err := httpsig.SignRequest(req, privateKey, "client-key-1", nil)
 //
 //	keys, err := httpsig.FetchKeys(ctx, http.DefaultClient, "https://gw.example/.well-known/portcullis/response-keys.json")
 //	resp, err := http.DefaultClient.Do(req)
@@ -9,8 +13,9 @@
 //
 // It never trusts the message to say which algorithm to use (the key
 // decides), never accepts a signature that leaves out the body's digest,
-// the status or the request it answers (unless told otherwise), and
-// never reads more of a body than its limit.
+// the status or the request it answers (unless told otherwise), never
+// reads more of a body than its limit, and never signs with a shared
+// secret (hmac-sha256).
 package httpsig
 
 import (

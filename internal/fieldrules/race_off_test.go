@@ -1,0 +1,5 @@
+//go:build !race
+
+package fieldrules
+
+const raceEnabled = false
