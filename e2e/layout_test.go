@@ -50,7 +50,11 @@ var leafPackages = []string{"internal/duration", "internal/loopback", "internal/
 // authorization server and of SQL (DESIGN: "the gateway never issues
 // tokens"; "the gateway links no SQL driver").
 var (
-	gatewayMay   = plus(leafPackages, "internal/catalog", "internal/contract", "internal/phantom", "internal/policy", "internal/ratelimit", "internal/httpsig", "internal/token", "internal/waf", "internal/fieldrules", "internal/tokenhandler")
+	gatewayMay = plus(leafPackages, "internal/catalog", "internal/contract", "internal/phantom", "internal/policy", "internal/ratelimit", "internal/httpsig", "internal/token", "internal/waf", "internal/fieldrules", "internal/tokenhandler",
+		// Tokens the gateway obtains for upstreams (upstream_token).
+		"internal/backendtoken",
+		// DPoP proofs (RFC 9449) are checked with the backends' own package.
+		"pkg/verify")
 	gatewayNever = []string{"internal/admin", "internal/clientauth", "internal/config", "internal/identity",
 		"internal/keys", "internal/oauth", "internal/registry", "internal/store"}
 )
@@ -71,6 +75,8 @@ var layers = map[string]layer{
 	"internal/asynclog": {},
 	// The retry schedule of the Redis followers.
 	"internal/backoff": {},
+	// The DPoP replay cache shared through Redis (a verify.ReplayCache).
+	"internal/replay": {may: []string{"pkg/verify"}},
 
 	// The bottom: persistence, token formats, policies.
 	"internal/store":  {},
@@ -93,7 +99,9 @@ var layers = map[string]layer{
 	"internal/identity":              {may: plus(leafPackages, "internal/store")},
 	"internal/identity/identitytest": {may: plus(leafPackages, "internal/identity", "internal/store")},
 	"internal/oauth": {may: plus(leafPackages, "internal/clientauth", "internal/identity", "internal/keys",
-		"internal/policy", "internal/store", "internal/token")},
+		"internal/policy", "internal/store", "internal/token",
+		// DPoP proofs (RFC 9449) at the token endpoint.
+		"pkg/verify")},
 	"internal/registry": {may: plus(leafPackages, "internal/audit", "internal/clientauth", "internal/identity", "internal/keys", "internal/store")},
 
 	// The API model and its readers. The catalog is below the
@@ -104,11 +112,13 @@ var layers = map[string]layer{
 	},
 	"internal/openapi":                 {may: plus(leafPackages, "internal/catalog")},
 	"internal/catalog/openapi":         {may: plus(leafPackages, "internal/catalog")},
-	"internal/config":                  {may: plus(leafPackages, "internal/catalog", "internal/policy", "internal/tokenhandler")},
+	"internal/config":                  {may: plus(leafPackages, "internal/catalog", "internal/policy", "internal/tokenhandler", "pkg/verify")},
 	"internal/ratelimit":               {may: plus(leafPackages, "internal/catalog", "internal/backoff")},
 	"internal/ratelimit/ratelimittest": {may: plus(leafPackages, "internal/catalog", "internal/ratelimit")},
 
 	// The gateway side.
+	// The gateway as an OAuth client of upstreams' authorization servers.
+	"internal/backendtoken":        {may: plus(leafPackages, "internal/token"), never: []string{"internal/store"}},
 	"internal/phantom":             {may: plus(leafPackages, "internal/token"), never: []string{"internal/store"}},
 	"internal/phantom/phantomtest": {may: plus(leafPackages, "internal/phantom", "internal/token")},
 	"internal/gateway":             {may: gatewayMay, never: gatewayNever},

@@ -11,10 +11,13 @@ import (
 // ClientRequest is the body of POST /admin/v1/clients (RFC 7591 §2 names
 // where one exists).
 type ClientRequest struct {
-	ClientID                string   `json:"client_id,omitempty"`
-	Name                    string   `json:"client_name,omitempty"`
-	GrantTypes              []string `json:"grant_types,omitempty"`
-	RedirectURIs            []string `json:"redirect_uris,omitempty"`
+	ClientID     string   `json:"client_id,omitempty"`
+	Name         string   `json:"client_name,omitempty"`
+	GrantTypes   []string `json:"grant_types,omitempty"`
+	RedirectURIs []string `json:"redirect_uris,omitempty"`
+	// PostLogoutRedirectURIs are OpenID Connect RP-Initiated Logout 1.0
+	// §3.1's post_logout_redirect_uris.
+	PostLogoutRedirectURIs  []string `json:"post_logout_redirect_uris,omitempty"`
 	Scope                   string   `json:"scope,omitempty"`
 	Audience                []string `json:"audience,omitempty"`
 	TokenEndpointAuthMethod string   `json:"token_endpoint_auth_method,omitempty"`
@@ -61,7 +64,8 @@ func (a *API) createClient(w http.ResponseWriter, r *http.Request, reqID string)
 	}
 	spec := registry.ClientSpec{
 		ID: req.ClientID, Name: req.Name, GrantTypes: req.GrantTypes, RedirectURIs: req.RedirectURIs,
-		Audience: req.Audience, AuthMethod: req.TokenEndpointAuthMethod, Public: req.Public,
+		PostLogoutRedirectURIs: req.PostLogoutRedirectURIs,
+		Audience:               req.Audience, AuthMethod: req.TokenEndpointAuthMethod, Public: req.Public,
 		Format: req.AccessTokenFormat, CanIntrospect: req.Introspect, SkipConsent: req.SkipConsent,
 	}
 	if req.Scope != "" {

@@ -44,6 +44,12 @@ type API struct {
 	// Public makes every operation reachable without a token. False: no
 	// token, no entry.
 	Public bool `yaml:"public"`
+	// DPoP says how the API treats sender-constrained tokens (RFC 9449
+	// §7, dpop.go): DPoPAllowed (the default, "") takes Bearer tokens and
+	// DPoP-bound ones with their proofs; DPoPRequired takes only bound
+	// tokens with proofs; DPoPOff refuses the DPoP scheme. A bound token
+	// (cnf.jkt) presented as Bearer is refused whatever the mode (§7.2).
+	DPoP string `yaml:"dpop"`
 	// Policy is a CEL request rule every call must satisfy (see
 	// policy.RequestRule). Empty means none.
 	Policy string `yaml:"policy"`
@@ -101,6 +107,10 @@ type API struct {
 	// X-Content-Type-Options: nosniff and keeps responses to token-bearing
 	// requests out of caches.
 	SecurityHeaders SecurityHeaders `yaml:"security_headers"`
+	// UpstreamToken, when set, replaces the token the upstream receives
+	// with one the gateway obtains for it (token exchange or its own
+	// client credentials). Nil forwards the caller's verified JWT.
+	UpstreamToken *UpstreamToken `yaml:"upstream_token"`
 
 	// Deprecation is when a stored, deprecated version was deprecated:
 	// its responses carry Deprecation (RFC 9745). Zero means not
@@ -293,6 +303,9 @@ func (a *API) ApplyDefaults() {
 		setList(&a.CORS.AllowedHeaders, defaultCORSHeaders)
 		setDuration(&a.CORS.MaxAge, defaultCORSMaxAge)
 	}
+	if a.UpstreamToken != nil {
+		setDuration(&a.UpstreamToken.RefreshBefore, defaultUpstreamTokenRefresh)
+	}
 }
 
 // clone copies everything of a that a caller could edit in place.
@@ -317,6 +330,7 @@ func (a API) clone() API {
 	a.WAF = a.WAF.clone()
 	a.ResponseSigning = a.ResponseSigning.clone()
 	a.RequestSignatures = a.RequestSignatures.clone()
+	a.UpstreamToken = a.UpstreamToken.clone()
 	if a.CORS != nil {
 		c := *a.CORS
 		c.AllowedOrigins = slices.Clone(c.AllowedOrigins)

@@ -66,6 +66,8 @@ func (v *validator) api(i int, loc *time.Location) {
 	v.upstreamTLS(f, a)
 	v.responseHeaders(f, a)
 	v.upstreamErrors(f, a)
+	v.upstreamToken(f, a)
+	v.dpop(f, a)
 	v.securityHeaders(f, a)
 	v.responseSigning(f, a)
 }

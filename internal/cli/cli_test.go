@@ -8,6 +8,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -98,7 +99,8 @@ func TestCLIClients(t *testing.T) {
 	}
 	want := registry.ClientInfo{
 		ClientID: "reports", Name: "Reports", TokenEndpointAuthMethod: "client_secret_basic",
-		GrantTypes: []string{"client_credentials"}, RedirectURIs: []string{}, Scope: "list_items order_item",
+		GrantTypes: []string{"client_credentials"}, RedirectURIs: []string{}, PostLogoutRedirectURIs: []string{},
+		Scope:    "list_items order_item",
 		Audience: []string{"https://api.example.com"}, AccessTokenFormat: "jwt",
 	}
 	ignore := func(c registry.ClientInfo) registry.ClientInfo {
@@ -111,7 +113,8 @@ func TestCLIClients(t *testing.T) {
 
 	e.mustRun("", "clients", "create", "--config", e.config, "--id", "spa", "--public",
 		"--grant-type", "authorization_code", "--grant-type", "refresh_token",
-		"--redirect-uri", "http://127.0.0.1:5173/callback", "--scope", "openid list_items")
+		"--redirect-uri", "http://127.0.0.1:5173/callback", "--post-logout-redirect-uri", "http://127.0.0.1:5173/",
+		"--scope", "openid list_items")
 	listed := e.listClients()
 	if len(listed) != 2 {
 		t.Fatalf("clients list: %d clients, want 2: %+v", len(listed), listed)
@@ -119,8 +122,9 @@ func TestCLIClients(t *testing.T) {
 	if diff := cmp.Diff(want, ignore(listed[0])); diff != "" {
 		t.Errorf("clients list[0] mismatch (-want +got):\n%s", diff)
 	}
-	if got := listed[1]; got.ClientID != "spa" || got.TokenEndpointAuthMethod != "none" || got.Scope != "openid list_items" {
-		t.Errorf("clients list[1] = %+v, want the public client spa", got)
+	if got := listed[1]; got.ClientID != "spa" || got.TokenEndpointAuthMethod != "none" || got.Scope != "openid list_items" ||
+		!slices.Equal(got.PostLogoutRedirectURIs, []string{"http://127.0.0.1:5173/"}) {
+		t.Errorf("clients list[1] = %+v, want the public client spa with its post-logout redirect URI", got)
 	}
 
 	text := e.mustRun("", "clients", "show", "reports", "--config", e.config)

@@ -28,33 +28,37 @@ type ClientsCreateCmd struct {
 	Remote      `embed:""`
 	ID          string   `name:"id" placeholder:"ID" help:"Client id (default: random)."`
 	Name        string   `placeholder:"NAME" help:"Display name, shown on the consent page (default: the id)."`
-	GrantType   []string `name:"grant-type" placeholder:"GRANT" help:"client_credentials, authorization_code or refresh_token (repeatable)."`
+	GrantType   []string `name:"grant-type" placeholder:"GRANT" help:"client_credentials, authorization_code, refresh_token or urn:ietf:params:oauth:grant-type:token-exchange (repeatable)."`
 	RedirectURI []string `name:"redirect-uri" sep:"none" placeholder:"URI" help:"Redirect URI, compared verbatim (repeatable)."`
-	Scope       []string `sep:"none" help:"Scopes the client may be granted (repeatable or space-separated)."`
-	Audience    []string `sep:"none" help:"Default audience of its access tokens (repeatable)."`
-	AuthMethod  string   `name:"auth-method" placeholder:"METHOD" help:"client_secret_basic (default), client_secret_post, private_key_jwt, or none with --public."`
-	Public      bool     `help:"A client that cannot keep a secret (SPA, native app)."`
-	Format      string   `default:"opaque" enum:"opaque,jwt,split" help:"Access token format: opaque, jwt or split."`
-	JWKSFile    string   `name:"jwks-file" type:"existingfile" placeholder:"FILE" help:"The client's public JWK Set: keys of use sig verify its private_key_jwt assertions (one needed with that method), keys of use enc (EC P-256/384/521, RSA >= 2048) receive response fields encrypted to it. Public keys only; a kid on each key when there are several."`
-	Introspect  bool     `help:"Allow the client to call the introspection endpoint."`
-	SkipConsent bool     `name:"skip-consent" help:"First-party client: do not ask users for consent."`
-	JSON        bool     `name:"json" help:"Print JSON."`
+	// PostLogoutRedirectURI is OpenID Connect RP-Initiated Logout 1.0
+	// §3.1's post_logout_redirect_uris.
+	PostLogoutRedirectURI []string `name:"post-logout-redirect-uri" sep:"none" placeholder:"URI" help:"Where the end-session endpoint may send the browser after a logout, compared verbatim; the rules of --redirect-uri (repeatable)."`
+	Scope                 []string `sep:"none" help:"Scopes the client may be granted (repeatable or space-separated)."`
+	Audience              []string `sep:"none" help:"Default audience of its access tokens (repeatable)."`
+	AuthMethod            string   `name:"auth-method" placeholder:"METHOD" help:"client_secret_basic (default), client_secret_post, private_key_jwt, or none with --public."`
+	Public                bool     `help:"A client that cannot keep a secret (SPA, native app)."`
+	Format                string   `default:"opaque" enum:"opaque,jwt,split" help:"Access token format: opaque, jwt or split."`
+	JWKSFile              string   `name:"jwks-file" type:"existingfile" placeholder:"FILE" help:"The client's public JWK Set: keys of use sig verify its private_key_jwt assertions (one needed with that method), keys of use enc (EC P-256/384/521, RSA >= 2048) receive response fields encrypted to it. Public keys only; a kid on each key when there are several."`
+	Introspect            bool     `help:"Allow the client to call the introspection endpoint."`
+	SkipConsent           bool     `name:"skip-consent" help:"First-party client: do not ask users for consent."`
+	JSON                  bool     `name:"json" help:"Print JSON."`
 }
 
 // Run validates the flags, stores the client and prints it with its secret.
 func (c *ClientsCreateCmd) Run(ctx context.Context, rt *Runtime) error {
 	spec := registry.ClientSpec{
-		ID:            c.ID,
-		Name:          c.Name,
-		GrantTypes:    c.GrantType,
-		RedirectURIs:  c.RedirectURI,
-		Scopes:        c.Scope,
-		Audience:      c.Audience,
-		AuthMethod:    c.AuthMethod,
-		Public:        c.Public,
-		Format:        c.Format,
-		CanIntrospect: c.Introspect,
-		SkipConsent:   c.SkipConsent,
+		ID:                     c.ID,
+		Name:                   c.Name,
+		GrantTypes:             c.GrantType,
+		RedirectURIs:           c.RedirectURI,
+		PostLogoutRedirectURIs: c.PostLogoutRedirectURI,
+		Scopes:                 c.Scope,
+		Audience:               c.Audience,
+		AuthMethod:             c.AuthMethod,
+		Public:                 c.Public,
+		Format:                 c.Format,
+		CanIntrospect:          c.Introspect,
+		SkipConsent:            c.SkipConsent,
 	}
 	if c.JWKSFile != "" {
 		b, err := os.ReadFile(c.JWKSFile)
@@ -105,7 +109,8 @@ func (c *ClientsCreateCmd) print(rt *Runtime, info registry.ClientInfo) error {
 func clientRequest(spec registry.ClientSpec) admin.ClientRequest {
 	return admin.ClientRequest{
 		ClientID: spec.ID, Name: spec.Name, GrantTypes: spec.GrantTypes, RedirectURIs: spec.RedirectURIs,
-		Scope: strings.Join(spec.Scopes, " "), Audience: spec.Audience, TokenEndpointAuthMethod: spec.AuthMethod,
+		PostLogoutRedirectURIs: spec.PostLogoutRedirectURIs,
+		Scope:                  strings.Join(spec.Scopes, " "), Audience: spec.Audience, TokenEndpointAuthMethod: spec.AuthMethod,
 		Public: spec.Public, AccessTokenFormat: spec.Format, JWKS: string(spec.JWKS),
 		Introspect: spec.CanIntrospect, SkipConsent: spec.SkipConsent,
 	}
@@ -279,6 +284,9 @@ func writeClient(w io.Writer, in registry.ClientInfo) error {
 	fmt.Fprintf(tw, "token_endpoint_auth_method:\t%s\n", in.TokenEndpointAuthMethod)
 	fmt.Fprintf(tw, "grant_types:\t%s\n", strings.Join(in.GrantTypes, " "))
 	fmt.Fprintf(tw, "redirect_uris:\t%s\n", strings.Join(in.RedirectURIs, " "))
+	if len(in.PostLogoutRedirectURIs) > 0 {
+		fmt.Fprintf(tw, "post_logout_redirect_uris:\t%s\n", strings.Join(in.PostLogoutRedirectURIs, " "))
+	}
 	fmt.Fprintf(tw, "scope:\t%s\n", in.Scope)
 	fmt.Fprintf(tw, "audience:\t%s\n", strings.Join(in.Audience, " "))
 	fmt.Fprintf(tw, "access_token_format:\t%s\n", in.AccessTokenFormat)

@@ -33,8 +33,10 @@ type Config struct {
 	LoginThrottle LoginThrottle `yaml:"login_throttle"`
 	// Clients sets how clients authenticate at the token endpoint.
 	Clients Clients `yaml:"clients"`
-	Policy  Policy  `yaml:"policy"`
-	Log     Log     `yaml:"log"`
+	// DPoP sets how the token endpoint checks DPoP proofs (RFC 9449).
+	DPoP   DPoP   `yaml:"dpop"`
+	Policy Policy `yaml:"policy"`
+	Log    Log    `yaml:"log"`
 	// PurgeInterval is how often expired tokens, codes and sessions are
 	// deleted. Zero means 1m.
 	PurgeInterval Duration `yaml:"purge_interval"`
@@ -46,6 +48,9 @@ type Config struct {
 	// Audit says what the node does with the audit trail besides keeping
 	// it in the store (streaming it to a file or syslog).
 	Audit Audit `yaml:"audit"`
+	// TokenExchange configures OAuth 2.0 Token Exchange (RFC 8693); off
+	// by default.
+	TokenExchange TokenExchange `yaml:"token_exchange,omitempty"`
 
 	// src locates fields in the file the config came from; nil for a
 	// config built in code.
@@ -249,6 +254,7 @@ func (c *Config) ApplyDefaults() {
 	setDuration(&c.Keys.ReloadInterval, defaultReloadInterval)
 	setDuration(&c.Sessions.TTL, defaultSessionTTL)
 	c.LoginThrottle.ApplyDefaults()
+	c.DPoP.ApplyDefaults()
 	setString(&c.Log.Format, defaultLogFormat)
 	setString(&c.Log.Level, defaultLogLevel)
 	setDuration(&c.PurgeInterval, defaultPurgeInterval)

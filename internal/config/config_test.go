@@ -233,6 +233,7 @@ func TestDefault(t *testing.T) {
 			MaxAddrFailures: 50, AddrWindow: Duration(15 * time.Minute), AddrLock: Duration(15 * time.Minute),
 			MaxEntries: 100000,
 		},
+		DPoP:          DPoP{NonceLifetime: Duration(5 * time.Minute), ProofMaxAge: Duration(time.Minute)},
 		Log:           Log{Format: "json", Level: "info"},
 		PurgeInterval: Duration(time.Minute),
 		RateLimit: RateLimit{

@@ -70,6 +70,7 @@ func (c *Config) Validate() error {
 	v.duration("keys.reload_interval", c.Keys.ReloadInterval, duration.Bounds{Min: time.Second, Max: 24 * time.Hour})
 	v.duration("sessions.ttl", c.Sessions.TTL, duration.Bounds{Min: time.Second, Max: 720 * time.Hour})
 	v.loginThrottle()
+	v.dpop()
 	issuance := v.policy()
 	v.oneOf("log.format", c.Log.Format, logFormats)
 	v.oneOf("log.level", c.Log.Level, logLevels)
@@ -77,6 +78,7 @@ func (c *Config) Validate() error {
 	v.gateway()
 	v.rateLimitBackend()
 	v.auditStream()
+	v.tokenExchange()
 	if len(v.errs) > 0 {
 		// In file order, so the report reads top to bottom.
 		slices.SortStableFunc(v.errs, func(a, b error) int { return lineOf(a) - lineOf(b) })

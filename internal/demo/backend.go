@@ -12,15 +12,15 @@ import (
 	"time"
 
 	"github.com/portcullis/portcullis/internal/token"
+	"github.com/portcullis/portcullis/pkg/verify"
 )
 
 // warehouseBackend is the demo's upstream: a tiny warehouse API that, like
 // every backend behind Portcullis should, verifies the JWT the gateway
-// forwards instead of trusting the network ("verify again inside").
+// forwards instead of trusting the network ("verify again inside"). It
+// does so with pkg/verify, the package offered to backends, exactly as a
+// backend outside this repository would (docs/verify.md).
 type warehouseBackend struct {
-	verifier *token.Verifier
-	logger   *slog.Logger
-
 	mu     sync.Mutex
 	orders []order
 }
@@ -63,9 +63,10 @@ func (b *backendListener) close() { _ = b.ln.Close() } // nothing was served yet
 func (b *backendListener) serve(ctx context.Context, issuer string, root *slog.Logger) error {
 	logger := root.With("component", "backend")
 	jwks := token.NewJWKSCache(token.JWKSConfig{Issuer: issuer}, root, nil)
-	// What the gateway forwards is the client's own JWT (at+jwt) or the
-	// phantom token of an opaque or split one (phantom+jwt): a backend
-	// takes both, unlike the gateway's edge.
+	// The clinic's verifier. What the gateway forwards is the client's
+	// own JWT (at+jwt) or the phantom token of an opaque or split one
+	// (phantom+jwt): a backend takes both, unlike the gateway's edge
+	// (pkg/verify, which the warehouse uses, does so by default).
 	verifier := func(audience string) (*token.Verifier, error) {
 		return token.NewVerifier(token.VerifierConfig{
 			Issuer:    issuer,
@@ -73,7 +74,7 @@ func (b *backendListener) serve(ctx context.Context, issuer string, root *slog.L
 			Types:     []string{token.TypeAccessJWT, token.TypePhantomJWT},
 		}, jwks, nil)
 	}
-	v, err := verifier(demoAudience)
+	wh, err := newWarehouseHandler(issuer, root, logger)
 	if err != nil {
 		b.close()
 		return fmt.Errorf("warehouse backend: %w", err)
@@ -90,10 +91,9 @@ func (b *backendListener) serve(ctx context.Context, issuer string, root *slog.L
 			logger.Warn("issuer keys not loaded yet; calls are refused until they are", "err", err)
 		}
 	}()
-	wb := &warehouseBackend{verifier: v, logger: logger}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /items", wb.authed(wb.items))
-	mux.HandleFunc("POST /orders", wb.authed(wb.order))
+	mux.Handle("GET /items", wh)
+	mux.Handle("POST /orders", wh)
 	newClinicBackend(cv, logger).register(mux)
 	mux.HandleFunc("GET /health", func(w http.ResponseWriter, _ *http.Request) {
 		writeBackendJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -116,9 +116,26 @@ func (b *backendListener) serve(ctx context.Context, issuer string, root *slog.L
 	return nil
 }
 
-// authed verifies the forwarded JWT and hands its claims on.
-func (b *warehouseBackend) authed(next func(http.ResponseWriter, *http.Request, *token.Claims)) http.HandlerFunc {
-	return verified(b.verifier, b.logger, next)
+// newWarehouseHandler returns the warehouse API behind pkg/verify's
+// middleware: every call needs a forwarded JWT of the issuer for the
+// warehouse audience, and each operation its scope again, so a call that
+// reached the backend around the gateway would still be refused. The keys
+// are fetched from the issuer's discovery document on the first call.
+func newWarehouseHandler(issuer string, root, logger *slog.Logger) (http.Handler, error) {
+	v, err := verify.New(verify.Config{Issuer: issuer, Audience: demoAudience, Logger: root.With("component", "backend-verify")})
+	if err != nil {
+		return nil, err
+	}
+	wb := &warehouseBackend{}
+	api := http.NewServeMux()
+	api.Handle("GET /items", verify.RequireScopes(http.HandlerFunc(wb.items), "list_items"))
+	api.Handle("POST /orders", verify.RequireScopes(http.HandlerFunc(wb.order), "order_item"))
+	return verify.NewMiddleware(v, verify.MiddlewareConfig{
+		Realm: "warehouse",
+		OnError: func(_ *http.Request, err error) {
+			logger.Warn("backend refused a forwarded token", "err", err)
+		},
+	}, api)
 }
 
 // verified is a handler that verifies the forwarded JWT with v and hands
@@ -141,14 +158,16 @@ func verified(v *token.Verifier, logger *slog.Logger, next func(http.ResponseWri
 	}
 }
 
-func (b *warehouseBackend) items(w http.ResponseWriter, r *http.Request, c *token.Claims) {
+func (b *warehouseBackend) items(w http.ResponseWriter, r *http.Request) {
+	c, _ := verify.FromContext(r.Context()) // the middleware put them there
 	writeBackendJSON(w, http.StatusOK, map[string]any{
 		"items":  warehouseItems,
-		"caller": caller(r, c),
+		"caller": caller(r, c.Subject, c.ClientID, c.Scopes),
 	})
 }
 
-func (b *warehouseBackend) order(w http.ResponseWriter, r *http.Request, c *token.Claims) {
+func (b *warehouseBackend) order(w http.ResponseWriter, r *http.Request) {
+	c, _ := verify.FromContext(r.Context())
 	var in struct {
 		Item string `json:"item"`
 	}
@@ -160,16 +179,16 @@ func (b *warehouseBackend) order(w http.ResponseWriter, r *http.Request, c *toke
 	o := order{ID: len(b.orders) + 1, Item: in.Item, By: c.Subject, Created: time.Now().UTC().Format(time.RFC3339)}
 	b.orders = append(b.orders, o)
 	b.mu.Unlock()
-	writeBackendJSON(w, http.StatusCreated, map[string]any{"order": o, "caller": caller(r, c)})
+	writeBackendJSON(w, http.StatusCreated, map[string]any{"order": o, "caller": caller(r, c.Subject, c.ClientID, c.Scopes)})
 }
 
 // caller shows what the backend learnt from the verified token and the
 // gateway, so the demo makes the phantom token visible.
-func caller(r *http.Request, c *token.Claims) map[string]any {
+func caller(r *http.Request, sub, clientID string, scopes []string) map[string]any {
 	return map[string]any{
-		"sub":        c.Subject,
-		"client_id":  c.ClientID,
-		"scope":      strings.Join(c.Scopes, " "),
+		"sub":        sub,
+		"client_id":  clientID,
+		"scope":      strings.Join(scopes, " "),
 		"request_id": r.Header.Get("X-Request-Id"),
 	}
 }

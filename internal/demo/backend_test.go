@@ -2,7 +2,9 @@ package demo
 
 import (
 	"io"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"path/filepath"
 	"strings"
@@ -50,5 +52,31 @@ func TestDemoBackendVerifiesEveryForwardedKind(t *testing.T) {
 				t.Fatalf("through the gateway to the backend: status %d: %s", st, body)
 			}
 		})
+	}
+}
+
+// TestWarehouseBackendRefusesUnverifiedCalls: the warehouse backend
+// verifies with pkg/verify, so a call that reaches it around the gateway
+// without a token is refused with an RFC 6750 challenge, before any key
+// is fetched.
+func TestWarehouseBackendRefusesUnverifiedCalls(t *testing.T) {
+	logger := slog.New(slog.DiscardHandler)
+	h, err := newWarehouseHandler("http://127.0.0.1:1", logger, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ method, path, auth string }{
+		{http.MethodGet, "/items", ""},
+		{http.MethodPost, "/orders", "Basic dXNlcjpwYXNz"},
+	} {
+		req := httptest.NewRequest(tc.method, tc.path, nil)
+		if tc.auth != "" {
+			req.Header.Set("Authorization", tc.auth)
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		if w.Code != http.StatusUnauthorized || w.Header().Get("WWW-Authenticate") != `Bearer realm="warehouse"` {
+			t.Errorf("%s %s: %d %q, want 401 with a Bearer challenge", tc.method, tc.path, w.Code, w.Header().Get("WWW-Authenticate"))
+		}
 	}
 }

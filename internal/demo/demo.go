@@ -187,9 +187,12 @@ type Client struct {
 	GrantTypes   []string `json:"grant_types"`
 	Scope        string   `json:"scope"`
 	// Audience is absent when the tokens carry tokens.default_audience.
-	Audience                []string `json:"audience,omitempty"`
-	AccessTokenFormat       string   `json:"access_token_format"`
-	RedirectURIs            []string `json:"redirect_uris"`
+	Audience          []string `json:"audience,omitempty"`
+	AccessTokenFormat string   `json:"access_token_format"`
+	RedirectURIs      []string `json:"redirect_uris"`
+	// PostLogoutRedirectURIs are where the issuer's end-session endpoint
+	// may send the browser after a logout; absent when none.
+	PostLogoutRedirectURIs  []string `json:"post_logout_redirect_uris,omitempty"`
 	TokenEndpointAuthMethod string   `json:"token_endpoint_auth_method"`
 }
 
@@ -375,7 +378,10 @@ func demoClientSpecs(spaOrigin string) []registry.ClientSpec {
 			ID: bffClient, Name: "Warehouse (single-page app)",
 			GrantTypes: []string{registry.GrantAuthorizationCode, registry.GrantRefreshToken}, AuthMethod: store.AuthSecretBasic,
 			RedirectURIs: []string{spaOrigin + "/"},
-			Scopes:       []string{"openid profile list_items order_item"}, Format: store.FormatOpaque, SkipConsent: true,
+			// The SPA's page again: after the issuer's logout the user
+			// lands back on it, signed out (RP-Initiated Logout 1.0).
+			PostLogoutRedirectURIs: []string{spaOrigin + "/"},
+			Scopes:                 []string{"openid profile list_items order_item"}, Format: store.FormatOpaque, SkipConsent: true,
 		},
 		{
 			ID: "gateway", Name: "API gateway", GrantTypes: []string{registry.GrantClientCredentials},
@@ -608,7 +614,10 @@ func seedDemo(ctx context.Context, s server.Services, dir, spaOrigin string) (fi
 			file.Clients = append(file.Clients, Client{ClientID: c.ID})
 			entry = &file.Clients[len(file.Clients)-1]
 			changed = true
-		} else if !slices.Equal(entry.RedirectURIs, nonNil(c.RedirectURIs)) {
+		} else if !slices.Equal(entry.RedirectURIs, nonNil(c.RedirectURIs)) ||
+			!slices.Equal(entry.PostLogoutRedirectURIs, c.PostLogoutRedirectURIs) {
+			// A data directory from before post-logout redirect URIs
+			// existed moves too, so its stored client gains them.
 			moved[c.ID], changed = true, true
 		}
 		if registry.UsesSecret(c.AuthMethod) != (entry.ClientSecret != "") {
@@ -622,6 +631,7 @@ func seedDemo(ctx context.Context, s server.Services, dir, spaOrigin string) (fi
 		}
 		entry.GrantTypes, entry.Scope, entry.AccessTokenFormat = c.GrantTypes, strings.Join(c.Scopes, " "), c.AccessTokenFormat
 		entry.RedirectURIs, entry.TokenEndpointAuthMethod = nonNil(c.RedirectURIs), c.AuthMethod
+		entry.PostLogoutRedirectURIs = c.PostLogoutRedirectURIs
 		entry.Audience = spec.Audience
 	}
 	for _, spec := range demoUserSpecs() {

@@ -224,7 +224,11 @@ func TestDemoSeedsAndReusesDemoJSON(t *testing.T) {
 	if page := spaPage(t, stdout2.String()); !slices.Equal(bff.RedirectURIs, []string{page}) {
 		t.Errorf("second run: warehouse-bff redirect URIs %v, want the SPA page %s", bff.RedirectURIs, page)
 	}
+	if page := spaPage(t, stdout2.String()); !slices.Equal(bff.PostLogoutRedirectURIs, []string{page}) {
+		t.Errorf("second run: warehouse-bff post-logout redirect URIs %v, want the SPA page %s", bff.PostLogoutRedirectURIs, page)
+	}
 	bff.RedirectURIs = file.Client("warehouse-bff").RedirectURIs
+	bff.PostLogoutRedirectURIs = file.Client("warehouse-bff").PostLogoutRedirectURIs
 	if diff := cmp.Diff(file.Clients, file2.Clients); diff != "" {
 		t.Errorf("second run changed the clients (-first +second):\n%s", diff)
 	}

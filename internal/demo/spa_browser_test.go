@@ -360,14 +360,27 @@ func TestSPAInBrowser(t *testing.T) {
 		t.Errorf("after a reload signed in as %q", who)
 	}
 
-	// 6. Sign out: every cookie cleared, nothing left in the page, and
-	// the old cookies, replayed by hand, no longer work.
+	// 6. Sign out: the agent clears its cookies and sends the browser to
+	// the issuer's end-session endpoint (RP-Initiated Logout). It sends
+	// no id_token_hint (the ID token never reaches the page), so the
+	// issuer asks before it ends its login session, then returns the
+	// browser to the SPA's registered post-logout page. Every cookie is
+	// cleared, nothing is left in the page, and the old cookies,
+	// replayed by hand, no longer work.
 	old := cookies(tctx)
-	step("sign out", chromedp.Click(`#signout`), chromedp.WaitVisible(`#signin`))
-	if n := text(`#notice`); !strings.Contains(n, "signed out") {
-		t.Errorf("notice after sign-out = %q", n)
+	step("sign out", chromedp.Click(`#signout`), chromedp.WaitVisible(`#confirm-signout`))
+	if loc, err := chromedp.Run(tctx, chromedp.Location()); err != nil || !strings.HasPrefix(loc, r.Issuer+"/oauth2/logout?") {
+		t.Errorf("sign-out went to %q (%v), want the issuer's end-session endpoint", loc, err)
 	}
-	shot("07-signed-out-again")
+	if who := text(`main`); !strings.Contains(who, "Signed in as alice") {
+		t.Errorf("the issuer's sign-out page says %q, want it to name alice", who)
+	}
+	shot("07-issuer-sign-out")
+	step("confirm the sign-out at the issuer", chromedp.Click(`#confirm-signout`), chromedp.WaitVisible(`#signin`))
+	if loc, err := chromedp.Run(tctx, chromedp.Location()); err != nil || loc != spa {
+		t.Errorf("after the issuer's sign-out the page is at %q (%v), want %s", loc, err, spa)
+	}
+	shot("08-signed-out-again")
 	if left := cookies(tctx); len(left) != 0 {
 		t.Errorf("cookies left after sign-out: %v", left)
 	}
@@ -411,6 +424,14 @@ func TestSPAInBrowser(t *testing.T) {
 	if status, body := replay("GET", "/warehouse/items", s.CSRF); status != http.StatusUnauthorized {
 		t.Errorf("replayed API call after sign-out: %d %s, want 401", status, body)
 	}
+
+	// 7. The issuer's login session ended too: signing in again asks
+	// for the password instead of coming straight back signed in.
+	step("sign in again", chromedp.Click(`#signin`), chromedp.WaitVisible(`#password`))
+	if loc, err := chromedp.Run(tctx, chromedp.Location()); err != nil || !strings.HasPrefix(loc, r.Issuer+"/oauth2/authorize?") {
+		t.Errorf("signing in again is at %q (%v), want the issuer's login page", loc, err)
+	}
+	shot("09-password-asked-again")
 
 	consoleMu.Lock()
 	defer consoleMu.Unlock()

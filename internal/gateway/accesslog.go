@@ -64,5 +64,6 @@ func (g *Gateway) logAccess(ctx context.Context, ex *exchange, method string, st
 		ex.waf.attr(),
 		ex.validation.attr(),
 		ex.response.attr(),
+		ex.dpop.attr(),
 	)
 }

@@ -171,7 +171,7 @@ func BenchmarkExtractBearer(b *testing.B) {
 	h := http.Header{"Authorization": {"Bearer eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJl"}}
 	b.ReportAllocs()
 	for b.Loop() {
-		_, _ = extractBearer(h)
+		_, _, _ = extractCredential(h)
 	}
 }
 

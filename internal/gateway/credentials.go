@@ -26,52 +26,80 @@ var (
 // bearerPrefixLen is len("Bearer ").
 const bearerPrefixLen = 7
 
-// extractBearer reads the access token from the Authorization header,
-// the only place the gateway accepts one (RFC 6750 §2.1; the query string
-// and form body of §2.2 and §2.3 are never read, as they end up in logs).
-// The scheme is matched case-insensitively, followed by one or more
-// spaces and exactly one b64token. It allocates nothing.
-func extractBearer(h http.Header) (string, error) {
+// authScheme is the Authorization scheme a token was presented with.
+type authScheme uint8
+
+const (
+	// schemeNone: no Authorization token (another scheme, or a single-
+	// page app's session cookie, which is as good as Bearer).
+	schemeNone authScheme = iota
+	// schemeBearer is RFC 6750 §2.1.
+	schemeBearer
+	// schemeDPoP is RFC 9449 §7.1: a DPoP-bound token, whose proof is
+	// expected in the DPoP header (dpop.go).
+	schemeDPoP
+)
+
+// extractCredential reads the access token from the Authorization
+// header, the only place the gateway accepts one (RFC 6750 §2.1; the
+// query string and form body of §2.2 and §2.3 are never read, as they
+// end up in logs). The scheme, Bearer or DPoP (RFC 9449 §7.1), is matched
+// case-insensitively, followed by one or more spaces and exactly one
+// b64token (token68, the same syntax). The scheme is returned with the
+// errors too, for the challenge. It allocates nothing.
+func extractCredential(h http.Header) (string, authScheme, error) {
 	vals := h["Authorization"]
 	switch len(vals) {
 	case 0:
-		return "", errNoCredential
+		return "", schemeNone, errNoCredential
 	case 1:
 	default:
-		return "", errMultipleCredentials
+		return "", schemeNone, errMultipleCredentials
 	}
 	v := vals[0]
+	scheme, name := schemeOf(v)
 	// Bound the work before looking at the value at all: the scheme, a
 	// few spaces and the largest token accepted.
 	if len(v) > bearerPrefixLen+token.MaxLength+16 {
-		if isBearerScheme(v) {
-			return "", errCredentialTooLong
+		if scheme != schemeNone {
+			return "", scheme, errCredentialTooLong
 		}
-		return "", errNoCredential
+		return "", schemeNone, errNoCredential
 	}
-	if !isBearerScheme(v) {
+	if scheme == schemeNone {
+		// The scheme and no token.
 		if asciiEqualFold(v, "bearer") {
-			return "", errMalformedCredential // the scheme and no token
+			return "", schemeBearer, errMalformedCredential
 		}
-		return "", errNoCredential
+		if asciiEqualFold(v, "dpop") {
+			return "", schemeDPoP, errMalformedCredential
+		}
+		return "", schemeNone, errNoCredential
 	}
-	i := 6
+	i := name
 	for i < len(v) && v[i] == ' ' {
 		i++
 	}
 	tok := v[i:]
 	if len(tok) > token.MaxLength {
-		return "", errCredentialTooLong
+		return "", scheme, errCredentialTooLong
 	}
 	if !isB64Token(tok) {
-		return "", errMalformedCredential
+		return "", scheme, errMalformedCredential
 	}
-	return tok, nil
+	return tok, scheme, nil
 }
 
-// isBearerScheme reports whether v starts with "Bearer" and a space.
-func isBearerScheme(v string) bool {
-	return len(v) > 6 && v[6] == ' ' && asciiEqualFold(v[:6], "bearer")
+// schemeOf reads the scheme v starts with, followed by a space, and the
+// length of its name; schemeNone for any other.
+func schemeOf(v string) (authScheme, int) {
+	switch {
+	case len(v) > 6 && v[6] == ' ' && asciiEqualFold(v[:6], "bearer"):
+		return schemeBearer, 6
+	case len(v) > 4 && v[4] == ' ' && asciiEqualFold(v[:4], "dpop"):
+		return schemeDPoP, 4
+	}
+	return schemeNone, 0
 }
 
 // isB64Token is RFC 6750 §2.1: 1*( ALPHA / DIGIT / "-" / "." / "_" / "~"
@@ -124,8 +152,11 @@ func lower(c byte) byte {
 // remembers the token for resolution. For an API a single-page app
 // fronts, the app's session cookies may carry it instead
 // (tokenhandlers.go); their path allocates, the bearer path does not.
+// The scheme is refused here when the API's dpop mode rules it out; the
+// proof is checked once the token is resolved (dpop.go).
 type credentialStep struct {
 	api  *apiRoute
+	dpop dpopCounts
 	next http.Handler
 }
 
@@ -133,7 +164,7 @@ func newCredentials(c *stepConfig, next http.Handler) (http.Handler, error) {
 	if c.op.public {
 		return &publicStep{next: next}, nil
 	}
-	return &credentialStep{api: c.api, next: next}, nil
+	return &credentialStep{api: c.api, dpop: newDPoPCounts(c.op.metrics), next: next}, nil
 }
 
 func (s *credentialStep) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -151,7 +182,10 @@ func (s *credentialStep) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	raw, err := extractBearer(r.Header)
+	raw, scheme, err := extractCredential(r.Header)
+	if scheme != schemeNone && s.api.dpop.refusesScheme(ex, scheme, s.dpop) {
+		return
+	}
 	switch err {
 	case nil:
 	case errNoCredential:
@@ -163,11 +197,11 @@ func (s *credentialStep) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ex.problem(problemBadRequest, decisionBadRequest)
 		return
 	default:
-		ex.rw.Header()["Www-Authenticate"] = s.api.challengeInvalid
+		ex.rw.Header()["Www-Authenticate"] = s.api.dpop.forScheme(scheme, dpopInvalidToken, s.api.challengeInvalid)
 		ex.problem(problemInvalidToken, decisionDenyToken)
 		return
 	}
-	ex.raw = raw
+	ex.raw, ex.scheme = raw, scheme
 	s.next.ServeHTTP(w, r)
 }
 

@@ -23,7 +23,7 @@ func TestExtractBearer(t *testing.T) {
 		{"padding", []string{"Bearer abc=="}, "abc==", nil},
 		{"all b64token characters", []string{"Bearer aZ09-._~+/"}, "aZ09-._~+/", nil},
 		{"basic", []string{"Basic abc"}, "", errNoCredential},
-		{"dpop", []string{"DPoP abc"}, "", errNoCredential},
+		{"dpop", []string{"DPoP abc"}, "abc", nil},
 		{"scheme only", []string{"Bearer"}, "", errMalformedCredential},
 		{"scheme glued", []string{"Bearerabc"}, "", errNoCredential},
 		{"tab", []string{"Bearer\tabc"}, "", errNoCredential},
@@ -45,9 +45,9 @@ func TestExtractBearer(t *testing.T) {
 			if tc.values != nil {
 				h["Authorization"] = tc.values
 			}
-			got, err := extractBearer(h)
+			got, _, err := extractCredential(h)
 			if got != tc.want || !errors.Is(err, tc.err) || (err == nil) != (tc.err == nil) {
-				t.Errorf("extractBearer = %.20q, %v; want %.20q, %v", got, err, tc.want, tc.err)
+				t.Errorf("extractCredential = %.20q, %v; want %.20q, %v", got, err, tc.want, tc.err)
 			}
 		})
 	}
@@ -77,8 +77,10 @@ func TestLooksLikeJWT(t *testing.T) {
 }
 
 func TestExtractBearerAllocatesNothing(t *testing.T) {
-	h := http.Header{"Authorization": {"Bearer abc.def.ghi"}}
-	if n := testing.AllocsPerRun(100, func() { _, _ = extractBearer(h) }); n != 0 {
-		t.Errorf("extractBearer allocates %v times", n)
+	for _, v := range []string{"Bearer abc.def.ghi", "DPoP abc.def.ghi"} {
+		h := http.Header{"Authorization": {v}}
+		if n := testing.AllocsPerRun(100, func() { _, _, _ = extractCredential(h) }); n != 0 {
+			t.Errorf("extractCredential(%.6q) allocates %v times", v, n)
+		}
 	}
 }

@@ -55,6 +55,10 @@ type exchange struct {
 	// resolved to.
 	raw      string
 	verified *token.Verified
+	// scheme is the Authorization scheme raw came with (schemeNone for
+	// a session cookie); dpop what the DPoP check made of it (dpop.go).
+	scheme   authScheme
+	dpop     dpopOutcome
 	decision decision
 	// reason says why a request was refused, for the access log: always a
 	// fixed string of the gateway's, never client or token content.

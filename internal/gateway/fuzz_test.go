@@ -70,7 +70,7 @@ func FuzzMatch(f *testing.F) {
 // b64token of bounded size that appears at the end of the header.
 func FuzzExtractBearer(f *testing.F) {
 	f.Fuzz(func(t *testing.T, v string) {
-		tok, err := extractBearer(http.Header{"Authorization": {v}})
+		tok, scheme, err := extractCredential(http.Header{"Authorization": {v}})
 		if err != nil {
 			if tok != "" {
 				t.Fatalf("token %q with error %v", tok, err)
@@ -83,8 +83,11 @@ func FuzzExtractBearer(f *testing.F) {
 		if !isB64Token(tok) || len(tok) > token.MaxLength || !strings.HasSuffix(v, tok) {
 			t.Fatalf("extracted %q from %q", tok, v)
 		}
-		if !asciiEqualFold(v[:6], "bearer") {
-			t.Fatalf("extracted a token from scheme %q", v[:6])
+		switch {
+		case scheme == schemeBearer && asciiEqualFold(v[:6], "bearer"):
+		case scheme == schemeDPoP && asciiEqualFold(v[:4], "dpop"):
+		default:
+			t.Fatalf("extracted a token from %.6q as scheme %d", v, scheme)
 		}
 	})
 }

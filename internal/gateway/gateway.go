@@ -36,10 +36,12 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/portcullis/portcullis/internal/backendtoken"
 	"github.com/portcullis/portcullis/internal/catalog"
 	"github.com/portcullis/portcullis/internal/phantom"
 	"github.com/portcullis/portcullis/internal/ratelimit"
 	"github.com/portcullis/portcullis/internal/tokenhandler"
+	"github.com/portcullis/portcullis/pkg/verify"
 )
 
 // Options are the gateway's collaborators.
@@ -77,6 +79,16 @@ type Options struct {
 	// encrypt to the calling client and for signed requests; nil refuses
 	// both (fail closed).
 	ClientKeys ClientKeys
+	// DPoPReplay remembers the DPoP proofs the gateway accepted, so none
+	// is used twice (RFC 9449 §11.1). Several nodes behind one load
+	// balancer need one they share (replay.Redis). Nil means
+	// verify.NewMemoryReplayCache(0), for this process only.
+	DPoPReplay verify.ReplayCache
+	// BackendTokenShared lets the gateway nodes share the tokens they
+	// obtain for upstreams (upstream_token), sealed under a key derived
+	// from the gateway's client secret at the issuer, which every node
+	// holds and the shared store does not. Nil keeps them per node.
+	BackendTokenShared backendtoken.Shared
 	// TokenHandlers are the single-page apps' OAuth agents, served under
 	// their path prefixes; their cookies authorize calls to the APIs each
 	// fronts (tokenhandlers.go). None means no token handler.
@@ -103,6 +115,12 @@ type Gateway struct {
 	split   phantom.SplitSource
 	// clientKeys is Options.ClientKeys; nil when none.
 	clientKeys ClientKeys
+	// dpopReplay is Options.DPoPReplay, kept across reloads.
+	dpopReplay verify.ReplayCache
+	// backendShared is Options.BackendTokenShared; backend are the
+	// current table's upstream token sources (under mu).
+	backendShared backendtoken.Shared
+	backend       map[string]*backendtoken.Source
 	// limiter, blocks and limitRT serve the rate-limit step of every
 	// table.
 	limiter ratelimit.Backend
@@ -162,8 +180,11 @@ func newGateway(ctx context.Context, o Options, f factory) (*Gateway, error) {
 		split:   o.SplitSource,
 		// A nil interface stays nil: steps test it to refuse.
 		clientKeys: o.ClientKeys,
-		limiter:    o.RateLimiter,
-		blocks:     o.Blocks,
+		dpopReplay: o.DPoPReplay,
+		// Nil when not set, so sources stay per node.
+		backendShared: o.BackendTokenShared,
+		limiter:       o.RateLimiter,
+		blocks:        o.Blocks,
 		// Empty until a snapshot sets the limit; kept across reloads so
 		// a reload does not hand every address a fresh burst.
 		preAuthMem: ratelimit.NewMemory(ratelimit.MemoryConfig{MaxKeys: preAuthKeys}),
@@ -173,6 +194,9 @@ func newGateway(ctx context.Context, o Options, f factory) (*Gateway, error) {
 	}
 	if g.getenv == nil {
 		g.getenv = os.Getenv
+	}
+	if g.dpopReplay == nil {
+		g.dpopReplay = verify.NewMemoryReplayCache(0)
 	}
 	g.runKeys = func(ks keySource) (context.CancelFunc, error) {
 		c, cancel := context.WithCancel(ctx)

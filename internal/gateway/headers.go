@@ -17,6 +17,10 @@ var builtinStripHeaders = []string{
 	"X-Authenticated-User", "X-Client-Id", "X-Scopes", "Remote-User",
 	"X-Http-Method-Override", "X-Http-Method", "X-Method-Override",
 	"X-Original-Url", "X-Rewrite-Url",
+	// The DPoP proof (RFC 9449 §4.1) is for the gateway, which checked
+	// it; the upstream gets the JWT alone, and a proof passed on could be
+	// replayed to another resource that trusts the gateway's hosts.
+	"Dpop",
 }
 
 // builtinStripPrefixes always apply, on top of the configured ones.

@@ -22,6 +22,8 @@ type metrics struct {
 	responseValidation *prometheus.CounterVec
 	// reqsig counts signed-request checks (reqsig.go).
 	reqsig *prometheus.CounterVec
+	// dpop counts DPoP checks and refusals (dpop_metrics.go).
+	dpop *prometheus.CounterVec
 	// reg and all are for unregister.
 	reg prometheus.Registerer
 	all []prometheus.Collector
@@ -60,6 +62,8 @@ func newMetrics(reg prometheus.Registerer, g *Gateway) (*metrics, error) {
 	cs = append(cs, m.fields)
 	m.reqsig = newRequestSignatureMetrics()
 	cs = append(cs, m.reqsig)
+	m.dpop = newDPoPMetrics()
+	cs = append(cs, m.dpop)
 	m.responseValidation = newResponseValidationMetrics()
 	cs = append(cs, m.responseValidation)
 	for _, kind := range []string{"opaque", "split"} {
@@ -124,6 +128,8 @@ type opMetrics struct {
 	responseValidation *prometheus.CounterVec
 	// reqsig counts signed-request checks (reqsig.go).
 	reqsig *prometheus.CounterVec
+	// dpop counts DPoP checks (dpop_metrics.go).
+	dpop *prometheus.CounterVec
 }
 
 // forOp returns the children for an operation of an API version (""
@@ -135,6 +141,7 @@ func (m *metrics) forOp(api, version, op string) *opMetrics {
 	o := &opMetrics{api: api, version: version, op: op, vec: m.requests, duration: m.duration.WithLabelValues(api, version, op), waf: m.waf, validation: m.validation}
 	o.fields = m.fields
 	o.reqsig = m.reqsig
+	o.dpop = m.dpop
 	o.responseValidation = m.responseValidation
 	counters := map[uint32]prometheus.Counter{}
 	// The pairs nearly every operation sees, resolved up front.

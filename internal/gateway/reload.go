@@ -29,12 +29,15 @@ func (g *Gateway) Reload(ctx context.Context, snap catalog.Snapshot) error {
 		getenv:        g.getenv,
 		split:         g.split,
 		clientKeys:    g.clientKeys,
+		dpopReplay:    g.dpopReplay,
 		metrics:       g.metrics,
 		limiter:       g.limiter,
 		blocks:        g.blocks,
 		limitRT:       g.limitRT,
 		preAuthMem:    g.preAuthMem,
 		oldIssuers:    g.issuers,
+		oldBackend:    g.backend,
+		backendShared: g.backendShared,
 		oldTransports: g.transports,
 	}
 	t, err := b.build(ctx, &snap)
@@ -97,6 +100,7 @@ func (g *Gateway) commit(t *table, b *builder) {
 		}
 	}
 	g.issuers, g.transports = b.issuers, b.transports
+	g.backend = b.backend
 }
 
 // sources are the current issuers' key caches and token caches.

@@ -154,11 +154,11 @@ func (s *resolveStep) deny(ctx context.Context, ex *exchange, err error) {
 		ex.problem(problemUnavailable, decisionUnavailable)
 	case errors.Is(err, token.ErrAudience):
 		ex.reason = denyReason(err)
-		ex.rw.Header()["Www-Authenticate"] = s.challengeAudience
+		ex.rw.Header()["Www-Authenticate"] = s.api.dpop.forScheme(ex.scheme, dpopAudience, s.challengeAudience)
 		ex.problem(problemInvalidToken, decisionDenyToken)
 	default:
 		ex.reason = denyReason(err)
-		ex.rw.Header()["Www-Authenticate"] = s.api.challengeInvalid
+		ex.rw.Header()["Www-Authenticate"] = s.api.dpop.forScheme(ex.scheme, dpopInvalidToken, s.api.challengeInvalid)
 		ex.problem(problemInvalidToken, decisionDenyToken)
 	}
 }
@@ -222,14 +222,19 @@ func looksLikeJWT(s string) bool {
 type scopeStep struct {
 	scopes    []string
 	challenge []string
-	next      http.Handler
+	// dpopChallenge answers a token presented with the DPoP scheme (RFC
+	// 9449 §7.1); nil when the API takes none.
+	dpopChallenge []string
+	next          http.Handler
 }
 
 func newScope(c *stepConfig, next http.Handler) (http.Handler, error) {
 	if c.op.public || len(c.op.scopes) == 0 {
 		return next, nil
 	}
-	return &scopeStep{scopes: c.op.scopes, challenge: c.op.scopeChallenge, next: next}, nil
+	s := &scopeStep{scopes: c.op.scopes, challenge: c.op.scopeChallenge, next: next}
+	s.challenge, s.dpopChallenge = c.api.dpop.scopeChallenges(c.op.scopes, s.challenge)
+	return s, nil
 }
 
 func (s *scopeStep) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -239,6 +244,9 @@ func (s *scopeStep) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if !contains(granted, want) {
 			ex.reason = "missing scope"
 			ex.rw.Header()["Www-Authenticate"] = s.challenge
+			if ex.scheme == schemeDPoP && s.dpopChallenge != nil {
+				ex.rw.Header()["Www-Authenticate"] = s.dpopChallenge
+			}
 			ex.problem(problemInsufficientScope, decisionDenyScope)
 			return
 		}

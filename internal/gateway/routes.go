@@ -13,10 +13,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/portcullis/portcullis/internal/backendtoken"
 	"github.com/portcullis/portcullis/internal/catalog"
 	"github.com/portcullis/portcullis/internal/phantom"
 	"github.com/portcullis/portcullis/internal/ratelimit"
 	"github.com/portcullis/portcullis/internal/token"
+	"github.com/portcullis/portcullis/pkg/verify"
 )
 
 // ConfigError is a catalog snapshot New or Reload refuses, saying where
@@ -105,6 +107,11 @@ type apiRoute struct {
 	// validation is the API's validation settings and its OpenAPI
 	// document's compiled contract (validate.go).
 	validation *apiValidation
+	// dpop is the API's DPoP mode and challenges (dpop.go).
+	dpop dpopPolicy
+	// backendToken obtains the token sent upstream; nil forwards the
+	// caller's verified JWT (backend_token.go).
+	backendToken *backendtoken.Source
 }
 
 // operation is one method and pattern of an API, with its chain.
@@ -148,6 +155,8 @@ type builder struct {
 	split   phantom.SplitSource
 	// clientKeys finds clients' registered keys; nil when none.
 	clientKeys ClientKeys
+	// dpopReplay remembers accepted DPoP proofs (dpop.go).
+	dpopReplay verify.ReplayCache
 	metrics    *metrics
 	limiter    ratelimit.Backend
 	blocks     ratelimit.Blocks
@@ -158,7 +167,13 @@ type builder struct {
 	preAuthMem *ratelimit.Memory
 	preAuth    *preAuthLimit
 
-	oldIssuers    map[string]*issuer
+	oldIssuers map[string]*issuer
+	// oldBackend are the previous table's upstream token sources, backend
+	// this one's (backend_token.go); backendShared is the gateway's
+	// shared cache for them, nil when none.
+	oldBackend    map[string]*backendtoken.Source
+	backend       map[string]*backendtoken.Source
+	backendShared backendtoken.Shared
 	oldTransports map[transportKey]*http.Transport
 	// limitNames are the snapshot's limit names and those of the
 	// OpenAPI documents read so far, unique across all of them; nil
@@ -187,6 +202,7 @@ func (b *builder) build(ctx context.Context, s *catalog.Snapshot) (_ *table, err
 
 	b.issuers = map[string]*issuer{}
 	b.transports = map[transportKey]*http.Transport{}
+	b.backend = map[string]*backendtoken.Source{}
 	// Reused issuers get their resolvers rebuilt (reusing those whose
 	// audience set is still asked for); a failed build puts them back.
 	prevCombos := map[*issuer]map[string]*resolvers{}
@@ -269,6 +285,7 @@ func (b *builder) api(ctx context.Context, s *catalog.Snapshot, c *catalog.API, 
 	api.challengeNone = []string{realm}
 	api.challengeInvalid = []string{realm + `, error="invalid_token"`}
 	api.challengeRequest = []string{realm + `, error="invalid_request"`}
+	api.setDPoP(c.DPoP)
 
 	for _, k := range c.Tokens {
 		switch k {
@@ -339,6 +356,9 @@ func (b *builder) api(ctx context.Context, s *catalog.Snapshot, c *catalog.API, 
 		return nil, fmt.Errorf("response_signing: %w", err)
 	}
 	api.upstream = newUpstream(c.Name, cut, target, tr, filter, b.logger)
+	if api.backendToken, err = b.backendSource(s, c); err != nil {
+		return nil, err
+	}
 	api.unmatched = b.metrics.forOp(c.Name, c.Version, "")
 
 	for j, op := range ops {
@@ -346,6 +366,7 @@ func (b *builder) api(ctx context.Context, s *catalog.Snapshot, c *catalog.API, 
 		sc := &stepConfig{api: api, op: op, strip: strip, loc: loc, now: b.now, preAuth: b.preAuth, limitRT: b.limitRT}
 		sc.getenv = b.getenv
 		sc.clientKeys = b.clientKeys
+		sc.dpopReplay = b.dpopReplay
 		sc.apiCfg = c
 		// The declared operations come first in ops, in order, then
 		// those of the OpenAPI document.
@@ -473,6 +494,8 @@ type stepConfig struct {
 	clientKeys ClientKeys
 	// apiCfg is the API as declared, for settings an operation inherits.
 	apiCfg *catalog.API
+	// dpopReplay remembers the DPoP proofs accepted (dpop.go).
+	dpopReplay verify.ReplayCache
 }
 
 // stepConstructor builds one step around next; a step with nothing to do
@@ -491,6 +514,7 @@ var chainSteps = []struct {
 	{"cors", newCORS},
 	{"credentials", newCredentials},
 	{"resolve", newResolve},
+	{"dpop", newDPoP},
 	{"scope", newScope},
 	{"request_signatures", newRequestSignatures},
 	{"policy", newPolicy},
@@ -499,6 +523,9 @@ var chainSteps = []struct {
 	{"validate", newValidate},
 	{"waf", newWAF},
 	{"headers", newHeaders},
+	// After headers, which set the caller's verified JWT: an API with
+	// upstream_token sends the token obtained for its upstream instead.
+	{"upstream_token", newBackendToken},
 	{"rewrite", newRewrite},
 	{"fields", newFieldRules},
 	// Innermost: the answer as the proxy writes it, held and checked

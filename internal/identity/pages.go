@@ -102,7 +102,10 @@ type Pages struct {
 	login   *template.Template
 	consent *template.Template
 	errPage *template.Template
-	csp     string
+	// logout and signedOut are the end-session pages (logout_pages.go).
+	logout    *template.Template
+	signedOut *template.Template
+	csp       string
 }
 
 // NewPages parses the embedded templates. A nil logger discards.
@@ -137,6 +140,8 @@ func NewPages(logger *slog.Logger) (*Pages, error) {
 		{&p.login, "login.html"},
 		{&p.consent, "consent.html"},
 		{&p.errPage, "error.html"},
+		{&p.logout, "logout.html"},
+		{&p.signedOut, "signed_out.html"},
 	} {
 		t, err := template.New(pg.file).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+pg.file)
 		if err != nil {

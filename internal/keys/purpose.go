@@ -24,4 +24,7 @@ const (
 	PurposeKeyCheck = "master-key-check"
 	// PurposeKeyID derives the short public id of a master key (KeyID).
 	PurposeKeyID = "master-key-id"
+	// PurposeDPoPNonce keys the authorization server's stateless DPoP
+	// nonces (RFC 9449 §8), so every node accepts the others' nonces.
+	PurposeDPoPNonce = "dpop-nonce"
 )

@@ -42,6 +42,9 @@ type authRequest struct {
 	// to that user.
 	Subject  string `json:"sub,omitempty"`
 	IssuedAt int64  `json:"iat"`
+	// DPoPJKT is the dpop_jkt parameter (RFC 9449 §10): the thumbprint
+	// of the DPoP key the code is bound to; empty when none is asked.
+	DPoPJKT string `json:"jkt,omitempty"`
 	// CSRFNonce is a random value the forms' CSRF tokens are bound to
 	// (identity.CSRF), so a token is valid only with the sealed request
 	// it was issued for: an attacker's own cookie and token, fetched for
@@ -307,6 +310,9 @@ func (s *Server) validateAuthorize(p url.Values, c store.Client) (authRequest, e
 	if len(req.State) > 2048 {
 		return req, badRequest(errInvalidRequest, "state is too long")
 	}
+	if req.DPoPJKT, e = parseDPoPJKT(p); e != nil {
+		return req, e
+	}
 	if pr := p.Get("prompt"); pr != "" {
 		req.Prompt = strings.Fields(pr)
 		if slices.Contains(req.Prompt, "none") && len(req.Prompt) > 1 {
@@ -418,6 +424,7 @@ func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, req authReque
 		Nonce:               req.Nonce,
 		CodeChallenge:       req.Challenge,
 		CodeChallengeMethod: "S256",
+		DPoPJKT:             req.DPoPJKT,
 		GrantID:             token.NewID(),
 		AuthTime:            authTime,
 		ExpiresAt:           now.Add(s.cfg.CodeTTL),

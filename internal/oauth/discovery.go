@@ -10,12 +10,14 @@ import (
 // discoveryDoc is the server metadata of RFC 8414 §2 and OpenID Connect
 // Discovery §3. It lists exactly what the server implements.
 type discoveryDoc struct {
-	Issuer                            string   `json:"issuer"`
-	AuthorizationEndpoint             string   `json:"authorization_endpoint"`
-	TokenEndpoint                     string   `json:"token_endpoint"`
-	IntrospectionEndpoint             string   `json:"introspection_endpoint"`
-	RevocationEndpoint                string   `json:"revocation_endpoint"`
-	UserinfoEndpoint                  string   `json:"userinfo_endpoint"`
+	Issuer                string `json:"issuer"`
+	AuthorizationEndpoint string `json:"authorization_endpoint"`
+	TokenEndpoint         string `json:"token_endpoint"`
+	IntrospectionEndpoint string `json:"introspection_endpoint"`
+	RevocationEndpoint    string `json:"revocation_endpoint"`
+	UserinfoEndpoint      string `json:"userinfo_endpoint"`
+	// EndSessionEndpoint is OpenID Connect RP-Initiated Logout 1.0 §2.1.
+	EndSessionEndpoint                string   `json:"end_session_endpoint"`
 	JWKSURI                           string   `json:"jwks_uri"`
 	ScopesSupported                   []string `json:"scopes_supported,omitempty"`
 	ResponseTypesSupported            []string `json:"response_types_supported"`
@@ -38,6 +40,8 @@ type discoveryDoc struct {
 	PromptValuesSupported             []string `json:"prompt_values_supported"`
 	AccessTokenSigningAlgs            []string `json:"access_token_signing_alg_values_supported,omitempty"`
 	IntrospectionSigningAlgs          []string `json:"introspection_signing_alg_values_supported,omitempty"`
+	// DPoPSigningAlgs is RFC 9449 §5.1: the proof algorithms accepted.
+	DPoPSigningAlgs []string `json:"dpop_signing_alg_values_supported,omitempty"`
 }
 
 // assertionAlgs are the algorithms accepted for private_key_jwt client
@@ -55,11 +59,12 @@ func (s *Server) discoveryDocument() discoveryDoc {
 		IntrospectionEndpoint:             s.url(pathIntrospect),
 		RevocationEndpoint:                s.url(pathRevoke),
 		UserinfoEndpoint:                  s.url(pathUserinfo),
+		EndSessionEndpoint:                s.url(pathEndSession),
 		JWKSURI:                           s.url(pathJWKS),
 		ScopesSupported:                   s.cfg.Scopes,
 		ResponseTypesSupported:            []string{"code"},
 		ResponseModesSupported:            []string{"query"},
-		GrantTypesSupported:               []string{"authorization_code", "client_credentials", "refresh_token"},
+		GrantTypesSupported:               s.grantTypesSupported(),
 		SubjectTypesSupported:             []string{"public"},
 		IDTokenSigningAlgValuesSupported:  []string{s.o.Keys.Alg(keys.UseID)},
 		TokenEndpointAuthMethodsSupported: authMethods,
@@ -75,6 +80,7 @@ func (s *Server) discoveryDocument() discoveryDoc {
 		PromptValuesSupported:             []string{"none", "login", "consent"},
 		AccessTokenSigningAlgs:            []string{s.o.Keys.Alg(keys.UseAccess)},
 		IntrospectionSigningAlgs:          []string{s.o.Keys.Alg(keys.UseAccess)},
+		DPoPSigningAlgs:                   s.dpop.algs,
 	}
 }
 

@@ -84,7 +84,9 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request) {
 	// RFC 7662 §2.2 token_type; refresh tokens are reported as such so a
 	// resource server never mistakes one for an access token.
 	if t.Kind == store.KindAccess {
-		m["token_type"] = "Bearer"
+		// RFC 9449 §6.2: a bound token is a DPoP token, and its cnf
+		// (in m already) tells the resource server which key.
+		m["token_type"] = tokenType(c.JKT)
 	} else {
 		m["token_type"] = "refresh_token"
 	}

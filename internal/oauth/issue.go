@@ -29,6 +29,12 @@ type grant struct {
 	grantID string
 	nonce   string
 	refresh bool
+	// jkt is the thumbprint of the DPoP key the access token is bound to
+	// (RFC 9449 §6), from the request's proof; empty for a bearer token.
+	jkt string
+	// exchange is set by the token exchange grant (RFC 8693), nil for
+	// every other grant.
+	exchange *exchanged
 }
 
 // tokenResponse is the successful response of RFC 6749 §5.1.
@@ -39,6 +45,8 @@ type tokenResponse struct {
 	Scope        string `json:"scope,omitempty"`
 	RefreshToken string `json:"refresh_token,omitempty"`
 	IDToken      string `json:"id_token,omitempty"`
+	// IssuedTokenType is RFC 8693 §2.2.1's, for token exchange only.
+	IssuedTokenType string `json:"issued_token_type,omitempty"`
 }
 
 // issue mints the access token (and the refresh and ID tokens the grant
@@ -58,6 +66,15 @@ func (s *Server) issue(ctx context.Context, g grant) (tokenResponse, error) {
 		authTime = g.authTime.Unix()
 	}
 	extra := s.userClaims(g.user)
+	if x := g.exchange; x != nil {
+		// RFC 8693 §2.1: the issued token is about the subject token's
+		// subject; its claims (and act, §4.1) come from the exchange.
+		sub, ttl, extra = x.subject, x.ttl, x.claims
+		if !x.authTime.IsZero() {
+			authTime = x.authTime.Unix()
+		}
+	}
+	extra = bindClaims(extra, g.jkt)
 	extraJSON, err := json.Marshal(extra)
 	if err != nil {
 		return tokenResponse{}, fmt.Errorf("marshal claims: %w", err)
@@ -89,7 +106,7 @@ func (s *Server) issue(ctx context.Context, g grant) (tokenResponse, error) {
 	s.metrics.issued.WithLabelValues(g.grantType, rec.Format).Inc()
 	resp := tokenResponse{
 		AccessToken: access,
-		TokenType:   "Bearer",
+		TokenType:   tokenType(g.jkt),
 		ExpiresIn:   exp - iat,
 		Scope:       scope,
 	}
@@ -169,6 +186,13 @@ func (s *Server) accessClaims(t store.Token) (token.AccessClaims, error) {
 		ClientID:  t.ClientID,
 		Scope:     t.Scope,
 		Extra:     extra,
+		// RFC 9449 §6.1, §6.2: lifted out of Extra, like act below.
+		JKT: takeJKT(extra),
+	}
+	if act, ok := extra["act"].(map[string]any); ok {
+		// Stored by the token exchange (exchange.go); Extra cannot carry
+		// it out, so it is lifted into its own field.
+		c.Act = act
 	}
 	if !t.AuthTime.IsZero() {
 		c.AuthTime = t.AuthTime.Unix()
@@ -213,6 +237,13 @@ func (s *Server) issueRefresh(ctx context.Context, g grant, access store.Token, 
 	rec.JTI = token.NewID()
 	rec.IssuedAt = time.Unix(now.Unix(), 0)
 	rec.ExpiresAt = rec.IssuedAt.Add(ttl)
+	if g.jkt != "" && !refreshBound(g.client) {
+		// RFC 9449 §5.0: a confidential client's refresh token stays
+		// unbound; only the access token is.
+		if rec.Claims, err = unbindClaims(rec.Claims); err != nil {
+			return "", err
+		}
+	}
 	if err := s.o.Store.CreateToken(ctx, rec); err != nil {
 		return "", fmt.Errorf("store refresh token: %w", err)
 	}
@@ -231,6 +262,11 @@ func (s *Server) userClaims(u *store.User) map[string]any {
 		m["roles"] = u.Roles
 	}
 	for _, a := range s.cfg.ClaimAttributes {
+		// The configuration refuses these names; should one get
+		// through, it must not pose as a claim we set (cnf above all).
+		if token.Registered(a) {
+			continue
+		}
 		if v, ok := u.Attrs[a]; ok {
 			m[a] = v
 		}

@@ -16,6 +16,10 @@ type metrics struct {
 	duration *prometheus.HistogramVec
 	issued   *prometheus.CounterVec
 	refused  *prometheus.CounterVec
+	// dpopRefused counts DPoP proofs refused at the token endpoint, and
+	// bound grants redeemed without their key, by a reason from a fixed
+	// set (dpopReason, requireKey).
+	dpopRefused *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -37,9 +41,13 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "portcullis_authz_errors_total",
 			Help: "OAuth error responses by endpoint and RFC error code.",
 		}, []string{"endpoint", "error"}),
+		dpopRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "portcullis_authz_dpop_refused_total",
+			Help: "DPoP proofs refused at the token endpoint, and DPoP-bound codes and refresh tokens redeemed without their key, by reason.",
+		}, []string{"reason"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.requests, m.duration, m.issued, m.refused)
+		reg.MustRegister(m.requests, m.duration, m.issued, m.refused, m.dpopRefused)
 	}
 	return m
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/portcullis/portcullis/internal/keys"
 	"github.com/portcullis/portcullis/internal/policy"
 	"github.com/portcullis/portcullis/internal/store"
+	"github.com/portcullis/portcullis/pkg/verify"
 )
 
 // Store is what the endpoints need from persistence.
@@ -65,6 +66,8 @@ type Config struct {
 	// the default audience (DefaultAudience, else the issuer), which is
 	// always allowed. Any other resource is refused with invalid_target.
 	Resources []string
+	// DPoP sets how token requests' DPoP proofs are checked (RFC 9449).
+	DPoP DPoPConfig
 }
 
 // Options are the server's collaborators.
@@ -87,6 +90,9 @@ type Options struct {
 	// address limit off in the throttle's configuration).
 	ClientAddr func(*http.Request) netip.Addr
 	Policy     *policy.Issuance
+	// Exchange turns on the token exchange grant (RFC 8693); nil leaves
+	// it unsupported.
+	Exchange *ExchangeOptions
 	// Sealer protects the pending authorization request carried through
 	// the login and consent forms.
 	Sealer *keys.Sealer
@@ -96,6 +102,16 @@ type Options struct {
 	Metrics prometheus.Registerer
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// DPoPReplay remembers the DPoP proofs the token endpoint accepted,
+	// so none is accepted twice (RFC 9449 §11.1). Nil means one in
+	// memory, which only this node consults: nodes behind one load
+	// balancer should share one (Redis).
+	DPoPReplay verify.ReplayCache
+	// DPoPNonceKey keys the server's DPoP nonces (RFC 9449 §8) when
+	// Config.DPoP.RequireNonce is on: at least 32 bytes, the same on
+	// every node of an issuer, so it is derived from the master key
+	// (keys.PurposeDPoPNonce). Nil means a random key for this process.
+	DPoPNonceKey []byte
 }
 
 // Server is the authorization server.
@@ -107,6 +123,7 @@ type Server struct {
 	mux     *http.ServeMux
 	metrics *metrics
 	tokens  *tokenCache
+	dpop    *dpopChecker
 	// base is the issuer's path; every route lives under it.
 	base  string
 	realm string
@@ -160,6 +177,11 @@ func New(o Options) (*Server, error) {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	s.metrics = newMetrics(o.Metrics)
+	s.dpop, err = newDPoPChecker(cfg.DPoP, s.url(pathToken), cfg.Issuer, o.DPoPReplay, o.DPoPNonceKey,
+		s.now, s.metrics.dpopRefused)
+	if err != nil {
+		return nil, err
+	}
 	s.routes()
 	return s, nil
 }
@@ -201,6 +223,9 @@ func (s *Server) routes() {
 	handle(b+pathIntrospect, "introspect", s.introspect)
 	handle(b+pathRevoke, "revoke", s.revoke)
 	handle(b+pathUserinfo, "userinfo", s.userinfo)
+	// OpenID Connect RP-Initiated Logout 1.0 (endsession.go).
+	handle(b+pathEndSession, "end_session", s.endSession)
+	handle("POST "+b+pathEndSessionConfirm, "end_session_confirm", s.endSessionConfirm)
 }
 
 func (s *Server) url(path string) string { return s.cfg.Issuer + path }
@@ -233,8 +258,9 @@ func parsePost(w http.ResponseWriter, r *http.Request) error {
 // once, and a duplicate is a classic way to confuse two parsers.
 func checkSingle(v url.Values) error {
 	for k, vs := range v {
-		// RFC 8707 §2: resource is the one parameter that may repeat.
-		if len(vs) > 1 && k != "resource" {
+		// RFC 8707 §2: resource may repeat; RFC 8693 §2.1: so may
+		// audience (only the token exchange reads it).
+		if len(vs) > 1 && k != "resource" && k != "audience" {
 			return badRequest(errInvalidRequest, "parameter "+safeParam(k)+" is repeated")
 		}
 	}

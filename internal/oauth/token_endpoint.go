@@ -16,16 +16,26 @@ import (
 	"github.com/portcullis/portcullis/internal/scope"
 	"github.com/portcullis/portcullis/internal/store"
 	"github.com/portcullis/portcullis/internal/token"
+	"github.com/portcullis/portcullis/pkg/verify"
 )
 
 // tokenEndpoint is RFC 6749 §3.2: authenticate the client, then hand the
 // request to the grant it names.
 func (s *Server) tokenEndpoint(w http.ResponseWriter, r *http.Request) {
+	s.dpop.offerNonce(w)
 	if e := parsePost(w, r); e != nil {
 		s.fail(w, r, "token", e)
 		return
 	}
 	client, e := s.authenticateClient(r)
+	if e != nil {
+		s.fail(w, r, "token", e)
+		return
+	}
+	// RFC 9449 §5: checked after the client (an unauthenticated caller
+	// cannot fill the replay cache) and before any grant spends a code or
+	// refresh token.
+	proof, e := s.dpop.proof(r)
 	if e != nil {
 		s.fail(w, r, "token", e)
 		return
@@ -45,11 +55,21 @@ func (s *Server) tokenEndpoint(w http.ResponseWriter, r *http.Request) {
 		}
 		switch gt {
 		case "client_credentials":
-			resp, err = s.clientCredentials(r, client)
+			resp, err = s.clientCredentials(r, client, proof)
 		case "authorization_code":
-			resp, err = s.authorizationCode(r, client)
+			resp, err = s.authorizationCode(r, client, proof)
 		case "refresh_token":
-			resp, err = s.refreshToken(r, client)
+			resp, err = s.refreshToken(r, client, proof)
+		}
+	case grantTokenExchange:
+		// RFC 8693 §2.1; off unless configured (exchange.go).
+		switch {
+		case s.o.Exchange == nil:
+			err = badRequest(errUnsupportedGrantType, "the grant type is not supported")
+		case !slices.Contains(client.GrantTypes, gt):
+			err = badRequest(errUnauthorizedClient, "the client may not use this grant type")
+		default:
+			resp, err = s.tokenExchange(r, client, proof)
 		}
 	default:
 		err = badRequest(errUnsupportedGrantType, "the grant type is not supported")
@@ -95,7 +115,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, endpoint string, e
 }
 
 // clientCredentials is RFC 6749 §4.4. No refresh token is issued (§4.4.3).
-func (s *Server) clientCredentials(r *http.Request, c store.Client) (tokenResponse, error) {
+func (s *Server) clientCredentials(r *http.Request, c store.Client, proof *verify.DPoPProof) (tokenResponse, error) {
 	requested, e := parseScope(r.PostForm, c.Scopes)
 	if e != nil {
 		return tokenResponse{}, e
@@ -118,6 +138,7 @@ func (s *Server) clientCredentials(r *http.Request, c store.Client) (tokenRespon
 		client:    c,
 		scopes:    granted,
 		audience:  aud,
+		jkt:       proofKey(proof),
 	})
 	if err != nil {
 		return tokenResponse{}, s.serverError(r.Context(), "issue client credentials token", err)
@@ -126,7 +147,7 @@ func (s *Server) clientCredentials(r *http.Request, c store.Client) (tokenRespon
 }
 
 // authorizationCode is RFC 6749 §4.1.3 with PKCE (RFC 7636 §4.6).
-func (s *Server) authorizationCode(r *http.Request, c store.Client) (tokenResponse, error) {
+func (s *Server) authorizationCode(r *http.Request, c store.Client, proof *verify.DPoPProof) (tokenResponse, error) {
 	f := r.PostForm
 	code := f.Get("code")
 	if code == "" {
@@ -171,6 +192,11 @@ func (s *Server) authorizationCode(r *http.Request, c store.Client) (tokenRespon
 	if e := verifyPKCE(f.Get("code_verifier"), ac.CodeChallenge); e != nil {
 		return tokenResponse{}, e
 	}
+	// RFC 9449 §10: a code requested with dpop_jkt needs a proof by
+	// that key.
+	if e := s.dpop.requireKey(ac.DPoPJKT, proof, "the code"); e != nil {
+		return tokenResponse{}, e
+	}
 	u, err := s.o.Store.GetUser(ctx, ac.Subject)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && u.Disabled) {
 		return tokenResponse{}, badRequest(errInvalidGrant, "the user is no longer active")
@@ -187,6 +213,7 @@ func (s *Server) authorizationCode(r *http.Request, c store.Client) (tokenRespon
 		authTime:  ac.AuthTime,
 		grantID:   ac.GrantID,
 		nonce:     ac.Nonce,
+		jkt:       proofKey(proof),
 		refresh:   slices.Contains(c.GrantTypes, "refresh_token"),
 	})
 	if err != nil {
@@ -230,7 +257,7 @@ func validVerifier(v string) bool {
 // refreshToken is RFC 6749 §6 with rotation: each use returns a new
 // refresh token, and a rotated token presented again revokes its whole
 // family (RFC 9700 §4.14.2) unless it comes within the grace window.
-func (s *Server) refreshToken(r *http.Request, c store.Client) (tokenResponse, error) {
+func (s *Server) refreshToken(r *http.Request, c store.Client, proof *verify.DPoPProof) (tokenResponse, error) {
 	f := r.PostForm
 	rt := f.Get("refresh_token")
 	if rt == "" {
@@ -242,6 +269,14 @@ func (s *Server) refreshToken(r *http.Request, c store.Client) (tokenResponse, e
 	}
 	ctx := r.Context()
 	now := s.now()
+	// RFC 9449 §5.0: a public client's refresh token may be bound to a
+	// DPoP key; checked before the token is marked used, for the same
+	// reason as the client below.
+	if refreshBound(c) {
+		if e := s.checkRefreshKey(ctx, token.Digest(rt), c, proof); e != nil {
+			return tokenResponse{}, e
+		}
+	}
 	// RFC 6749 §6: bound to its client, checked by the store before the
 	// token is marked used, so another client's attempt cannot make the
 	// rightful client's next refresh look like reuse.
@@ -262,6 +297,12 @@ func (s *Server) refreshToken(r *http.Request, c store.Client) (tokenResponse, e
 		s.log.WarnContext(ctx, "rotated refresh token reused; family revoked",
 			"client_id", c.ID, "grant_id", old.GrantID, "revoked", n)
 		return tokenResponse{}, invalid
+	}
+	// RFC 9449 §5.0: whatever the client, the record just used decides.
+	if jkt, err := boundKey(old.Claims); err != nil {
+		return tokenResponse{}, s.serverError(ctx, "refresh token binding", err)
+	} else if e := s.dpop.requireKey(jkt, proof, "the refresh token"); e != nil {
+		return tokenResponse{}, e
 	}
 	// RFC 6749 §6: the new scope may only narrow the original grant.
 	original := scope.Split(old.Scope)
@@ -300,6 +341,7 @@ func (s *Server) refreshToken(r *http.Request, c store.Client) (tokenResponse, e
 		authTime:  old.AuthTime,
 		grantID:   old.GrantID,
 		refresh:   true,
+		jkt:       proofKey(proof),
 	})
 	if err != nil {
 		return tokenResponse{}, s.serverError(ctx, "issue refreshed tokens", err)

@@ -49,23 +49,26 @@ const (
 // the registry does not hand it over in the first place). The JWKS is
 // recorded by its SHA-256, which tells a change without copying keys.
 type clientState struct {
-	ID                string    `json:"client_id"`
-	Name              string    `json:"client_name"`
-	SecretDigest      string    `json:"secret_digest,omitempty"`
-	SecretKeyID       string    `json:"secret_key_id,omitempty"`
-	AuthMethod        string    `json:"token_endpoint_auth_method"`
-	GrantTypes        []string  `json:"grant_types"`
-	RedirectURIs      []string  `json:"redirect_uris"`
-	Scopes            []string  `json:"scopes"`
-	Audience          []string  `json:"audience"`
-	AccessTokenFormat string    `json:"access_token_format"`
-	JWKSSHA256        string    `json:"jwks_sha256,omitempty"`
-	Introspect        bool      `json:"introspect"`
-	SkipConsent       bool      `json:"skip_consent"`
-	AccessTokenTTL    string    `json:"access_token_ttl"`
-	RefreshTokenTTL   string    `json:"refresh_token_ttl"`
-	CreatedAt         time.Time `json:"created_at"`
-	UpdatedAt         time.Time `json:"updated_at"`
+	ID           string   `json:"client_id"`
+	Name         string   `json:"client_name"`
+	SecretDigest string   `json:"secret_digest,omitempty"`
+	SecretKeyID  string   `json:"secret_key_id,omitempty"`
+	AuthMethod   string   `json:"token_endpoint_auth_method"`
+	GrantTypes   []string `json:"grant_types"`
+	RedirectURIs []string `json:"redirect_uris"`
+	// PostLogoutRedirectURIs is omitted when empty, so the records of
+	// clients without any read as they did before the field existed.
+	PostLogoutRedirectURIs []string  `json:"post_logout_redirect_uris,omitempty"`
+	Scopes                 []string  `json:"scopes"`
+	Audience               []string  `json:"audience"`
+	AccessTokenFormat      string    `json:"access_token_format"`
+	JWKSSHA256             string    `json:"jwks_sha256,omitempty"`
+	Introspect             bool      `json:"introspect"`
+	SkipConsent            bool      `json:"skip_consent"`
+	AccessTokenTTL         string    `json:"access_token_ttl"`
+	RefreshTokenTTL        string    `json:"refresh_token_ttl"`
+	CreatedAt              time.Time `json:"created_at"`
+	UpdatedAt              time.Time `json:"updated_at"`
 }
 
 func newClientState(c *store.Client) (json.RawMessage, error) {
@@ -75,7 +78,8 @@ func newClientState(c *store.Client) (json.RawMessage, error) {
 	st := clientState{
 		ID: c.ID, Name: c.Name, SecretKeyID: c.SecretKeyID, AuthMethod: c.AuthMethod,
 		GrantTypes: nonNil(c.GrantTypes), RedirectURIs: nonNil(c.RedirectURIs),
-		Scopes: nonNil(c.Scopes), Audience: nonNil(c.Audience),
+		PostLogoutRedirectURIs: c.PostLogoutRedirectURIs,
+		Scopes:                 nonNil(c.Scopes), Audience: nonNil(c.Audience),
 		AccessTokenFormat: c.AccessTokenFormat, Introspect: c.CanIntrospect, SkipConsent: c.SkipConsent,
 		AccessTokenTTL: c.AccessTokenTTL.String(), RefreshTokenTTL: c.RefreshTokenTTL.String(),
 		CreatedAt: c.CreatedAt.UTC(), UpdatedAt: c.UpdatedAt.UTC(),

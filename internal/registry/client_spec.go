@@ -27,6 +27,9 @@ const (
 	GrantClientCredentials = "client_credentials"
 	GrantAuthorizationCode = "authorization_code"
 	GrantRefreshToken      = "refresh_token"
+	// GrantTokenExchange is RFC 8693's; the server accepts it only when
+	// token_exchange is enabled, and only as its policy allows.
+	GrantTokenExchange = "urn:ietf:params:oauth:grant-type:token-exchange"
 )
 
 // Limits on what an operator may register; generous, but bounded so a
@@ -52,6 +55,10 @@ type ClientSpec struct {
 	GrantTypes []string
 	// RedirectURIs are compared verbatim at the authorization endpoint.
 	RedirectURIs []string
+	// PostLogoutRedirectURIs are where the end-session endpoint may send
+	// the browser after a logout (OpenID Connect RP-Initiated Logout 1.0
+	// §3.1), compared verbatim; the same rules as RedirectURIs.
+	PostLogoutRedirectURIs []string
 	// Scopes may each hold several space-separated scopes.
 	Scopes   []string
 	Audience []string
@@ -124,6 +131,9 @@ func NewClient(spec ClientSpec, now time.Time) (store.Client, error) {
 		return store.Client{}, err
 	}
 	if c.RedirectURIs, err = redirectURIs(spec.RedirectURIs, spec.Public, c.GrantTypes); err != nil {
+		return store.Client{}, err
+	}
+	if c.PostLogoutRedirectURIs, err = postLogoutRedirectURIs(spec.PostLogoutRedirectURIs, spec.Public, c.GrantTypes); err != nil {
 		return store.Client{}, err
 	}
 	if c.Scopes, err = scopes(spec.Scopes); err != nil {
@@ -263,9 +273,9 @@ func grantTypes(spec ClientSpec) ([]string, error) {
 			switch g {
 			case "":
 				continue
-			case GrantClientCredentials, GrantAuthorizationCode, GrantRefreshToken:
+			case GrantClientCredentials, GrantAuthorizationCode, GrantRefreshToken, GrantTokenExchange:
 			default:
-				return nil, invalid("grant-type", "%q is not client_credentials, authorization_code or refresh_token", g)
+				return nil, invalid("grant-type", "%q is not client_credentials, authorization_code, refresh_token or %s", g, GrantTokenExchange)
 			}
 			if !slices.Contains(out, g) {
 				out = append(out, g)
@@ -285,6 +295,11 @@ func grantTypes(spec ClientSpec) ([]string, error) {
 		// clients only.
 		return nil, invalid("grant-type", "a public client cannot use client_credentials")
 	}
+	if spec.Public && slices.Contains(out, GrantTokenExchange) {
+		// The exchanging client becomes the acting party of the token
+		// (RFC 8693 §4.1), so it must be one that authenticates.
+		return nil, invalid("grant-type", "a public client cannot use token exchange")
+	}
 	if slices.Contains(out, GrantRefreshToken) && !slices.Contains(out, GrantAuthorizationCode) {
 		// RFC 6749 §4.4.3: client credentials issue no refresh tokens, so
 		// only the code grant can lead to one.
@@ -296,7 +311,7 @@ func grantTypes(spec ClientSpec) ([]string, error) {
 func redirectURIs(uris []string, public bool, grants []string) ([]string, error) {
 	var out []string
 	for _, raw := range uris {
-		if err := checkRedirectURI(raw, public); err != nil {
+		if err := checkRedirectURI("redirect-uri", raw, public); err != nil {
 			return nil, err
 		}
 		if !slices.Contains(out, raw) {
@@ -319,39 +334,40 @@ func redirectURIs(uris []string, public bool, grants []string) ([]string, error)
 // checkRedirectURI applies RFC 6749 §3.1.2 (absolute, no fragment) and the
 // current best practice (RFC 9700 §2.1, RFC 8252 §7): https, or plain http
 // only to a loopback address, or for native (public) apps a private-use
-// scheme named after a domain they own.
-func checkRedirectURI(raw string, public bool) error {
+// scheme named after a domain they own. field is the flag its errors
+// name: post-logout redirect URIs follow the same rules.
+func checkRedirectURI(field, raw string, public bool) error {
 	if raw == "" || len(raw) > maxURILen {
-		return invalid("redirect-uri", "must be 1 to %d characters", maxURILen)
+		return invalid(field, "must be 1 to %d characters", maxURILen)
 	}
 	if strings.ContainsFunc(raw, func(r rune) bool { return r == ' ' || printable.IsControl(r) }) {
-		return invalid("redirect-uri", "%q contains spaces or control characters", raw)
+		return invalid(field, "%q contains spaces or control characters", raw)
 	}
 	u, err := url.Parse(raw)
 	if err != nil || !u.IsAbs() {
-		return invalid("redirect-uri", "%q is not an absolute URI", raw)
+		return invalid(field, "%q is not an absolute URI", raw)
 	}
 	if u.Fragment != "" || strings.Contains(raw, "#") {
-		return invalid("redirect-uri", "%q must not contain a fragment (RFC 6749 §3.1.2)", raw)
+		return invalid(field, "%q must not contain a fragment (RFC 6749 §3.1.2)", raw)
 	}
 	if u.User != nil {
-		return invalid("redirect-uri", "%q must not contain user information", raw)
+		return invalid(field, "%q must not contain user information", raw)
 	}
 	switch u.Scheme {
 	case "https":
 		if u.Host == "" {
-			return invalid("redirect-uri", "%q has no host", raw)
+			return invalid(field, "%q has no host", raw)
 		}
 	case "http":
 		if !loopback.Host(u.Hostname()) {
-			return invalid("redirect-uri", "%q: plain http is allowed only to a loopback host (127.0.0.1, [::1], localhost); use https", raw)
+			return invalid(field, "%q: plain http is allowed only to a loopback host (127.0.0.1, [::1], localhost); use https", raw)
 		}
 	default:
 		if !public {
-			return invalid("redirect-uri", "%q: a confidential client needs https (or http on loopback)", raw)
+			return invalid(field, "%q: a confidential client needs https (or http on loopback)", raw)
 		}
 		if !strings.Contains(u.Scheme, ".") {
-			return invalid("redirect-uri", "%q: a private-use scheme must be a reverse domain name such as com.example.app (RFC 8252 §7.1)", raw)
+			return invalid(field, "%q: a private-use scheme must be a reverse domain name such as com.example.app (RFC 8252 §7.1)", raw)
 		}
 	}
 	return nil

@@ -63,6 +63,15 @@ func TestNewClientValid(t *testing.T) {
 			},
 		},
 		{
+			name: "service that exchanges tokens",
+			spec: ClientSpec{ID: "orders", GrantTypes: []string{"client_credentials," + GrantTokenExchange}},
+			want: store.Client{
+				ID: "orders", Name: "orders", AuthMethod: store.AuthSecretBasic,
+				GrantTypes: []string{GrantClientCredentials, GrantTokenExchange}, Scopes: []string{}, Audience: []string{},
+				AccessTokenFormat: store.FormatOpaque,
+			},
+		},
+		{
 			name: "introspecting gateway",
 			spec: ClientSpec{ID: "gateway", GrantTypes: []string{GrantClientCredentials}, CanIntrospect: true, Format: store.FormatJWT},
 			want: store.Client{
@@ -117,6 +126,8 @@ func TestNewClientInvalid(t *testing.T) {
 		{"implicit grant", ClientSpec{GrantTypes: []string{"implicit"}}, "grant-type", "not client_credentials"},
 		{"refresh without code", ClientSpec{GrantTypes: []string{"client_credentials", "refresh_token"}}, "grant-type", "needs authorization_code"},
 		{"public client credentials", ClientSpec{Public: true, GrantTypes: []string{"client_credentials"}}, "grant-type", "public client"},
+		{"public token exchange", ClientSpec{Public: true, GrantTypes: []string{GrantAuthorizationCode, GrantTokenExchange},
+			RedirectURIs: []string{"https://a.example/cb"}}, "grant-type", "public client cannot use token exchange"},
 		{"code without redirect", ClientSpec{GrantTypes: code}, "redirect-uri", "at least one"},
 		{"redirect without code", ClientSpec{RedirectURIs: []string{"https://a.example/cb"}}, "redirect-uri", "only by authorization_code"},
 		{"relative redirect", ClientSpec{GrantTypes: code, RedirectURIs: []string{"/cb"}}, "redirect-uri", "absolute"},

@@ -213,6 +213,7 @@ type ClientInfo struct {
 	TokenEndpointAuthMethod string    `json:"token_endpoint_auth_method"`
 	GrantTypes              []string  `json:"grant_types"`
 	RedirectURIs            []string  `json:"redirect_uris"`
+	PostLogoutRedirectURIs  []string  `json:"post_logout_redirect_uris"`
 	Scope                   string    `json:"scope"`
 	Audience                []string  `json:"audience"`
 	AccessTokenFormat       string    `json:"access_token_format"`
@@ -232,6 +233,7 @@ func NewClientInfo(c store.Client, secret string) ClientInfo {
 		TokenEndpointAuthMethod: c.AuthMethod,
 		GrantTypes:              nonNil(c.GrantTypes),
 		RedirectURIs:            nonNil(c.RedirectURIs),
+		PostLogoutRedirectURIs:  nonNil(c.PostLogoutRedirectURIs),
 		Scope:                   strings.Join(c.Scopes, " "),
 		Audience:                nonNil(c.Audience),
 		AccessTokenFormat:       c.AccessTokenFormat,

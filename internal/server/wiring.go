@@ -186,6 +186,10 @@ func wire(ctx context.Context, cfg *config.Config, issuer string, logger *slog.L
 	if issuance == nil {
 		return nil, errors.New("issuance policy is not compiled: the configuration was not validated")
 	}
+	exchange, err := tokenExchange(ctx, cfg, issuer, logger, o.now)
+	if err != nil {
+		return nil, err
+	}
 
 	w.oauth, err = oauth.New(oauth.Options{
 		Config:   oauthConfig(cfg, issuer),
@@ -198,10 +202,16 @@ func wire(ctx context.Context, cfg *config.Config, issuer string, logger *slog.L
 		Pages:    pages,
 		Throttle: identity.NewThrottle(throttleConfig(cfg.LoginThrottle)),
 		Policy:   issuance,
+		Exchange: exchange,
 		Sealer:   sealer,
 		Logger:   logger.With("component", "oauth"),
 		Metrics:  w.registry,
 		Now:      o.now,
+		// The token endpoint shares the gateway's replay cache: in Redis
+		// when the node has one, so no node accepts a proof another did.
+		DPoPReplay: newDPoPReplay(cfg.RateLimit, w.redis, o.now),
+		// Every node derives the same key, so accepts the others' nonces.
+		DPoPNonceKey: keys.DeriveKey(master, keys.PurposeDPoPNonce),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("authorization server: %w", err)
@@ -235,9 +245,13 @@ func (w *wiring) startGateway(ctx context.Context) error {
 		RateLimiter: lim.backend,
 		Blocks:      lim.blocks,
 		Revoker:     storeRevoker{db: w.db},
-		Catalog:     cs.initial(ctx),
-		BaseDir:     w.cfg.BaseDir(),
-		SplitSource: newStoreSplitSource(w.db, w.now),
+		// DPoP proofs seen, shared through Redis when there is one.
+		DPoPReplay: newDPoPReplay(w.cfg.RateLimit, w.redis, w.now),
+		// Tokens obtained for upstreams, shared the same way.
+		BackendTokenShared: newBackendTokenShared(w.cfg.RateLimit, w.redis),
+		Catalog:            cs.initial(ctx),
+		BaseDir:            w.cfg.BaseDir(),
+		SplitSource:        newStoreSplitSource(w.db, w.now),
 		// Clients' registered keys, cached briefly (clientkeys.go).
 		ClientKeys: newStoreClientKeys(w.db, clientKeysTTL, w.now),
 		Getenv:     w.getenv,
@@ -314,6 +328,12 @@ func oauthConfig(cfg *config.Config, issuer string) oauth.Config {
 		DefaultAudience:   cfg.Tokens.DefaultAudience,
 		Resources:         cfg.ResourceServers(issuer),
 		Scopes:            slices.Sorted(maps.Keys(cfg.Policy.Scopes)),
+		DPoP: oauth.DPoPConfig{
+			RequireNonce:  cfg.DPoP.RequireNonce,
+			NonceLifetime: time.Duration(cfg.DPoP.NonceLifetime),
+			ProofMaxAge:   time.Duration(cfg.DPoP.ProofMaxAge),
+			Algorithms:    cfg.DPoP.Algorithms,
+		},
 	}
 }
 

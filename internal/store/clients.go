@@ -8,18 +8,20 @@ import (
 
 const clientCols = `id, name, secret_digest, auth_method, grant_types, redirect_uris,
 	scopes, audience, access_token_format, jwks, can_introspect, skip_consent,
-	access_token_ttl, refresh_token_ttl, created_at, updated_at, secret_key_id`
+	access_token_ttl, refresh_token_ttl, created_at, updated_at, secret_key_id,
+	post_logout_redirect_uris`
 
 var (
 	qCreateClient = newQuery(`INSERT INTO clients (` + clientCols + `)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	qGetClient    = newQuery(`SELECT ` + clientCols + ` FROM clients WHERE id = ?`)
 	qListClients  = newQuery(`SELECT ` + clientCols + ` FROM clients ORDER BY id`)
 	qUpdateClient = newQuery(`UPDATE clients SET name = ?, secret_digest = ?,
 		auth_method = ?, grant_types = ?, redirect_uris = ?, scopes = ?,
 		audience = ?, access_token_format = ?, jwks = ?, can_introspect = ?,
 		skip_consent = ?, access_token_ttl = ?, refresh_token_ttl = ?,
-		created_at = ?, updated_at = ?, secret_key_id = ?
+		created_at = ?, updated_at = ?, secret_key_id = ?,
+		post_logout_redirect_uris = ?
 		WHERE id = ?`)
 	qDeleteClient        = newQuery(`DELETE FROM clients WHERE id = ?`)
 	qDeleteClientTokens  = newQuery(`DELETE FROM tokens WHERE client_id = ?`)
@@ -48,6 +50,7 @@ func checkClient(c Client) error {
 	}{
 		{"client grant types", c.GrantTypes},
 		{"client redirect uris", c.RedirectURIs},
+		{"client post-logout redirect uris", c.PostLogoutRedirectURIs},
 		{"client scopes", c.Scopes},
 		{"client audience", c.Audience},
 	} {
@@ -73,6 +76,7 @@ func clientArgs(c Client) []any {
 		c.CanIntrospect, c.SkipConsent,
 		int64(c.AccessTokenTTL), int64(c.RefreshTokenTTL),
 		timeArg(c.CreatedAt), timeArg(c.UpdatedAt), c.SecretKeyID,
+		listArg(c.PostLogoutRedirectURIs),
 	}
 }
 
@@ -83,7 +87,8 @@ func scanClient(r rowScanner) (Client, error) {
 		jsonCol[[]string]{&c.GrantTypes}, jsonCol[[]string]{&c.RedirectURIs},
 		jsonCol[[]string]{&c.Scopes}, jsonCol[[]string]{&c.Audience},
 		&c.AccessTokenFormat, bytesCol{&c.JWKS}, &c.CanIntrospect, &c.SkipConsent,
-		&accessTTL, &refreshTTL, timeCol{&c.CreatedAt}, timeCol{&c.UpdatedAt}, &c.SecretKeyID)
+		&accessTTL, &refreshTTL, timeCol{&c.CreatedAt}, timeCol{&c.UpdatedAt}, &c.SecretKeyID,
+		jsonCol[[]string]{&c.PostLogoutRedirectURIs})
 	c.AccessTokenTTL = time.Duration(accessTTL)
 	c.RefreshTokenTTL = time.Duration(refreshTTL)
 	return c, err

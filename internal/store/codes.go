@@ -7,11 +7,12 @@ import (
 )
 
 const codeCols = `digest, client_id, subject, redirect_uri, scope, audience, nonce,
-	code_challenge, code_challenge_method, grant_id, auth_time, expires_at, used_at`
+	code_challenge, code_challenge_method, grant_id, auth_time, expires_at, used_at,
+	dpop_jkt`
 
 var (
 	qCreateCode = newQuery(`INSERT INTO auth_codes (` + codeCols + `)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	// See qUseRefreshToken for why one conditional UPDATE is atomic. The
 	// client is part of the condition: RFC 6749 §4.1.3 binds a code to its
 	// client, so another client's attempt must not burn it.
@@ -35,6 +36,7 @@ func checkCode(c AuthCode) error {
 		{"code challenge", c.CodeChallenge},
 		{"code challenge method", c.CodeChallengeMethod},
 		{"code grant id", c.GrantID},
+		{"code dpop jkt", c.DPoPJKT},
 	} {
 		if err := checkText(f.name, f.v); err != nil {
 			return err
@@ -57,7 +59,7 @@ func scanCode(r rowScanner) (AuthCode, error) {
 	err := r.Scan(&c.Digest, &c.ClientID, &c.Subject, &c.RedirectURI, &c.Scope,
 		jsonCol[[]string]{&c.Audience}, &c.Nonce, &c.CodeChallenge,
 		&c.CodeChallengeMethod, &c.GrantID, timeCol{&c.AuthTime},
-		timeCol{&c.ExpiresAt}, timeCol{&c.UsedAt})
+		timeCol{&c.ExpiresAt}, timeCol{&c.UsedAt}, &c.DPoPJKT)
 	return c, err
 }
 
@@ -70,7 +72,8 @@ func (db *DB) CreateCode(ctx context.Context, c AuthCode) error {
 	_, err := db.write1(ctx, qCreateCode,
 		c.Digest, c.ClientID, c.Subject, c.RedirectURI, c.Scope,
 		listArg(c.Audience), c.Nonce, c.CodeChallenge, c.CodeChallengeMethod,
-		c.GrantID, timeArg(c.AuthTime), c.ExpiresAt.UnixNano(), timeArg(c.UsedAt))
+		c.GrantID, timeArg(c.AuthTime), c.ExpiresAt.UnixNano(), timeArg(c.UsedAt),
+		c.DPoPJKT)
 	if err != nil {
 		return opErr(op, mapWriteErr(err, ErrConflict))
 	}

@@ -24,6 +24,7 @@ func contractTests() []contractTest {
 	all = append(all, recordTests()...)
 	all = append(all, tokenTests()...)
 	all = append(all, codeTests()...)
+	all = append(all, codeDPoPTests()...)
 	all = append(all, lifecycleTests()...)
 	all = append(all, masterKeyTests()...)
 	all = append(all, auditTests()...)
@@ -53,23 +54,26 @@ func digest(s string) []byte {
 
 func fullClient(id string) Client {
 	return Client{
-		ID:                id,
-		Name:              "Client " + id,
-		SecretDigest:      digest("secret-" + id),
-		SecretKeyID:       "0a1b2c3d",
-		AuthMethod:        AuthPrivateKeyJWT,
-		GrantTypes:        []string{"authorization_code", "refresh_token"},
-		RedirectURIs:      []string{"https://app.example/cb", "https://app.example/cb2"},
-		Scopes:            []string{"openid", "list_items", "order_item"},
-		Audience:          []string{"https://api.example/warehouse"},
-		AccessTokenFormat: FormatSplit,
-		JWKS:              []byte(`{"keys":[]}`),
-		CanIntrospect:     true,
-		SkipConsent:       true,
-		AccessTokenTTL:    5 * time.Minute,
-		RefreshTokenTTL:   30 * 24 * time.Hour,
-		CreatedAt:         base,
-		UpdatedAt:         base.Add(time.Second),
+		ID:           id,
+		Name:         "Client " + id,
+		SecretDigest: digest("secret-" + id),
+		SecretKeyID:  "0a1b2c3d",
+		AuthMethod:   AuthPrivateKeyJWT,
+		GrantTypes:   []string{"authorization_code", "refresh_token"},
+		RedirectURIs: []string{"https://app.example/cb", "https://app.example/cb2"},
+		// Verbatim, query and all: the end-session endpoint compares
+		// exactly what was registered.
+		PostLogoutRedirectURIs: []string{"https://app.example/", "https://app.example/bye?from=idp"},
+		Scopes:                 []string{"openid", "list_items", "order_item"},
+		Audience:               []string{"https://api.example/warehouse"},
+		AccessTokenFormat:      FormatSplit,
+		JWKS:                   []byte(`{"keys":[]}`),
+		CanIntrospect:          true,
+		SkipConsent:            true,
+		AccessTokenTTL:         5 * time.Minute,
+		RefreshTokenTTL:        30 * 24 * time.Hour,
+		CreatedAt:              base,
+		UpdatedAt:              base.Add(time.Second),
 	}
 }
 
@@ -132,6 +136,7 @@ func fullCode(name, clientID, subject, grantID string) AuthCode {
 		GrantID:             grantID,
 		AuthTime:            base.Add(-time.Minute),
 		ExpiresAt:           base.Add(time.Minute),
+		DPoPJKT:             "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I",
 	}
 }
 
@@ -170,6 +175,7 @@ func recordTests() []contractTest {
 			c.SecretDigest = nil
 			c.CanIntrospect = false
 			c.AccessTokenTTL = 0
+			c.PostLogoutRedirectURIs = []string{"https://app.example/signed-out"}
 			c.UpdatedAt = base.Add(time.Hour)
 			mustNil(t, "UpdateClient", db.UpdateClient(ctx, c))
 			got, err = db.GetClient(ctx, "svc")
@@ -334,7 +340,7 @@ func recordTests() []contractTest {
 			// cmp, which tells them apart.
 			nilClient := Client{ID: "bare"}
 			emptyClient := Client{ID: "empty", SecretDigest: []byte{}, GrantTypes: []string{},
-				RedirectURIs: []string{}, Scopes: []string{}, Audience: []string{}, JWKS: []byte{}}
+				RedirectURIs: []string{}, PostLogoutRedirectURIs: []string{}, Scopes: []string{}, Audience: []string{}, JWKS: []byte{}}
 			for _, c := range []Client{nilClient, emptyClient} {
 				mustNil(t, "CreateClient "+c.ID, db.CreateClient(ctx, c))
 				got, err := db.GetClient(ctx, c.ID)

@@ -63,6 +63,10 @@ type Client struct {
 	AuthMethod   string
 	GrantTypes   []string
 	RedirectURIs []string
+	// PostLogoutRedirectURIs are where the end-session endpoint may send
+	// the browser after a logout (OpenID Connect RP-Initiated Logout 1.0
+	// §3.1), compared verbatim; nil or empty means none.
+	PostLogoutRedirectURIs []string
 	// Scopes the client may ever be granted.
 	Scopes []string
 	// Audience is the default audience of its access tokens when the
@@ -195,6 +199,10 @@ type AuthCode struct {
 	ExpiresAt           time.Time
 	// UsedAt is when the code was redeemed; zero while unused.
 	UsedAt time.Time
+	// DPoPJKT is the dpop_jkt of the authorization request (RFC 9449
+	// §10): the JWK thumbprint the proof of the token request must be
+	// signed with. Empty when the code is not bound to a key.
+	DPoPJKT string
 }
 
 // Session is a browser login session at the authorization server, stored

@@ -32,6 +32,14 @@ type AccessClaims struct {
 	JTI       string
 	ClientID  string
 	Scope     string
+	// Act is the RFC 8693 §4.1 actor claim of an exchanged token (the
+	// current actor, with prior actors nested); nil when no one acts for
+	// the subject. It is registered, so Extra can never forge or drop it.
+	Act map[string]any
+	// JKT is the RFC 7638 thumbprint of the DPoP key the token is bound
+	// to (RFC 9449 §6.1), written as cnf.jkt; empty for a bearer token.
+	// cnf is registered, so Extra can never forge or drop a binding.
+	JKT string
 	// Extra are further claims (roles, configured user attributes). A key
 	// that collides with a registered claim above is ignored.
 	Extra map[string]any
@@ -42,7 +50,16 @@ type AccessClaims struct {
 var registered = map[string]bool{
 	"iss": true, "sub": true, "aud": true, "exp": true, "iat": true, "nbf": true,
 	"jti": true, "client_id": true, "scope": true, "auth_time": true,
+	// RFC 8693 §4.1 and §4.4: who acts, and who may, are decided by the
+	// token exchange alone, never by a user attribute.
+	"act": true, "may_act": true,
+	// RFC 7800 §3.1, RFC 9449 §6: the key a token is bound to.
+	"cnf": true,
 }
+
+// Registered reports whether name is a claim AccessClaims sets itself,
+// which no extra claim may take the place of.
+func Registered(name string) bool { return registered[name] }
 
 // Map returns the claims as a JSON-ready map.
 func (c AccessClaims) Map() map[string]any {
@@ -70,6 +87,12 @@ func (c AccessClaims) Map() map[string]any {
 	}
 	if c.AuthTime != 0 {
 		m["auth_time"] = c.AuthTime
+	}
+	if c.Act != nil {
+		m["act"] = c.Act
+	}
+	if c.JKT != "" {
+		m["cnf"] = map[string]any{"jkt": c.JKT}
 	}
 	return m
 }

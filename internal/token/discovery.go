@@ -27,6 +27,9 @@ const (
 	// EndpointIntrospection is introspection_endpoint (RFC 7662), where
 	// a resource server resolves opaque tokens with its own credentials.
 	EndpointIntrospection Endpoint = "introspection_endpoint"
+	// EndpointToken is token_endpoint (RFC 6749 §3.2), where the gateway
+	// obtains the tokens it presents to upstreams.
+	EndpointToken Endpoint = "token_endpoint"
 )
 
 // DiscoverEndpoint reads issuer's metadata and returns the URL it gives

@@ -82,8 +82,10 @@ func TestAgentFlow(t *testing.T) {
 
 	copied := b.cookies()
 	r = b.call(http.MethodPost, "/logout", nil, nil)
-	if r.status != http.StatusOK || r.raw != "{}\n" {
-		t.Fatalf("logout: %d %q (the issuer has no end_session_endpoint: want {})", r.status, r.raw)
+	// The issuer publishes an end_session_endpoint (RP-Initiated
+	// Logout); this entry has no post_logout_redirect_uri.
+	if want := e.issuer + "/oauth2/logout?client_id=warehouse-spa"; r.status != http.StatusOK || r.body["endSessionUrl"] != want {
+		t.Fatalf("logout: %d %q, want endSessionUrl %s", r.status, r.raw, want)
 	}
 	if left := b.cookies(); len(left) != 0 {
 		t.Errorf("cookies left after logout: %v", keysOf(left))
