@@ -44,7 +44,7 @@ const anyPackage = "*"
 // leafPackages hold one shared rule each (scope syntax, loopback hosts,
 // control characters, durations) and import nothing of ours, so every
 // domain package may use them.
-var leafPackages = []string{"internal/duration", "internal/loopback", "internal/printable", "internal/scope"}
+var leafPackages = []string{"internal/clientcert", "internal/duration", "internal/loopback", "internal/printable", "internal/scope"}
 
 // gatewayMay and gatewayNever keep the gateway side free of the
 // authorization server and of SQL (DESIGN: "the gateway never issues
@@ -67,10 +67,11 @@ var (
 // package does not exist (yet) is fine.
 var layers = map[string]layer{
 	// Shared rules.
-	"internal/duration":  {},
-	"internal/loopback":  {},
-	"internal/printable": {},
-	"internal/scope":     {},
+	"internal/clientcert": {},
+	"internal/duration":   {},
+	"internal/loopback":   {},
+	"internal/printable":  {},
+	"internal/scope":      {},
 	// Log plumbing: the asynchronous handler of the access log.
 	"internal/asynclog": {},
 	// The retry schedule of the Redis followers.

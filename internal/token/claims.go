@@ -40,6 +40,10 @@ type AccessClaims struct {
 	// to (RFC 9449 §6.1), written as cnf.jkt; empty for a bearer token.
 	// cnf is registered, so Extra can never forge or drop a binding.
 	JKT string
+	// X5T is the RFC 8705 §3.1 SHA-256 thumbprint of the client
+	// certificate the token is bound to, written as cnf["x5t#S256"];
+	// empty for a token not bound to a certificate.
+	X5T string
 	// Extra are further claims (roles, configured user attributes). A key
 	// that collides with a registered claim above is ignored.
 	Extra map[string]any
@@ -91,8 +95,15 @@ func (c AccessClaims) Map() map[string]any {
 	if c.Act != nil {
 		m["act"] = c.Act
 	}
-	if c.JKT != "" {
-		m["cnf"] = map[string]any{"jkt": c.JKT}
+	if c.JKT != "" || c.X5T != "" {
+		cnf := make(map[string]any, 2)
+		if c.JKT != "" {
+			cnf["jkt"] = c.JKT
+		}
+		if c.X5T != "" {
+			cnf["x5t#S256"] = c.X5T
+		}
+		m["cnf"] = cnf
 	}
 	return m
 }
