@@ -80,7 +80,7 @@ func TestZeroTrustChain(t *testing.T) {
 		req.SetBasicAuth("orders", ordersSecret)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
-			http.Error(w, err.Error(), 502)
+			http.Error(w, err.Error(), http.StatusBadGateway)
 			return
 		}
 		var tr map[string]any
@@ -88,7 +88,7 @@ func TestZeroTrustChain(t *testing.T) {
 		resp.Body.Close()
 		tok, _ := tr["access_token"].(string)
 		if tok == "" {
-			w.WriteHeader(502)
+			w.WriteHeader(http.StatusBadGateway)
 			_ = json.NewEncoder(w).Encode(tr)
 			return
 		}
@@ -96,7 +96,7 @@ func TestZeroTrustChain(t *testing.T) {
 		call.Header.Set("Authorization", "Bearer "+tok)
 		resp, err = http.DefaultClient.Do(call)
 		if err != nil {
-			http.Error(w, err.Error(), 502)
+			http.Error(w, err.Error(), http.StatusBadGateway)
 			return
 		}
 		defer resp.Body.Close()
