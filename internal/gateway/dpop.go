@@ -303,26 +303,24 @@ func (s *dpopStep) proofError(ex *exchange, r *http.Request, p *dpopPolicy, err 
 	refuseDPoPWith(ex, p.challenge(dpopReasons[why].code, dpopDescription(de.Description), ""), s.counts, why)
 }
 
-// proofReason sorts a refused proof into a reason for metrics and logs.
-// verify's descriptions are fixed texts; one not known here is counted
-// as invalid_proof.
+// proofReason sorts a refused proof into a reason for metrics and logs;
+// a reason not known here is counted as invalid_proof.
 func proofReason(e *verify.DPoPError) dpopReason {
 	if e.Code == verify.DPoPCodeUseNonce {
 		return dpopNonce
 	}
-	d := e.Description
-	switch {
-	case strings.Contains(d, "used before"):
+	switch e.Reason {
+	case verify.DPoPReplayed:
 		return dpopReplayed
-	case strings.Contains(d, "another method"):
+	case verify.DPoPWrongMethod:
 		return dpopWrongMethod
-	case strings.Contains(d, "another URL"), strings.Contains(d, "request URL"):
+	case verify.DPoPWrongURL:
 		return dpopWrongURL
-	case strings.Contains(d, "too old"), strings.Contains(d, "in the future"):
+	case verify.DPoPStale:
 		return dpopStale
-	case strings.Contains(d, "ath"):
+	case verify.DPoPWrongATH:
 		return dpopWrongATH
-	case strings.Contains(d, "signature does not verify"):
+	case verify.DPoPBadSignature:
 		return dpopBadSignature
 	}
 	return dpopInvalidProof

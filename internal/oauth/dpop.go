@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -184,31 +183,14 @@ func (d *dpopChecker) proof(r *http.Request) (*verify.DPoPProof, error) {
 // errStaleNonce: the proof's nonce is missing or no longer current.
 var errStaleNonce = errors.New("dpop nonce missing or stale")
 
-// dpopReasons map the fixed descriptions of verify's refusals to the
-// metric's reason label, checked in order; anything else is
-// "malformed". The set is fixed, so the label stays low-cardinality.
-var dpopReasons = []struct{ fragment, reason string }{
-	{"used before", "replayed"},
-	{"another method", "htm"},
-	{"another URL", "htu"},
-	{"request URL", "htu"},
-	{"too old", "iat"},
-	{"in the future", "iat"},
-	{"signature", "signature"},
-	// Not compact JWS, or signed with an algorithm not accepted: verify
-	// tells the two apart for no one, so neither does the metric.
-	{"not a JWS", "jws"},
-}
-
-// dpopReason is the metric label of a refused proof.
+// dpopReason is the metric label of a refused proof: verify's reason,
+// a fixed, low-cardinality set.
 func dpopReason(e *verify.DPoPError) string {
 	if e.Code == verify.DPoPCodeUseNonce {
-		return "nonce"
+		return string(verify.DPoPNonce)
 	}
-	for _, r := range dpopReasons {
-		if strings.Contains(e.Description, r.fragment) {
-			return r.reason
-		}
+	if e.Reason == "" {
+		return string(verify.DPoPMalformed)
 	}
-	return "malformed"
+	return string(e.Reason)
 }

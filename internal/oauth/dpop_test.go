@@ -281,7 +281,7 @@ func TestDPoPProofRefused(t *testing.T) {
 		{"future iat", []string{with("iat", time.Now().Add(10*time.Minute).Unix())}, "iat"},
 		{"signed by another key than its jwk", []string{foreign}, "signature"},
 		{"wrong typ", []string{k.sign(proofClaims(), (&jose.SignerOptions{EmbedJWK: true}).WithType("JWT"))}, "malformed"},
-		{"not a JWS", []string{"not-a-proof"}, "jws"},
+		{"not a JWS", []string{"not-a-proof"}, "malformed"},
 		{"empty", []string{""}, "malformed"},
 		{"two DPoP headers", []string{k.proof(), k.proof()}, "multiple"},
 	}

@@ -9,12 +9,6 @@ import (
 	"time"
 )
 
-// DPoP error codes of RFC 9449 §12.2, as DPoPError.Code holds them.
-const (
-	codeInvalidDPoPProof = "invalid_dpop_proof"
-	codeUseDPoPNonce     = "use_dpop_nonce"
-)
-
 // proofAlgorithmsDefault are the DPoP proof algorithms a middleware
 // accepts when ProofOfPossession names none: those of tokens.
 var proofAlgorithmsDefault = []string{"ES256", "ES384", "RS256", "PS256", "EdDSA"}
@@ -153,7 +147,7 @@ func (p *possession) check(r *http.Request, tok string, s scheme, c *Claims) err
 	// §4.3 step 1: exactly one proof.
 	proofs := r.Header.Values("DPoP")
 	if len(proofs) != 1 {
-		return &DPoPError{Code: codeInvalidDPoPProof, Description: "send exactly one DPoP header"}
+		return &DPoPError{Code: DPoPCodeInvalidProof, Description: "send exactly one DPoP header", Reason: DPoPMalformed}
 	}
 	proof, err := VerifyDPoPProof(r.Context(), proofs[0], DPoPOptions{
 		Method:      r.Method,

@@ -33,12 +33,40 @@ const (
 	DPoPCodeUseNonce = "use_dpop_nonce"
 )
 
+// DPoPReason sorts refused proofs for metrics and logs: a small, fixed
+// set of values, so it can be a metric label as it is.
+type DPoPReason string
+
+// The reasons a proof is refused for.
+const (
+	// DPoPMalformed: missing, too large, not a compact JWS with an
+	// accepted algorithm, a wrong typ or jwk, or claims that are not
+	// what §4.2 says.
+	DPoPMalformed DPoPReason = "malformed"
+	// DPoPBadSignature: the signature does not verify with the jwk.
+	DPoPBadSignature DPoPReason = "signature"
+	// DPoPWrongMethod: htm is not the request's method (§4.3 step 8).
+	DPoPWrongMethod DPoPReason = "htm"
+	// DPoPWrongURL: htu is not the request's URL (§4.3 step 9).
+	DPoPWrongURL DPoPReason = "htu"
+	// DPoPStale: iat is too old or in the future (§4.3 step 11).
+	DPoPStale DPoPReason = "iat"
+	// DPoPWrongATH: ath is missing or not the access token's hash
+	// (§4.3 step 12).
+	DPoPWrongATH DPoPReason = "ath"
+	// DPoPReplayed: the proof was used before (§11.1).
+	DPoPReplayed DPoPReason = "replayed"
+	// DPoPNonce: a current server nonce is required (§8, §9).
+	DPoPNonce DPoPReason = "nonce"
+)
+
 // DPoPError is why a proof was refused. Code is one of the DPoPCode*
 // constants; Description is safe to send to the client (it never quotes
-// the proof).
+// the proof); Reason sorts the refusal for metrics.
 type DPoPError struct {
 	Code        string
 	Description string
+	Reason      DPoPReason
 }
 
 // Error implements error.
@@ -46,8 +74,8 @@ func (e *DPoPError) Error() string {
 	return "dpop: " + e.Code + ": " + e.Description
 }
 
-func invalidProof(format string, args ...any) *DPoPError {
-	return &DPoPError{Code: DPoPCodeInvalidProof, Description: fmt.Sprintf(format, args...)}
+func invalidProof(reason DPoPReason, format string, args ...any) *DPoPError {
+	return &DPoPError{Code: DPoPCodeInvalidProof, Description: fmt.Sprintf(format, args...), Reason: reason}
 }
 
 // DPoPAlgorithms are the proof algorithms accepted when DPoPOptions names
@@ -138,10 +166,10 @@ type proofClaims struct {
 // cnf.jkt (§7.1). Every failure is a *DPoPError.
 func VerifyDPoPProof(ctx context.Context, proof string, o DPoPOptions) (*DPoPProof, error) {
 	if proof == "" {
-		return nil, invalidProof("the DPoP proof is missing")
+		return nil, invalidProof(DPoPMalformed, "the DPoP proof is missing")
 	}
 	if len(proof) > MaxDPoPProofSize {
-		return nil, invalidProof("the DPoP proof is too large")
+		return nil, invalidProof(DPoPMalformed, "the DPoP proof is too large")
 	}
 	algs, err := dpopAlgorithms(o.Algorithms)
 	if err != nil {
@@ -151,58 +179,58 @@ func VerifyDPoPProof(ctx context.Context, proof string, o DPoPOptions) (*DPoPPro
 	// the allow-list is applied while parsing, before any key is used.
 	jws, perr := jose.ParseSignedCompact(proof, algs)
 	if perr != nil {
-		return nil, invalidProof("the DPoP proof is not a JWS with an accepted algorithm")
+		return nil, invalidProof(DPoPMalformed, "the DPoP proof is not a JWS with an accepted algorithm")
 	}
 	if len(jws.Signatures) != 1 {
-		return nil, invalidProof("the DPoP proof must carry one signature")
+		return nil, invalidProof(DPoPMalformed, "the DPoP proof must carry one signature")
 	}
 	h := jws.Signatures[0].Protected
 	// §4.3 step 4.
 	if typ, _ := h.ExtraHeaders[jose.HeaderType].(string); typ != DPoPProofType {
-		return nil, invalidProof("the DPoP proof's typ must be %s", DPoPProofType)
+		return nil, invalidProof(DPoPMalformed, "the DPoP proof's typ must be %s", DPoPProofType)
 	}
 	// §4.3 step 7: the jwk header is a public key, never a private one;
 	// steps 6: the signature verifies with it.
 	jwk := h.JSONWebKey
 	if jwk == nil || !jwk.Valid() {
-		return nil, invalidProof("the DPoP proof carries no valid jwk header")
+		return nil, invalidProof(DPoPMalformed, "the DPoP proof carries no valid jwk header")
 	}
 	if !jwk.IsPublic() {
-		return nil, invalidProof("the DPoP proof's jwk must be a public key")
+		return nil, invalidProof(DPoPMalformed, "the DPoP proof's jwk must be a public key")
 	}
 	payload, verr := jws.Verify(jwk)
 	if verr != nil {
-		return nil, invalidProof("the DPoP proof's signature does not verify")
+		return nil, invalidProof(DPoPBadSignature, "the DPoP proof's signature does not verify")
 	}
 	var c proofClaims
 	dec := json.NewDecoder(bytes.NewReader(payload))
 	if err := dec.Decode(&c); err != nil {
-		return nil, invalidProof("the DPoP proof's claims are malformed")
+		return nil, invalidProof(DPoPMalformed, "the DPoP proof's claims are malformed")
 	}
 	// §4.3 step 3: every required claim.
 	if c.JTI == "" || c.HTM == "" || c.HTU == "" || len(c.IAT) == 0 {
-		return nil, invalidProof("the DPoP proof lacks jti, htm, htu or iat")
+		return nil, invalidProof(DPoPMalformed, "the DPoP proof lacks jti, htm, htu or iat")
 	}
 	if len(c.JTI) > maxJTILength {
-		return nil, invalidProof("the DPoP proof's jti is too long")
+		return nil, invalidProof(DPoPMalformed, "the DPoP proof's jti is too long")
 	}
 	iat, ok := unixSeconds(c.IAT)
 	if !ok {
-		return nil, invalidProof("the DPoP proof's iat is not a number")
+		return nil, invalidProof(DPoPMalformed, "the DPoP proof's iat is not a number")
 	}
 	// §4.3 step 8: the method, compared as sent (methods are case-
 	// sensitive, RFC 9110 §9.1).
 	if c.HTM != o.Method {
-		return nil, invalidProof("the DPoP proof is for another method")
+		return nil, invalidProof(DPoPWrongMethod, "the DPoP proof is for another method")
 	}
 	// §4.3 step 9.
 	want, err := NormalizeHTU(o.URL)
 	if err != nil {
-		return nil, invalidProof("the request URL cannot be normalised")
+		return nil, invalidProof(DPoPWrongURL, "the request URL cannot be normalised")
 	}
 	got, err := NormalizeHTU(c.HTU)
 	if err != nil || got != want {
-		return nil, invalidProof("the DPoP proof is for another URL")
+		return nil, invalidProof(DPoPWrongURL, "the DPoP proof is for another URL")
 	}
 	// §4.3 step 11: iat within the window.
 	now := time.Now()
@@ -218,30 +246,30 @@ func VerifyDPoPProof(ctx context.Context, proof string, o DPoPOptions) (*DPoPPro
 	}
 	issued := time.Unix(iat, 0)
 	if issued.After(now.Add(leeway)) {
-		return nil, invalidProof("the DPoP proof is issued in the future")
+		return nil, invalidProof(DPoPStale, "the DPoP proof is issued in the future")
 	}
 	if issued.Before(now.Add(-maxAge - leeway)) {
-		return nil, invalidProof("the DPoP proof is too old")
+		return nil, invalidProof(DPoPStale, "the DPoP proof is too old")
 	}
 	// §4.3 step 12: ath binds the proof to the presented token.
 	if o.AccessToken != "" {
 		if c.ATH == "" {
-			return nil, invalidProof("the DPoP proof lacks ath")
+			return nil, invalidProof(DPoPWrongATH, "the DPoP proof lacks ath")
 		}
 		if subtle.ConstantTimeCompare([]byte(c.ATH), []byte(AccessTokenHash(o.AccessToken))) != 1 {
-			return nil, invalidProof("the DPoP proof's ath does not match the access token")
+			return nil, invalidProof(DPoPWrongATH, "the DPoP proof's ath does not match the access token")
 		}
 	}
 	// §4.3 step 10: a nonce where the server asks for one. Checked after
 	// the signature so an unsigned guess learns nothing.
 	if o.Nonce != nil {
 		if err := o.Nonce(c.Nonce); err != nil {
-			return nil, &DPoPError{Code: DPoPCodeUseNonce, Description: "the authorization server requires a current nonce in the DPoP proof"}
+			return nil, &DPoPError{Code: DPoPCodeUseNonce, Description: "the authorization server requires a current nonce in the DPoP proof", Reason: DPoPNonce}
 		}
 	}
 	tp, err := jwk.Thumbprint(crypto.SHA256)
 	if err != nil {
-		return nil, invalidProof("the DPoP proof's key has no thumbprint")
+		return nil, invalidProof(DPoPMalformed, "the DPoP proof's key has no thumbprint")
 	}
 	p := &DPoPProof{
 		JTI:             c.JTI,
@@ -263,7 +291,7 @@ func VerifyDPoPProof(ctx context.Context, proof string, o DPoPOptions) (*DPoPPro
 			return nil, fmt.Errorf("dpop: replay cache: %w", err)
 		}
 		if seen {
-			return nil, invalidProof("the DPoP proof has been used before")
+			return nil, invalidProof(DPoPReplayed, "the DPoP proof has been used before")
 		}
 	}
 	return p, nil

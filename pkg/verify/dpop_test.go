@@ -192,6 +192,20 @@ func TestVerifyDPoPProof(t *testing.T) {
 				}
 			}},
 	}
+	// reasons are the refusals' DPoPReason where it is not DPoPMalformed.
+	reasons := map[string]DPoPReason{
+		"signed by another key":      DPoPBadSignature,
+		"wrong htm":                  DPoPWrongMethod,
+		"htm in lower case":          DPoPWrongMethod,
+		"wrong htu path":             DPoPWrongURL,
+		"wrong htu host":             DPoPWrongURL,
+		"wrong htu scheme":           DPoPWrongURL,
+		"stale iat":                  DPoPStale,
+		"iat in the future":          DPoPStale,
+		"missing ath":                DPoPWrongATH,
+		"ath of another token":       DPoPWrongATH,
+		"nonce required and missing": DPoPNonce,
+	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			o := base
@@ -214,6 +228,13 @@ func TestVerifyDPoPProof(t *testing.T) {
 			}
 			if de.Code != tc.code {
 				t.Errorf("code = %s (%s), want %s", de.Code, de.Description, tc.code)
+			}
+			want, ok := reasons[tc.name]
+			if !ok {
+				want = DPoPMalformed
+			}
+			if de.Reason != want {
+				t.Errorf("reason = %s (%s), want %s", de.Reason, de.Description, want)
 			}
 			if tc.proof != "" && strings.Contains(de.Error(), tc.proof) {
 				t.Error("the error quotes the proof")
@@ -239,8 +260,8 @@ func TestVerifyDPoPProofReplay(t *testing.T) {
 	}
 	_, err := VerifyDPoPProof(context.Background(), proof, o)
 	var de *DPoPError
-	if !errors.As(err, &de) || de.Code != DPoPCodeInvalidProof {
-		t.Fatalf("replay: err = %v, want invalid_dpop_proof", err)
+	if !errors.As(err, &de) || de.Code != DPoPCodeInvalidProof || de.Reason != DPoPReplayed {
+		t.Fatalf("replay: err = %v, want invalid_dpop_proof, replayed", err)
 	}
 	// The same jti from another key is another proof.
 	other := newProofMaker(t).sign(map[string]any{"jti": "once", "htm": "POST", "htu": "https://as.example.com/token", "iat": now.Unix()}, DPoPProofType)

@@ -185,9 +185,9 @@ func (m *middleware) refusalFor(s scheme, err error) refusal {
 		f := refusal{status: http.StatusUnauthorized, schemes: []scheme{schemeDPoP}, code: dpopErr.Code,
 			description: dpopErr.Description}
 		if !validQuotedValue(f.code) || !validQuotedValue(f.description) {
-			f.code, f.description = codeInvalidDPoPProof, "the DPoP proof is invalid"
+			f.code, f.description = DPoPCodeInvalidProof, "the DPoP proof is invalid"
 		}
-		if f.code == codeUseDPoPNonce && m.pop.newNonce != nil {
+		if f.code == DPoPCodeUseNonce && m.pop.newNonce != nil {
 			f.nonce = m.pop.newNonce()
 		}
 		return f

@@ -299,7 +299,7 @@ func TestDPoPErrorNeverBreaksTheChallenge(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := h.(*middleware).refusalFor(schemeDPoP, &DPoPError{Code: "invalid_dpop_proof", Description: "bad \"quote\""})
-	if got.code != codeInvalidDPoPProof || got.description != "the DPoP proof is invalid" {
+	if got.code != DPoPCodeInvalidProof || got.description != "the DPoP proof is invalid" {
 		t.Errorf("refusal = %q %q", got.code, got.description)
 	}
 }
