@@ -200,7 +200,7 @@ func TestCatalogSyncOutageKeepsTheTable(t *testing.T) {
 	w := &wiring{catalog: cs}
 	rec := httptest.NewRecorder()
 	w.readyz(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
-	if rec.Code != http.StatusOK || rec.Body.String() != "ok\n"+detail+"\n" {
+	if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"catalog_sync":{"status":"degraded","detail":"`+detail+`"}`) {
 		t.Errorf("/readyz = %d %q, want 200 with the detail", rec.Code, rec.Body.String())
 	}
 	if age := cs.age(now); age != 7 {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
-	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -130,43 +129,6 @@ func (w *wiring) adminHandler(ctx context.Context) http.Handler {
 // outage does not get healthy processes restarted.
 func healthz(rw http.ResponseWriter, _ *http.Request) {
 	plain(rw, http.StatusOK, "ok")
-}
-
-// readyz answers 200 when the server can do its job (the store answers and
-// the signing keys are loaded), else 503 with a short reason. A gateway
-// whose route table lags the stored catalog is still ready (it serves
-// its last table) and says so on a second line. The cause of
-// a failure goes to the log, never to the probe's caller.
-func (w *wiring) readyz(rw http.ResponseWriter, r *http.Request) {
-	if slices.Contains(w.roles, RoleAuthz) && !w.keysReady.Load() {
-		plain(rw, http.StatusServiceUnavailable, "signing keys not loaded")
-		return
-	}
-	if slices.Contains(w.roles, RoleGateway) && (w.gateway == nil || !w.gateway.Ready()) {
-		plain(rw, http.StatusServiceUnavailable, "gateway: issuer keys not loaded")
-		return
-	}
-	ready := "ok"
-	if w.catalog != nil {
-		if synced, detail := w.catalog.status(); !synced {
-			// Still ready: the last route table keeps serving, and
-			// taking every gateway out of rotation when the catalog
-			// cannot be read would turn a store hiccup into an outage.
-			ready += "\n" + detail
-		}
-	}
-	if w.db == nil {
-		plain(rw, http.StatusOK, ready)
-		return
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), readyzPingTimeout)
-	defer cancel()
-	if err := w.db.Ping(ctx); err != nil {
-		w.logger.Warn("readiness check failed", "component", "admin", "check", "store", "err", err)
-		plain(rw, http.StatusServiceUnavailable, "store unreachable")
-		return
-	}
-	plain(rw, http.StatusOK, ready)
 }
 
 func plain(rw http.ResponseWriter, status int, msg string) {

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -166,19 +165,6 @@ func TestStartRefusesUnknownRole(t *testing.T) {
 	_, err := Start(t.Context(), testConfig(t), nil, WithRoles("portal"))
 	if err == nil || !strings.Contains(err.Error(), `unknown role "portal"`) {
 		t.Fatalf("Start error = %v, want an unknown role error", err)
-	}
-}
-
-func TestReadyzBeforeKeysLoad(t *testing.T) {
-	t.Parallel()
-	w := &wiring{logger: slog.New(slog.DiscardHandler), roles: AllRoles()}
-	rec := httptest.NewRecorder()
-	w.readyz(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
-	if rec.Code != http.StatusServiceUnavailable {
-		t.Errorf("status %d, want 503", rec.Code)
-	}
-	if got, want := rec.Body.String(), "signing keys not loaded\n"; got != want {
-		t.Errorf("body %q, want %q", got, want)
 	}
 }
 
