@@ -51,6 +51,8 @@ type Config struct {
 	// TokenExchange configures OAuth 2.0 Token Exchange (RFC 8693); off
 	// by default.
 	TokenExchange TokenExchange `yaml:"token_exchange,omitempty"`
+	// Shutdown says how the node drains and stops on SIGTERM.
+	Shutdown Shutdown `yaml:"shutdown"`
 
 	// src locates fields in the file the config came from; nil for a
 	// config built in code.
@@ -255,6 +257,7 @@ func (c *Config) ApplyDefaults() {
 	setDuration(&c.Sessions.TTL, defaultSessionTTL)
 	c.LoginThrottle.ApplyDefaults()
 	c.DPoP.ApplyDefaults()
+	c.Shutdown.ApplyDefaults()
 	setString(&c.Log.Format, defaultLogFormat)
 	setString(&c.Log.Level, defaultLogLevel)
 	setDuration(&c.PurgeInterval, defaultPurgeInterval)

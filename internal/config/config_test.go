@@ -241,7 +241,8 @@ func TestDefault(t *testing.T) {
 			Redis:   RateLimitRedis{Addr: "127.0.0.1:6379", Prefix: "pc:", Timeout: Duration(50 * time.Millisecond)},
 			Memory:  RateLimitMemory{MaxKeys: 1_000_000},
 		},
-		Audit: Audit{Stream: AuditStream{Interval: Duration(time.Second)}},
+		Audit:    Audit{Stream: AuditStream{Interval: Duration(time.Second)}},
+		Shutdown: Shutdown{Grace: Duration(DefaultShutdownGrace)},
 	}
 	want.Gateway = Gateway{StripHeaderPrefixes: []string{"X-Portcullis-"}, CatalogPoll: Duration(DefaultCatalogPoll), Group: "default", RateLimit: want.RateLimit}
 	got := Default()

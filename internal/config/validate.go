@@ -71,6 +71,7 @@ func (c *Config) Validate() error {
 	v.duration("sessions.ttl", c.Sessions.TTL, duration.Bounds{Min: time.Second, Max: 720 * time.Hour})
 	v.loginThrottle()
 	v.dpop()
+	v.shutdown()
 	issuance := v.policy()
 	v.oneOf("log.format", c.Log.Format, logFormats)
 	v.oneOf("log.level", c.Log.Level, logLevels)

@@ -27,7 +27,7 @@ type readyCheck struct {
 
 // readiness is the /readyz body: the verdict, and each check the node's
 // roles call for, by name (store, signing_keys, issuer_keys,
-// catalog_sync, redis).
+// catalog_sync, redis, and shutdown while the node drains).
 type readiness struct {
 	Status string                `json:"status"`
 	Checks map[string]readyCheck `json:"checks"`
@@ -58,6 +58,10 @@ func (w *wiring) readiness(ctx context.Context) readiness {
 		if c.Status == checkFailed {
 			rd.Status = "not_ready"
 		}
+	}
+	if w.draining.Load() {
+		// Told to stop: out of rotation first (config shutdown.drain_delay).
+		set("shutdown", readyCheck{Status: checkFailed, Detail: "draining before shutdown"})
 	}
 	if slices.Contains(w.roles, RoleAuthz) {
 		if w.keysReady.Load() {

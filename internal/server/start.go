@@ -62,8 +62,9 @@ func ParseRoles(names []string) ([]Role, error) {
 }
 
 // DefaultShutdownTimeout bounds a graceful shutdown: in-flight requests get
-// this long to finish before their connections are closed.
-const DefaultShutdownTimeout = 15 * time.Second
+// this long to finish before their connections are closed. The
+// configuration's shutdown.grace sets it per node.
+const DefaultShutdownTimeout = config.DefaultShutdownGrace
 
 // Option adjusts Start.
 type Option func(*options)
@@ -94,7 +95,7 @@ func WithGetenv(getenv func(string) string) Option {
 	return func(o *options) { o.getenv = getenv }
 }
 
-// WithShutdownTimeout replaces DefaultShutdownTimeout.
+// WithShutdownTimeout replaces the configuration's shutdown.grace.
 func WithShutdownTimeout(d time.Duration) Option {
 	return func(o *options) { o.shutdownTimeout = d }
 }
@@ -230,7 +231,7 @@ type node struct {
 // listeners and settles the issuer from the bound addresses. On error
 // nothing stays open.
 func provision(cfg *config.Config, logger *slog.Logger, opts []Option) (*node, error) {
-	o := options{now: time.Now, getenv: os.Getenv, shutdownTimeout: DefaultShutdownTimeout}
+	o := options{now: time.Now, getenv: os.Getenv}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -249,6 +250,9 @@ func provision(cfg *config.Config, logger *slog.Logger, opts []Option) (*node, e
 	c.Gateway.Issuers = slices.Clone(c.Gateway.Issuers)
 	c.Gateway.APIs = slices.Clone(c.Gateway.APIs)
 	c.Gateway.TokenHandler.SPAs = slices.Clone(c.Gateway.TokenHandler.SPAs)
+	if o.shutdownTimeout == 0 {
+		o.shutdownTimeout = time.Duration(c.Shutdown.Grace)
+	}
 	n := &node{cfg: &c, logger: logger, opts: o, roles: roles, listeners: map[Role]net.Listener{}}
 	if err := n.listen(); err != nil {
 		return nil, err
@@ -402,7 +406,10 @@ func (n *node) serve(ctx context.Context, w *wiring) error {
 		case serveErr = <-errCh:
 		}
 		stop()
-		logger.Info("shutting down")
+		if serveErr == nil {
+			drain(w, r.servers, time.Duration(c.Shutdown.DrainDelay), logger)
+		}
+		logger.Info("shutting down", "grace", n.opts.shutdownTimeout)
 		shutdownErr := shutdownAll(context.WithoutCancel(runCtx), r.servers, n.opts.shutdownTimeout)
 		servers.Wait()
 		loops.Wait()
@@ -452,6 +459,22 @@ func relTo(dir, path string) string {
 		return path
 	}
 	return filepath.Join(dir, path)
+}
+
+// drain keeps the node serving for delay after it was told to stop, with
+// /readyz failing and keep-alives off, so load balancers take it out of
+// rotation and clients open their next connection elsewhere before it
+// stops accepting: no request meets a refused connection.
+func drain(w *wiring, servers []*http.Server, delay time.Duration, logger *slog.Logger) {
+	if delay <= 0 {
+		return
+	}
+	w.draining.Store(true)
+	for _, s := range servers {
+		s.SetKeepAlivesEnabled(false)
+	}
+	logger.Info("draining: still serving, /readyz failing", "drain_delay", delay)
+	time.Sleep(delay)
 }
 
 // shutdownAll shuts the servers down in parallel, closing what is still

@@ -40,6 +40,10 @@ type wiring struct {
 	secretKey []byte // keys client-secret digests
 	keys      *keys.Manager
 	keysReady atomic.Bool
+	// draining is set once the node has been told to stop and is
+	// draining (config shutdown.drain_delay): /readyz fails so load
+	// balancers take it out of rotation while it still serves.
+	draining atomic.Bool
 	hasher    *identity.Hasher
 	oauth     *oauth.Server
 	registry  *prometheus.Registry
