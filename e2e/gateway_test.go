@@ -415,6 +415,22 @@ func TestGatewayAttacks(t *testing.T) {
 			t.Fatalf("after revocation and the cache bound: %d, want 401", resp.StatusCode)
 		}
 	})
+	// One node runs both roles, so the authorization server tells its
+	// own gateway at once: no wait for the cache bound.
+	for _, f := range []string{store.FormatOpaque, store.FormatSplit} {
+		t.Run("revoked "+f+" token refused at once", func(t *testing.T) {
+			tok := g.serviceToken(t, f, "list_items")
+			if resp := g.call(t, "GET", "/warehouse/items", tok, nil); resp.StatusCode != 200 {
+				t.Fatalf("before revocation: %d", resp.StatusCode)
+			}
+			if st, _, _ := g.postForm("/oauth2/revoke", "service-"+f, g.secrets["service-"+f], url.Values{"token": {tok}}, nil); st != 200 {
+				t.Fatalf("revoke: %d", st)
+			}
+			if resp := g.call(t, "GET", "/warehouse/items", tok, nil); resp.StatusCode != 401 {
+				t.Fatalf("right after revocation: %d, want 401", resp.StatusCode)
+			}
+		})
+	}
 	t.Run("CORS", func(t *testing.T) {
 		pre := func(origin string) *http.Response {
 			req, _ := http.NewRequest(http.MethodOptions, g.gatewayURL+"/warehouse/items", nil)

@@ -135,6 +135,8 @@ var layers = map[string]layer{
 	// Shared test helpers.
 	"internal/logtest":         {},
 	"internal/store/storetest": {},
+	// Certificates for mutual-TLS tests (RFC 8705).
+	"internal/clientcert/clientcerttest": {},
 
 	// The control plane, wiring and the command line. The audit trail
 	// sits on the store; the domain services above it record through it.
@@ -179,6 +181,9 @@ var layers = map[string]layer{
 	"e2e":                {may: []string{anyPackage}},
 	"bench/baseline":     {},
 	"bench/plainproxy":   {},
+	// The deployment files' tests (Dockerfile, systemd, Kubernetes,
+	// compose); nothing imports it.
+	"deploy": {},
 }
 
 // plus returns base followed by more, in a new slice.

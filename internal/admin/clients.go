@@ -24,8 +24,15 @@ type ClientRequest struct {
 	Public                  bool     `json:"public,omitempty"`
 	AccessTokenFormat       string   `json:"access_token_format,omitempty"`
 	JWKS                    string   `json:"jwks,omitempty"`
-	Introspect              bool     `json:"introspect,omitempty"`
-	SkipConsent             bool     `json:"skip_consent,omitempty"`
+	// The RFC 8705 metadata (§2.1.2, §3.4).
+	TLSClientAuthSubjectDN string `json:"tls_client_auth_subject_dn,omitempty"`
+	TLSClientAuthSANDNS    string `json:"tls_client_auth_san_dns,omitempty"`
+	TLSClientAuthSANURI    string `json:"tls_client_auth_san_uri,omitempty"`
+	TLSClientAuthSANIP     string `json:"tls_client_auth_san_ip,omitempty"`
+	TLSClientAuthSANEmail  string `json:"tls_client_auth_san_email,omitempty"`
+	CertBoundAccessTokens  bool   `json:"tls_client_certificate_bound_access_tokens,omitempty"`
+	Introspect             bool   `json:"introspect,omitempty"`
+	SkipConsent            bool   `json:"skip_consent,omitempty"`
 }
 
 func clientETag(c registry.ClientInfo) string {
@@ -67,6 +74,9 @@ func (a *API) createClient(w http.ResponseWriter, r *http.Request, reqID string)
 		PostLogoutRedirectURIs: req.PostLogoutRedirectURIs,
 		Audience:               req.Audience, AuthMethod: req.TokenEndpointAuthMethod, Public: req.Public,
 		Format: req.AccessTokenFormat, CanIntrospect: req.Introspect, SkipConsent: req.SkipConsent,
+		TLSClientAuth: registry.TLSClientAuth{SubjectDN: req.TLSClientAuthSubjectDN, SANDNS: req.TLSClientAuthSANDNS,
+			SANURI: req.TLSClientAuthSANURI, SANIP: req.TLSClientAuthSANIP, SANEmail: req.TLSClientAuthSANEmail},
+		CertBoundAccessTokens: req.CertBoundAccessTokens,
 	}
 	if req.Scope != "" {
 		spec.Scopes = []string{req.Scope}

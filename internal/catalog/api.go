@@ -50,6 +50,18 @@ type API struct {
 	// tokens with proofs; DPoPOff refuses the DPoP scheme. A bound token
 	// (cnf.jkt) presented as Bearer is refused whatever the mode (§7.2).
 	DPoP string `yaml:"dpop"`
+	// MTLS says how the API treats certificate-bound tokens (RFC 8705
+	// §3, mtls.go): MTLSAllowed (the default, "") checks a token bound
+	// to a certificate (cnf x5t#S256) against the client certificate of
+	// the request and takes unbound tokens; MTLSRequired takes only bound
+	// ones. A bound token is checked whatever the mode.
+	MTLS string `yaml:"mtls"`
+	// ForwardClientCert sends the client certificate a call presented
+	// (and a bound token's binding was checked against) to the upstream
+	// in the RFC 9440 Client-Cert header, so that the backend can check
+	// the binding again. False sends none; a Client-Cert from the client
+	// never reaches the upstream either way.
+	ForwardClientCert bool `yaml:"forward_client_cert"`
 	// Policy is a CEL request rule every call must satisfy (see
 	// policy.RequestRule). Empty means none.
 	Policy string `yaml:"policy"`

@@ -68,6 +68,7 @@ func (v *validator) api(i int, loc *time.Location) {
 	v.upstreamErrors(f, a)
 	v.upstreamToken(f, a)
 	v.dpop(f, a)
+	v.mtls(f, a)
 	v.securityHeaders(f, a)
 	v.responseSigning(f, a)
 }

@@ -74,6 +74,9 @@ type CLI struct {
 	Audit     AuditCmd     `cmd:"" help:"Verify and export the audit trail of management changes."`
 	Apply     ApplyCmd     `cmd:"" help:"Make the stored API catalog match a document: show the changes, apply them with --yes."`
 	Export    ExportCmd    `cmd:"" help:"Write the stored API catalog as a document apply reads back."`
+	Config    ConfigCmd    `cmd:"" help:"Check configuration files."`
+	Version   VersionCmd   `cmd:"" help:"Print the version, commit and toolchain the binary was built from."`
+	Probe     ProbeCmd     `cmd:"" help:"GET a health URL and fail unless it answers 2xx (container health checks without a shell)."`
 }
 
 // KongOptions configures the parser of CLI: program name and help, the
@@ -87,10 +90,28 @@ func KongOptions(ctx context.Context, rt *Runtime) []kong.Option {
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
 		kong.Vars{"demo_dir": demo.DefaultDir(), "admin_token_env": DefaultTokenEnv},
 		kong.Writers(rt.Stdout, rt.Stderr),
+		kong.Exit(func(code int) { os.Exit(exitStatus(code)) }),
 		kong.BindTo(ctx, (*context.Context)(nil)),
 		kong.Bind(rt),
 	}
 }
+
+// ExitUsage is the exit status of a command line that does not parse (an
+// unknown flag, a missing argument). Kong's own is 80; 2 is what Go's
+// flag package and most Unix tools use, so scripts can tell "you called
+// it wrong" (2) from "it ran and failed" (1).
+const ExitUsage = 2
+
+// exitStatus maps kong's exit codes to the binary's.
+func exitStatus(code int) int {
+	if code == kongUsageStatus {
+		return ExitUsage
+	}
+	return code
+}
+
+// kongUsageStatus is the code kong exits with after a usage error.
+const kongUsageStatus = 80
 
 // exitCode is how Execute's parser reports an exit (after --help) without
 // ending the process.
@@ -111,7 +132,7 @@ func Execute(ctx context.Context, args []string, rt *Runtime) (err error) {
 			if !ok {
 				panic(v)
 			}
-			if code != 0 {
+			if code := exitStatus(int(code)); code != 0 {
 				err = fmt.Errorf("exit status %d", code)
 			}
 		}

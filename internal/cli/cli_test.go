@@ -296,7 +296,8 @@ func TestCLIHelp(t *testing.T) {
 		args []string
 		want []string
 	}{
-		{[]string{"--help"}, []string{"serve", "demo", "migrate", "clients", "users", "keys"}},
+		{[]string{"--help"}, []string{"serve", "demo", "migrate", "clients", "users", "keys", "config validate", "version", "probe"}},
+		{[]string{"config", "validate", "--help"}, []string{"<file>", "--roles"}},
 		{[]string{"clients", "create", "--help"}, []string{"--grant-type", "--redirect-uri", "--public", "--jwks-file", "--skip-consent"}},
 		{[]string{"demo", "--help"}, []string{"--data", "--authz-addr", "--admin-addr", "--issuer", demo.DefaultDir()}},
 		{[]string{"serve", "--help"}, []string{"--config", "--roles"}},

@@ -35,13 +35,21 @@ type ClientsCreateCmd struct {
 	PostLogoutRedirectURI []string `name:"post-logout-redirect-uri" sep:"none" placeholder:"URI" help:"Where the end-session endpoint may send the browser after a logout, compared verbatim; the rules of --redirect-uri (repeatable)."`
 	Scope                 []string `sep:"none" help:"Scopes the client may be granted (repeatable or space-separated)."`
 	Audience              []string `sep:"none" help:"Default audience of its access tokens (repeatable)."`
-	AuthMethod            string   `name:"auth-method" placeholder:"METHOD" help:"client_secret_basic (default), client_secret_post, private_key_jwt, or none with --public."`
+	AuthMethod            string   `name:"auth-method" placeholder:"METHOD" help:"client_secret_basic (default), client_secret_post, private_key_jwt, tls_client_auth, self_signed_tls_client_auth, or none with --public."`
 	Public                bool     `help:"A client that cannot keep a secret (SPA, native app)."`
 	Format                string   `default:"opaque" enum:"opaque,jwt,split" help:"Access token format: opaque, jwt or split."`
 	JWKSFile              string   `name:"jwks-file" type:"existingfile" placeholder:"FILE" help:"The client's public JWK Set: keys of use sig verify its private_key_jwt assertions (one needed with that method), keys of use enc (EC P-256/384/521, RSA >= 2048) receive response fields encrypted to it. Public keys only; a kid on each key when there are several."`
-	Introspect            bool     `help:"Allow the client to call the introspection endpoint."`
-	SkipConsent           bool     `name:"skip-consent" help:"First-party client: do not ask users for consent."`
-	JSON                  bool     `name:"json" help:"Print JSON."`
+	// The RFC 8705 metadata: one subject for tls_client_auth (§2.1.2),
+	// and bound tokens (§3.4).
+	TLSSubjectDN   string `name:"tls-client-auth-subject-dn" placeholder:"DN" help:"tls_client_auth: the subject DN the client's certificate must have, in RFC 4514 form (CN=svc,O=Example). Exactly one --tls-client-auth-* with that method."`
+	TLSSANDNS      string `name:"tls-client-auth-san-dns" placeholder:"NAME" help:"tls_client_auth: a DNS name SAN the client's certificate must carry."`
+	TLSSANURI      string `name:"tls-client-auth-san-uri" placeholder:"URI" help:"tls_client_auth: a URI SAN the client's certificate must carry (spiffe://...)."`
+	TLSSANIP       string `name:"tls-client-auth-san-ip" placeholder:"IP" help:"tls_client_auth: an IP address SAN the client's certificate must carry."`
+	TLSSANEmail    string `name:"tls-client-auth-san-email" placeholder:"EMAIL" help:"tls_client_auth: an e-mail SAN the client's certificate must carry."`
+	TLSBoundTokens bool   `name:"tls-bound-tokens" help:"Bind the client's access tokens to its TLS client certificate (RFC 8705 tls_client_certificate_bound_access_tokens); token requests without a certificate are refused."`
+	Introspect     bool   `help:"Allow the client to call the introspection endpoint."`
+	SkipConsent    bool   `name:"skip-consent" help:"First-party client: do not ask users for consent."`
+	JSON           bool   `name:"json" help:"Print JSON."`
 }
 
 // Run validates the flags, stores the client and prints it with its secret.
@@ -59,6 +67,9 @@ func (c *ClientsCreateCmd) Run(ctx context.Context, rt *Runtime) error {
 		Format:                 c.Format,
 		CanIntrospect:          c.Introspect,
 		SkipConsent:            c.SkipConsent,
+		TLSClientAuth: registry.TLSClientAuth{SubjectDN: c.TLSSubjectDN, SANDNS: c.TLSSANDNS,
+			SANURI: c.TLSSANURI, SANIP: c.TLSSANIP, SANEmail: c.TLSSANEmail},
+		CertBoundAccessTokens: c.TLSBoundTokens,
 	}
 	if c.JWKSFile != "" {
 		b, err := os.ReadFile(c.JWKSFile)
@@ -113,6 +124,9 @@ func clientRequest(spec registry.ClientSpec) admin.ClientRequest {
 		Scope:                  strings.Join(spec.Scopes, " "), Audience: spec.Audience, TokenEndpointAuthMethod: spec.AuthMethod,
 		Public: spec.Public, AccessTokenFormat: spec.Format, JWKS: string(spec.JWKS),
 		Introspect: spec.CanIntrospect, SkipConsent: spec.SkipConsent,
+		TLSClientAuthSubjectDN: spec.TLSClientAuth.SubjectDN, TLSClientAuthSANDNS: spec.TLSClientAuth.SANDNS,
+		TLSClientAuthSANURI: spec.TLSClientAuth.SANURI, TLSClientAuthSANIP: spec.TLSClientAuth.SANIP,
+		TLSClientAuthSANEmail: spec.TLSClientAuth.SANEmail, CertBoundAccessTokens: spec.CertBoundAccessTokens,
 	}
 }
 
@@ -294,6 +308,20 @@ func writeClient(w io.Writer, in registry.ClientInfo) error {
 	fmt.Fprintf(tw, "skip_consent:\t%t\n", in.SkipConsent)
 	if in.HasJWKS {
 		fmt.Fprintf(tw, "jwks:\tregistered\n")
+	}
+	for _, f := range []struct{ name, v string }{
+		{"tls_client_auth_subject_dn", in.TLSClientAuthSubjectDN},
+		{"tls_client_auth_san_dns", in.TLSClientAuthSANDNS},
+		{"tls_client_auth_san_uri", in.TLSClientAuthSANURI},
+		{"tls_client_auth_san_ip", in.TLSClientAuthSANIP},
+		{"tls_client_auth_san_email", in.TLSClientAuthSANEmail},
+	} {
+		if f.v != "" {
+			fmt.Fprintf(tw, "%s:\t%s\n", f.name, f.v)
+		}
+	}
+	if in.CertBoundAccessTokens {
+		fmt.Fprintf(tw, "tls_client_certificate_bound_access_tokens:\ttrue\n")
 	}
 	return tw.Flush()
 }

@@ -1,7 +1,9 @@
 // Package clientauth authenticates OAuth clients at the token,
 // introspection and revocation endpoints (RFC 6749 §2.3): client_secret_basic,
 // client_secret_post, private_key_jwt (RFC 7523 §2.2, with jti replay
-// protection) and none for public clients.
+// protection), tls_client_auth and self_signed_tls_client_auth (RFC 8705
+// §2: the TLS client certificate, against configured trust anchors or
+// the client's registered x5c) and none for public clients.
 //
 // It must never log or return a presented secret or assertion, and every
 // secret comparison is constant-time.
@@ -12,6 +14,7 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/base64"
 	"errors"
 	"net/http"
@@ -19,6 +22,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/portcullis/portcullis/internal/clientcert"
 	"github.com/portcullis/portcullis/internal/store"
 )
 
@@ -124,6 +128,9 @@ type Authenticator struct {
 	// previous accepts digests made under the previous master key during
 	// a master-key rotation (AcceptPreviousKey); zero otherwise.
 	previous PreviousKey
+	// certs and clientCAs serve the mutual-TLS methods (mtls.go).
+	certs     clientcert.Source
+	clientCAs *x509.CertPool
 }
 
 // Options configure how an Authenticator checks client assertions
@@ -145,6 +152,14 @@ type Options struct {
 	LegacyTokenEndpointAudience bool
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// ClientCerts says where a request's TLS client certificate comes
+	// from for tls_client_auth and self_signed_tls_client_auth (RFC 8705
+	// §2): the zero Source reads only the TLS connection.
+	ClientCerts clientcert.Source
+	// ClientCAs are the trust anchors of tls_client_auth certificates
+	// (RFC 8705 §2.1). Nil makes every tls_client_auth fail; it does not
+	// affect self_signed_tls_client_auth, which checks no chain.
+	ClientCAs *x509.CertPool
 }
 
 // New returns an authenticator whose assertion audience is audiences[0],
@@ -181,6 +196,8 @@ func NewAuthenticator(st Store, secretKey []byte, o Options) *Authenticator {
 		legacyTokenEndpoint: o.LegacyTokenEndpointAudience,
 		now:                 o.Now,
 		dummyDigest:         dummy,
+		certs:               o.ClientCerts,
+		clientCAs:           o.ClientCAs,
 	}
 }
 
@@ -203,7 +220,10 @@ func (a *Authenticator) Authenticate(ctx context.Context, r *http.Request) (stor
 	case store.AuthPrivateKeyJWT:
 		return a.authenticateAssertion(ctx, in)
 	case store.AuthNone:
-		return a.authenticateNone(ctx, in)
+		// A client_id alone: a public client, or one that authenticates
+		// with its TLS certificate (RFC 8705 §2), which the registration
+		// decides.
+		return a.authenticateClientID(ctx, r, in)
 	default:
 		return store.Client{}, &Error{Code: CodeInvalidClient, Description: descMissing,
 			Cause: errors.New("no client authentication or client_id in the request")}
@@ -248,18 +268,24 @@ func (a *Authenticator) authenticateSecret(ctx context.Context, in credentials) 
 	return c, nil
 }
 
-// authenticateNone accepts a public client that names itself with
+// authenticateClientID accepts a public client that names itself with
 // client_id and registered no authentication (RFC 6749 §2.1, RFC 7591 §2
-// "none").
-func (a *Authenticator) authenticateNone(ctx context.Context, in credentials) (store.Client, error) {
+// "none"), and hands a client registered for a mutual-TLS method to
+// authenticateCert (RFC 8705 §2).
+func (a *Authenticator) authenticateClientID(ctx context.Context, r *http.Request, in credentials) (store.Client, error) {
 	c, err := a.st.GetClient(ctx, in.clientID)
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
+			a.decoyChain(r)
 			return store.Client{}, &Error{Code: CodeInvalidClient, Description: descFailed, Cause: errors.New("unknown client")}
 		}
 		return store.Client{}, unavailable(false, err)
 	}
+	if IsTLSMethod(c.AuthMethod) {
+		return a.authenticateCert(r, c)
+	}
 	if c.AuthMethod != store.AuthNone {
+		a.decoyChain(r)
 		// A confidential client that sent no credentials.
 		return store.Client{}, &Error{Code: CodeInvalidClient, Description: descFailed,
 			Cause: errors.New("client is registered for " + c.AuthMethod + ", sent no credentials")}

@@ -47,6 +47,9 @@ type Clients struct {
 	// draft-ietf-oauth-rfc7523bis: an endpoint-URL audience is what the
 	// 2025 audience-injection attack exploits.
 	LegacyTokenEndpointAudience bool `yaml:"legacy_token_endpoint_audience"`
+	// MTLS turns on mutual-TLS client authentication and
+	// certificate-bound access tokens (RFC 8705); off by default.
+	MTLS ClientMTLS `yaml:"mtls,omitempty"`
 }
 
 // The login throttle defaults, as the field comments state them (the

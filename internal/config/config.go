@@ -78,9 +78,13 @@ type Listen struct {
 	// 127.0.0.1:8000.
 	Gateway string `yaml:"gateway"`
 	// GatewayTLS serves the gateway over TLS (HTTP/2 is then offered to
-	// clients through ALPN). Empty means plain HTTP, for a gateway behind
-	// a TLS-terminating load balancer or on loopback.
-	GatewayTLS ListenTLS `yaml:"gateway_tls"`
+	// clients through ALPN), optionally asking clients for certificates
+	// (RFC 8705 §3, gateway_mtls.go). Empty means plain HTTP, for a
+	// gateway behind a TLS-terminating load balancer or on loopback.
+	GatewayTLS GatewayTLS `yaml:"gateway_tls"`
+	// AuthzTLS serves the authorization server over TLS, optionally
+	// asking clients for certificates (RFC 8705). Empty means plain HTTP.
+	AuthzTLS AuthzTLS `yaml:"authz_tls,omitempty"`
 	// GatewayTimeouts are the gateway listener's own HTTP timeouts; the
 	// authorization server's and the admin listener's do not apply to it.
 	GatewayTimeouts ListenTimeouts `yaml:"gateway_timeouts"`
@@ -240,7 +244,7 @@ func (c *Config) ApplyDefaults() {
 	// Write stays zero: no listener-wide write timeout.
 	setDuration(&c.Listen.GatewayTimeouts.Idle, DefaultGatewayIdleTimeout)
 	if c.Issuer == "" {
-		c.Issuer = "http://" + c.Listen.Authz
+		c.Issuer = c.Listen.AuthzScheme() + "://" + c.Listen.Authz
 		c.derivedIssuer = c.Issuer
 	}
 	setString(&c.DataDir, defaultDataDir)

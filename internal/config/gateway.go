@@ -18,6 +18,16 @@ type Gateway struct {
 	// when it works out the client address. Empty means none: the peer
 	// address is the client.
 	TrustedProxies []string `yaml:"trusted_proxies"`
+	// ClientCertHeader is the header a TLS-terminating proxy in front of
+	// the gateway forwards the client certificate in, for
+	// certificate-bound tokens: RFC 9440's "Client-Cert" (a structured
+	// field byte sequence of the DER certificate). Empty means none is
+	// read. Needs ClientCertProxies. Read at start-up only.
+	ClientCertHeader string `yaml:"client_cert_header"`
+	// ClientCertProxies are the addresses (CIDR prefixes or single IPs)
+	// whose ClientCertHeader is believed; from anyone else the header is
+	// removed unread. Needs ClientCertHeader. Read at start-up only.
+	ClientCertProxies []string `yaml:"client_cert_proxies"`
 	// StripHeaders are request headers removed before proxying, on top of
 	// the built-in identity headers (X-User, X-User-Id, X-Remote-User,
 	// X-Forwarded-User, X-Authenticated-User, X-Client-Id, X-Scopes,

@@ -71,6 +71,8 @@ func (c *Config) Validate() error {
 	v.duration("sessions.ttl", c.Sessions.TTL, duration.Bounds{Min: time.Second, Max: 720 * time.Hour})
 	v.loginThrottle()
 	v.dpop()
+	v.clientMTLS()
+	v.gatewayClientCerts()
 	v.shutdown()
 	issuance := v.policy()
 	v.oneOf("log.format", c.Log.Format, logFormats)

@@ -65,5 +65,6 @@ func (g *Gateway) logAccess(ctx context.Context, ex *exchange, method string, st
 		ex.validation.attr(),
 		ex.response.attr(),
 		ex.dpop.attr(),
+		ex.mtls.attr(),
 	)
 }

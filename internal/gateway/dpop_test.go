@@ -381,11 +381,14 @@ func TestDPoPMalformedConfirmation(t *testing.T) {
 			}
 		})
 	}
-	// Another confirmation method alone (mTLS) is left to what checks it.
+	// Another confirmation method alone (mTLS) is left to what checks it:
+	// the DPoP step passes it, the certificate step (mtls.go) refuses it,
+	// since this request presents no certificate.
 	tok := e.is.JWT(t, gatewaytest.Claims{Subject: "alice", Scope: "list_items", Audience: []string{"warehouse"},
 		Extra: map[string]any{"cnf": map[string]any{"x5t#S256": "abc"}}})
-	if w := e.serve(request("GET", "/warehouse/items", tok)); w.Code != http.StatusOK {
-		t.Errorf("cnf without jkt: status = %d, want 200", w.Code)
+	w := e.serve(request("GET", "/warehouse/items", tok))
+	if line := e.logLines(t, "request"); w.Code != http.StatusUnauthorized || line[len(line)-1]["dpop"] != nil {
+		t.Errorf("cnf without jkt: status = %d, dpop %v; want 401 from the certificate check alone", w.Code, line[len(line)-1]["dpop"])
 	}
 }
 

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bufio"
+	"crypto/x509"
 	"net"
 	"net/http"
 	"net/netip"
@@ -57,8 +58,13 @@ type exchange struct {
 	verified *token.Verified
 	// scheme is the Authorization scheme raw came with (schemeNone for
 	// a session cookie); dpop what the DPoP check made of it (dpop.go).
-	scheme   authScheme
-	dpop     dpopOutcome
+	scheme authScheme
+	dpop   dpopOutcome
+	// mtls is what the certificate-binding check made of the token
+	// (mtls.go); cert the client certificate it forwards upstream, nil
+	// unless the API has forward_client_cert.
+	mtls     mtlsOutcome
+	cert     *x509.Certificate
 	decision decision
 	// reason says why a request was refused, for the access log: always a
 	// fixed string of the gateway's, never client or token content.

@@ -38,6 +38,7 @@ import (
 
 	"github.com/portcullis/portcullis/internal/backendtoken"
 	"github.com/portcullis/portcullis/internal/catalog"
+	"github.com/portcullis/portcullis/internal/clientcert"
 	"github.com/portcullis/portcullis/internal/phantom"
 	"github.com/portcullis/portcullis/internal/ratelimit"
 	"github.com/portcullis/portcullis/internal/tokenhandler"
@@ -84,6 +85,13 @@ type Options struct {
 	// balancer need one they share (replay.Redis). Nil means
 	// verify.NewMemoryReplayCache(0), for this process only.
 	DPoPReplay verify.ReplayCache
+	// ClientCerts says where a request's client certificate comes from,
+	// for certificate-bound tokens (RFC 8705 §3, mtls.go): the TLS
+	// connection, and Header from Proxies when the gateway sits behind a
+	// TLS-terminating proxy. The zero value reads the connection only.
+	// ServeHTTP removes Header from every request that did not come from
+	// one of Proxies before anything else reads it.
+	ClientCerts clientcert.Source
 	// BackendTokenShared lets the gateway nodes share the tokens they
 	// obtain for upstreams (upstream_token), sealed under a key derived
 	// from the gateway's client secret at the issuer, which every node
@@ -117,6 +125,8 @@ type Gateway struct {
 	clientKeys ClientKeys
 	// dpopReplay is Options.DPoPReplay, kept across reloads.
 	dpopReplay verify.ReplayCache
+	// clientCerts is Options.ClientCerts.
+	clientCerts clientcert.Source
 	// backendShared is Options.BackendTokenShared; backend are the
 	// current table's upstream token sources (under mu).
 	backendShared backendtoken.Shared
@@ -179,8 +189,9 @@ func newGateway(ctx context.Context, o Options, f factory) (*Gateway, error) {
 		getenv:  o.Getenv,
 		split:   o.SplitSource,
 		// A nil interface stays nil: steps test it to refuse.
-		clientKeys: o.ClientKeys,
-		dpopReplay: o.DPoPReplay,
+		clientKeys:  o.ClientKeys,
+		dpopReplay:  o.DPoPReplay,
+		clientCerts: o.ClientCerts,
 		// Nil when not set, so sources stay per node.
 		backendShared: o.BackendTokenShared,
 		limiter:       o.RateLimiter,
@@ -228,6 +239,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	t := g.table.Load()
 	ex := getExchange(w, g.now())
 	defer g.finish(t, ex, r)
+	// Before anything reads it: a client cannot name a certificate it
+	// holds no key of in the header only a proxy may send.
+	g.clientCerts.Strip(r)
 
 	ex.peer, ex.peerText = peerAddr(r.RemoteAddr)
 	ex.client = ex.peer

@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"net/textproto"
 	"strings"
+
+	"github.com/portcullis/portcullis/internal/clientcert"
 )
 
 // builtinStripHeaders never reach an upstream, whoever sent them: identity
@@ -21,6 +23,11 @@ var builtinStripHeaders = []string{
 	// it; the upstream gets the JWT alone, and a proof passed on could be
 	// replayed to another resource that trusts the gateway's hosts.
 	"Dpop",
+	// RFC 9440 §2: the client certificate and chain a TLS-terminating
+	// proxy vouches for. A client's own would let it name a certificate
+	// to a backend that checks bindings; forward_client_cert sets
+	// Client-Cert from what the gateway itself verified.
+	"Client-Cert", "Client-Cert-Chain",
 }
 
 // builtinStripPrefixes always apply, on top of the configured ones.
@@ -200,6 +207,10 @@ func (s *headerStep) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	h["X-Request-Id"] = ex.idHeader
+	if ex.cert != nil {
+		// RFC 9440 §2.2, as a TLS-terminating proxy sends it.
+		h[clientcert.HeaderClientCert] = []string{clientcert.FormatHeader(ex.cert)}
+	}
 	s.next.ServeHTTP(w, r)
 }
 

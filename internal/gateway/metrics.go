@@ -24,6 +24,8 @@ type metrics struct {
 	reqsig *prometheus.CounterVec
 	// dpop counts DPoP checks and refusals (dpop_metrics.go).
 	dpop *prometheus.CounterVec
+	// mtls counts certificate-binding checks (mtls_metrics.go).
+	mtls *prometheus.CounterVec
 	// reg and all are for unregister.
 	reg prometheus.Registerer
 	all []prometheus.Collector
@@ -64,6 +66,8 @@ func newMetrics(reg prometheus.Registerer, g *Gateway) (*metrics, error) {
 	cs = append(cs, m.reqsig)
 	m.dpop = newDPoPMetrics()
 	cs = append(cs, m.dpop)
+	m.mtls = newMTLSMetrics()
+	cs = append(cs, m.mtls)
 	m.responseValidation = newResponseValidationMetrics()
 	cs = append(cs, m.responseValidation)
 	for _, kind := range []string{"opaque", "split"} {
@@ -130,6 +134,8 @@ type opMetrics struct {
 	reqsig *prometheus.CounterVec
 	// dpop counts DPoP checks (dpop_metrics.go).
 	dpop *prometheus.CounterVec
+	// mtls counts certificate-binding checks (mtls_metrics.go).
+	mtls *prometheus.CounterVec
 }
 
 // forOp returns the children for an operation of an API version (""
@@ -142,6 +148,7 @@ func (m *metrics) forOp(api, version, op string) *opMetrics {
 	o.fields = m.fields
 	o.reqsig = m.reqsig
 	o.dpop = m.dpop
+	o.mtls = m.mtls
 	o.responseValidation = m.responseValidation
 	counters := map[uint32]prometheus.Counter{}
 	// The pairs nearly every operation sees, resolved up front.

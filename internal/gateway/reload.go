@@ -30,6 +30,7 @@ func (g *Gateway) Reload(ctx context.Context, snap catalog.Snapshot) error {
 		split:         g.split,
 		clientKeys:    g.clientKeys,
 		dpopReplay:    g.dpopReplay,
+		clientCerts:   g.clientCerts,
 		metrics:       g.metrics,
 		limiter:       g.limiter,
 		blocks:        g.blocks,

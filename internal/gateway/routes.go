@@ -15,6 +15,7 @@ import (
 
 	"github.com/portcullis/portcullis/internal/backendtoken"
 	"github.com/portcullis/portcullis/internal/catalog"
+	"github.com/portcullis/portcullis/internal/clientcert"
 	"github.com/portcullis/portcullis/internal/phantom"
 	"github.com/portcullis/portcullis/internal/ratelimit"
 	"github.com/portcullis/portcullis/internal/token"
@@ -109,6 +110,8 @@ type apiRoute struct {
 	validation *apiValidation
 	// dpop is the API's DPoP mode and challenges (dpop.go).
 	dpop dpopPolicy
+	// mtls is the API's certificate-binding mode (mtls.go).
+	mtls mtlsPolicy
 	// backendToken obtains the token sent upstream; nil forwards the
 	// caller's verified JWT (backend_token.go).
 	backendToken *backendtoken.Source
@@ -157,11 +160,13 @@ type builder struct {
 	clientKeys ClientKeys
 	// dpopReplay remembers accepted DPoP proofs (dpop.go).
 	dpopReplay verify.ReplayCache
-	metrics    *metrics
-	limiter    ratelimit.Backend
-	blocks     ratelimit.Blocks
-	limitRT    *limitRuntime
-	lim        limitBuild
+	// clientCerts is where client certificates come from (mtls.go).
+	clientCerts clientcert.Source
+	metrics     *metrics
+	limiter     ratelimit.Backend
+	blocks      ratelimit.Blocks
+	limitRT     *limitRuntime
+	lim         limitBuild
 	// preAuthMem counts the pre-authentication limit; preAuth is the
 	// limit compiled for this table (nil when it has none).
 	preAuthMem *ratelimit.Memory
@@ -192,7 +197,9 @@ type builder struct {
 func (b *builder) build(ctx context.Context, s *catalog.Snapshot) (_ *table, err error) {
 	t := &table{unmatched: b.metrics.forOp("", "", ""), trusted: s.TrustedProxyPrefixes()}
 	loc := s.Location()
-	strip := newStripSet(s.StripHeaders, s.StripHeaderPrefixes)
+	// The proxy's client-certificate header is the gateway's to read and
+	// never the upstream's: forward_client_cert sets Client-Cert anew.
+	strip := newStripSet(slices.Concat(s.StripHeaders, []string{b.clientCerts.Header}), s.StripHeaderPrefixes)
 	if t.limits, err = b.buildLimits(s, loc); err != nil {
 		return nil, &ConfigError{Err: err}
 	}
@@ -286,6 +293,7 @@ func (b *builder) api(ctx context.Context, s *catalog.Snapshot, c *catalog.API, 
 	api.challengeInvalid = []string{realm + `, error="invalid_token"`}
 	api.challengeRequest = []string{realm + `, error="invalid_request"`}
 	api.setDPoP(c.DPoP)
+	api.setMTLS(c.MTLS, c.ForwardClientCert)
 
 	for _, k := range c.Tokens {
 		switch k {
@@ -367,6 +375,7 @@ func (b *builder) api(ctx context.Context, s *catalog.Snapshot, c *catalog.API, 
 		sc.getenv = b.getenv
 		sc.clientKeys = b.clientKeys
 		sc.dpopReplay = b.dpopReplay
+		sc.clientCerts = b.clientCerts
 		sc.apiCfg = c
 		// The declared operations come first in ops, in order, then
 		// those of the OpenAPI document.
@@ -496,6 +505,8 @@ type stepConfig struct {
 	apiCfg *catalog.API
 	// dpopReplay remembers the DPoP proofs accepted (dpop.go).
 	dpopReplay verify.ReplayCache
+	// clientCerts finds a request's client certificate (mtls.go).
+	clientCerts clientcert.Source
 }
 
 // stepConstructor builds one step around next; a step with nothing to do
@@ -515,6 +526,8 @@ var chainSteps = []struct {
 	{"credentials", newCredentials},
 	{"resolve", newResolve},
 	{"dpop", newDPoP},
+	// After dpop: a token bound to a key and a certificate meets both.
+	{"mtls", newMTLS},
 	{"scope", newScope},
 	{"request_signatures", newRequestSignatures},
 	{"policy", newPolicy},

@@ -3,6 +3,7 @@ package oauth
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 
 	"github.com/portcullis/portcullis/internal/keys"
 )
@@ -42,16 +43,33 @@ type discoveryDoc struct {
 	IntrospectionSigningAlgs          []string `json:"introspection_signing_alg_values_supported,omitempty"`
 	// DPoPSigningAlgs is RFC 9449 §5.1: the proof algorithms accepted.
 	DPoPSigningAlgs []string `json:"dpop_signing_alg_values_supported,omitempty"`
+	// CertBoundAccessTokens is RFC 8705 §3.3; MTLSEndpointAliases §5.
+	// Both are left out unless mutual TLS is configured.
+	CertBoundAccessTokens bool              `json:"tls_client_certificate_bound_access_tokens,omitempty"`
+	MTLSEndpointAliases   map[string]string `json:"mtls_endpoint_aliases,omitempty"`
 }
 
 // assertionAlgs are the algorithms accepted for private_key_jwt client
 // assertions (asymmetric only).
 var assertionAlgs = []string{"RS256", "PS256", "ES256", "ES384", "EdDSA"}
 
-var authMethods = []string{"client_secret_basic", "client_secret_post", "private_key_jwt", "none"}
+// authMethods are the client authentication methods of every endpoint
+// that takes them: the confidential ones, then the mutual-TLS ones (RFC
+// 8705 §2) when configured, then none for public clients. The
+// introspection endpoint takes no public clients (RFC 7662 §2.1).
+func (s *Server) authMethods() (all, confidential []string) {
+	confidential = []string{"client_secret_basic", "client_secret_post", "private_key_jwt"}
+	if m := s.cfg.MTLS; m.Enabled {
+		if m.PKI {
+			confidential = append(confidential, "tls_client_auth")
+		}
+		confidential = append(confidential, "self_signed_tls_client_auth")
+	}
+	return append(slices.Clip(confidential), "none"), confidential
+}
 
 func (s *Server) discoveryDocument() discoveryDoc {
-	confidential := []string{"client_secret_basic", "client_secret_post", "private_key_jwt"}
+	authMethods, confidential := s.authMethods()
 	return discoveryDoc{
 		Issuer:                            s.cfg.Issuer,
 		AuthorizationEndpoint:             s.url(pathAuthorize),
@@ -81,6 +99,8 @@ func (s *Server) discoveryDocument() discoveryDoc {
 		AccessTokenSigningAlgs:            []string{s.o.Keys.Alg(keys.UseAccess)},
 		IntrospectionSigningAlgs:          []string{s.o.Keys.Alg(keys.UseAccess)},
 		DPoPSigningAlgs:                   s.dpop.algs,
+		CertBoundAccessTokens:             s.cfg.MTLS.Enabled,
+		MTLSEndpointAliases:               s.mtlsAliases(),
 	}
 }
 

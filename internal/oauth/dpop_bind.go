@@ -13,43 +13,60 @@ import (
 	"github.com/portcullis/portcullis/pkg/verify"
 )
 
-// claimCnf is the confirmation claim (RFC 7800 §3.1) a DPoP-bound token
-// carries as {"jkt": thumbprint} (RFC 9449 §6.1). It is kept in the
-// stored token's claims, so every form of the token (JWT, split,
-// phantom, introspection) is made from the same record.
+// claimCnf is the confirmation claim (RFC 7800 §3.1): a DPoP-bound token
+// carries {"jkt": thumbprint} (RFC 9449 §6.1), a certificate-bound one
+// {"x5t#S256": thumbprint} (RFC 8705 §3.1), a token bound both ways
+// both. It is kept in the stored token's claims, so every form of the
+// token (JWT, split, phantom, introspection) is made from the same
+// record.
 const claimCnf = "cnf"
 
-// cnfClaim is the cnf value of a token bound to jkt.
-func cnfClaim(jkt string) map[string]any { return map[string]any{"jkt": jkt} }
+// confirmation is what a token is bound to; empty fields mean unbound.
+type confirmation struct {
+	// JKT is the DPoP key's RFC 7638 thumbprint (RFC 9449 §6.1).
+	JKT string `json:"jkt,omitempty"`
+	// X5T is the client certificate's SHA-256 thumbprint (RFC 8705 §3.1).
+	X5T string `json:"x5t#S256,omitempty"`
+}
 
-// takeJKT removes cnf from a token's decoded extra claims and returns its
-// jkt, "" for a token bound to no key (or to something that is not a
-// DPoP key, which no token of ours is).
-func takeJKT(extra map[string]any) string {
+// cnfClaim is the cnf value of a token bound to b.
+func cnfClaim(b confirmation) map[string]any {
+	m := make(map[string]any, 2)
+	if b.JKT != "" {
+		m["jkt"] = b.JKT
+	}
+	if b.X5T != "" {
+		m["x5t#S256"] = b.X5T
+	}
+	return m
+}
+
+// takeCnf removes cnf from a token's decoded extra claims and returns
+// what it binds the token to, empty for a token bound to nothing.
+func takeCnf(extra map[string]any) confirmation {
 	v, ok := extra[claimCnf]
 	if !ok {
-		return ""
+		return confirmation{}
 	}
 	delete(extra, claimCnf)
 	m, _ := v.(map[string]any)
 	jkt, _ := m["jkt"].(string)
-	return jkt
+	x5t, _ := m["x5t#S256"].(string)
+	return confirmation{JKT: jkt, X5T: x5t}
 }
 
-// boundKey is the jkt a stored token is bound to, "" for none.
-func boundKey(claims []byte) (string, error) {
+// boundTo is what a stored token is bound to.
+func boundTo(claims []byte) (confirmation, error) {
 	if len(claims) == 0 {
-		return "", nil
+		return confirmation{}, nil
 	}
 	var c struct {
-		Cnf struct {
-			JKT string `json:"jkt"`
-		} `json:"cnf"`
+		Cnf confirmation `json:"cnf"`
 	}
 	if err := json.Unmarshal(claims, &c); err != nil {
-		return "", fmt.Errorf("stored claims: %w", err)
+		return confirmation{}, fmt.Errorf("stored claims: %w", err)
 	}
-	return c.Cnf.JKT, nil
+	return c.Cnf, nil
 }
 
 // unbindClaims returns claims without cnf.
@@ -63,10 +80,11 @@ func unbindClaims(claims []byte) ([]byte, error) {
 }
 
 // refreshBound reports whether c's refresh tokens are bound to the DPoP
-// key of the request that got them. RFC 9449 §5: a public client's are,
-// since nothing else holds them to the client; a confidential client's
-// are not, as its own authentication already sender-constrains them and
-// it may change keys.
+// key or client certificate of the request that got them. RFC 9449 §5
+// and RFC 8705 §4: a public client's are, since nothing else holds them
+// to the client; a confidential client's are not, as its own
+// authentication already sender-constrains them and it may change keys
+// or renew its certificate.
 func refreshBound(c store.Client) bool { return c.AuthMethod == store.AuthNone }
 
 // proofKey is the thumbprint a token issued for p is bound to: "" when
@@ -97,12 +115,12 @@ func (d *dpopChecker) requireKey(want string, p *verify.DPoPProof, what string) 
 	return nil
 }
 
-// checkRefreshKey applies requireKey to a public client's refresh token
-// before it is used. Marking it used first would let whoever holds a
+// checkRefreshKey applies requireKey and requireCert to a public
+// client's refresh token before it is used. Marking it used first would let whoever holds a
 // stolen bound token, without its key, make the rightful client's next
 // refresh look like reuse and so revoke its grant. A token that is not
 // found, or not this client's, is left for UseRefreshToken to refuse.
-func (s *Server) checkRefreshKey(ctx context.Context, digest []byte, c store.Client, p *verify.DPoPProof) error {
+func (s *Server) checkRefreshKey(ctx context.Context, digest []byte, c store.Client, p *verify.DPoPProof, cert string) error {
 	t, err := s.o.Store.GetToken(ctx, digest)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil
@@ -112,11 +130,14 @@ func (s *Server) checkRefreshKey(ctx context.Context, digest []byte, c store.Cli
 	if t.Kind != store.KindRefresh || t.ClientID != c.ID {
 		return nil
 	}
-	jkt, err := boundKey(t.Claims)
+	b, err := boundTo(t.Claims)
 	if err != nil {
 		return s.serverError(ctx, "refresh token binding", err)
 	}
-	return s.dpop.requireKey(jkt, p, "the refresh token")
+	if e := requireCert(b.X5T, cert, "the refresh token"); e != nil {
+		return e
+	}
+	return s.dpop.requireKey(b.JKT, p, "the refresh token")
 }
 
 // parseDPoPJKT reads the dpop_jkt parameter of an authorization request
@@ -139,18 +160,18 @@ func parseDPoPJKT(p url.Values) (string, error) {
 	return jkt, nil
 }
 
-// bindClaims sets the cnf of a new access token's extra claims to jkt,
-// or removes it when jkt is empty: the binding is always this request's
-// proof, never one carried over from other claims (an exchanged
-// token's, say). It returns extra, made when nil.
-func bindClaims(extra map[string]any, jkt string) map[string]any {
-	if jkt == "" {
+// bindClaims sets the cnf of a new access token's extra claims to b, or
+// removes it when b is empty: the binding is always this request's proof
+// and certificate, never one carried over from other claims (an
+// exchanged token's, say). It returns extra, made when nil.
+func bindClaims(extra map[string]any, b confirmation) map[string]any {
+	if b == (confirmation{}) {
 		delete(extra, claimCnf)
 		return extra
 	}
 	if extra == nil {
 		extra = map[string]any{}
 	}
-	extra[claimCnf] = cnfClaim(jkt)
+	extra[claimCnf] = cnfClaim(b)
 	return extra
 }

@@ -12,7 +12,6 @@ import (
 	"github.com/portcullis/portcullis/internal/printable"
 	"github.com/portcullis/portcullis/internal/store"
 	"github.com/portcullis/portcullis/internal/token"
-	"github.com/portcullis/portcullis/pkg/verify"
 )
 
 // grantTokenExchange is the grant type of RFC 8693 §2.1.
@@ -85,7 +84,7 @@ func (s *Server) grantTypesSupported() []string {
 //
 // A DPoP proof on the request binds the issued token to its key (RFC 9449
 // §5), as for every other grant.
-func (s *Server) tokenExchange(r *http.Request, c store.Client, proof *verify.DPoPProof) (tokenResponse, error) {
+func (s *Server) tokenExchange(r *http.Request, c store.Client, snd sender) (tokenResponse, error) {
 	ctx := r.Context()
 	f := r.PostForm
 	subjectRaw, subjectType := f.Get("subject_token"), f.Get("subject_token_type")
@@ -194,7 +193,8 @@ func (s *Server) tokenExchange(r *http.Request, c store.Client, proof *verify.DP
 		// Revoking the subject token's grant (a reused code or refresh
 		// token, a logout) revokes what was exchanged from it too.
 		grantID: subject.grantID,
-		jkt:     proofKey(proof),
+		jkt:     proofKey(snd.proof),
+		x5t:     snd.x5t,
 		exchange: &exchanged{
 			subject:  subject.party.Sub,
 			claims:   claims,

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"log/slog"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/portcullis/portcullis/internal/clientauth"
+	"github.com/portcullis/portcullis/internal/clientcert"
 	"github.com/portcullis/portcullis/internal/identity"
 	"github.com/portcullis/portcullis/internal/keys"
 	"github.com/portcullis/portcullis/internal/logtest"
@@ -43,6 +45,10 @@ type harnessOptions struct {
 	store func(*store.DB) Store
 	// sessionStore wraps the sessions' store; nil means the store itself.
 	sessionStore func(*store.DB) identity.SessionStore
+	// clientCAs and certs configure mutual TLS (RFC 8705) for both the
+	// authenticator and the server.
+	clientCAs *x509.CertPool
+	certs     clientcert.Source
 }
 
 func newHarness(t *testing.T, cfg Config, ho harnessOptions) *harness {
@@ -91,16 +97,18 @@ func newHarness(t *testing.T, cfg Config, ho harnessOptions) *harness {
 		cfg.Issuer = harnessIssuer
 	}
 	srv, err := New(Options{
-		Config:   cfg,
-		Store:    st,
-		Keys:     km,
-		Clients:  clientauth.NewAuthenticator(db, secretKey, clientauth.Options{Issuer: cfg.Issuer}),
-		Users:    identity.NewUsers(db, identity.NewHasher(1), nil),
-		Sessions: sessions,
-		CSRF:     identity.NewCSRF(keys.DeriveKey(master, keys.PurposeCSRF), true),
-		Pages:    pages,
-		Policy:   issuance,
-		Sealer:   sealer,
+		Config: cfg,
+		Store:  st,
+		Keys:   km,
+		Clients: clientauth.NewAuthenticator(db, secretKey, clientauth.Options{Issuer: cfg.Issuer,
+			ClientCAs: ho.clientCAs, ClientCerts: ho.certs}),
+		ClientCerts: ho.certs,
+		Users:       identity.NewUsers(db, identity.NewHasher(1), nil),
+		Sessions:    sessions,
+		CSRF:        identity.NewCSRF(keys.DeriveKey(master, keys.PurposeCSRF), true),
+		Pages:       pages,
+		Policy:      issuance,
+		Sealer:      sealer,
 		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})).
 			With("component", "oauth"),
 	})

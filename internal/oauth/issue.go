@@ -32,6 +32,9 @@ type grant struct {
 	// jkt is the thumbprint of the DPoP key the access token is bound to
 	// (RFC 9449 §6), from the request's proof; empty for a bearer token.
 	jkt string
+	// x5t is the thumbprint of the client certificate the access token
+	// is bound to (RFC 8705 §3), from certBinding; empty when unbound.
+	x5t string
 	// exchange is set by the token exchange grant (RFC 8693), nil for
 	// every other grant.
 	exchange *exchanged
@@ -74,7 +77,7 @@ func (s *Server) issue(ctx context.Context, g grant) (tokenResponse, error) {
 			authTime = x.authTime.Unix()
 		}
 	}
-	extra = bindClaims(extra, g.jkt)
+	extra = bindClaims(extra, confirmation{JKT: g.jkt, X5T: g.x5t})
 	extraJSON, err := json.Marshal(extra)
 	if err != nil {
 		return tokenResponse{}, fmt.Errorf("marshal claims: %w", err)
@@ -186,9 +189,11 @@ func (s *Server) accessClaims(t store.Token) (token.AccessClaims, error) {
 		ClientID:  t.ClientID,
 		Scope:     t.Scope,
 		Extra:     extra,
-		// RFC 9449 §6.1, §6.2: lifted out of Extra, like act below.
-		JKT: takeJKT(extra),
 	}
+	// RFC 9449 §6.1, §6.2 and RFC 8705 §3.1, §3.2: lifted out of Extra,
+	// like act below.
+	cnf := takeCnf(extra)
+	c.JKT, c.X5T = cnf.JKT, cnf.X5T
 	if act, ok := extra["act"].(map[string]any); ok {
 		// Stored by the token exchange (exchange.go); Extra cannot carry
 		// it out, so it is lifted into its own field.
@@ -237,9 +242,9 @@ func (s *Server) issueRefresh(ctx context.Context, g grant, access store.Token, 
 	rec.JTI = token.NewID()
 	rec.IssuedAt = time.Unix(now.Unix(), 0)
 	rec.ExpiresAt = rec.IssuedAt.Add(ttl)
-	if g.jkt != "" && !refreshBound(g.client) {
-		// RFC 9449 §5.0: a confidential client's refresh token stays
-		// unbound; only the access token is.
+	if (g.jkt != "" || g.x5t != "") && !refreshBound(g.client) {
+		// RFC 9449 §5.0, RFC 8705 §4: a confidential client's refresh
+		// token stays unbound; only the access token is.
 		if rec.Claims, err = unbindClaims(rec.Claims); err != nil {
 			return "", err
 		}

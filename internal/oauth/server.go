@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/portcullis/portcullis/internal/clientauth"
+	"github.com/portcullis/portcullis/internal/clientcert"
 	"github.com/portcullis/portcullis/internal/identity"
 	"github.com/portcullis/portcullis/internal/keys"
 	"github.com/portcullis/portcullis/internal/policy"
@@ -68,6 +69,8 @@ type Config struct {
 	Resources []string
 	// DPoP sets how token requests' DPoP proofs are checked (RFC 9449).
 	DPoP DPoPConfig
+	// MTLS sets what the metadata offers of RFC 8705 (mtls_bind.go).
+	MTLS MTLSConfig
 }
 
 // Options are the server's collaborators.
@@ -107,6 +110,12 @@ type Options struct {
 	// memory, which only this node consults: nodes behind one load
 	// balancer should share one (Redis).
 	DPoPReplay verify.ReplayCache
+	// ClientCerts says where a request's TLS client certificate comes
+	// from, for certificate-bound access tokens (RFC 8705 §3): the
+	// connection, or a trusted proxy's Client-Cert header. It must be
+	// the Source the Clients authenticator reads, so both agree on the
+	// certificate. The zero Source reads the connection only.
+	ClientCerts clientcert.Source
 	// DPoPNonceKey keys the server's DPoP nonces (RFC 9449 §8) when
 	// Config.DPoP.RequireNonce is on: at least 32 bytes, the same on
 	// every node of an issuer, so it is derived from the master key

@@ -16,7 +16,6 @@ import (
 	"github.com/portcullis/portcullis/internal/scope"
 	"github.com/portcullis/portcullis/internal/store"
 	"github.com/portcullis/portcullis/internal/token"
-	"github.com/portcullis/portcullis/pkg/verify"
 )
 
 // tokenEndpoint is RFC 6749 §3.2: authenticate the client, then hand the
@@ -40,6 +39,19 @@ func (s *Server) tokenEndpoint(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, "token", e)
 		return
 	}
+	// RFC 8705 §3: checked before any grant spends a code or refresh
+	// token, like the proof.
+	cert, e := s.presentedCert(r)
+	if e != nil {
+		s.fail(w, r, "token", e)
+		return
+	}
+	x5t, e := certBinding(client, cert)
+	if e != nil {
+		s.fail(w, r, "token", e)
+		return
+	}
+	snd := sender{proof: proof, x5t: x5t, cert: cert}
 	gt := r.PostForm.Get("grant_type")
 	var (
 		resp tokenResponse
@@ -55,11 +67,11 @@ func (s *Server) tokenEndpoint(w http.ResponseWriter, r *http.Request) {
 		}
 		switch gt {
 		case "client_credentials":
-			resp, err = s.clientCredentials(r, client, proof)
+			resp, err = s.clientCredentials(r, client, snd)
 		case "authorization_code":
-			resp, err = s.authorizationCode(r, client, proof)
+			resp, err = s.authorizationCode(r, client, snd)
 		case "refresh_token":
-			resp, err = s.refreshToken(r, client, proof)
+			resp, err = s.refreshToken(r, client, snd)
 		}
 	case grantTokenExchange:
 		// RFC 8693 §2.1; off unless configured (exchange.go).
@@ -69,7 +81,7 @@ func (s *Server) tokenEndpoint(w http.ResponseWriter, r *http.Request) {
 		case !slices.Contains(client.GrantTypes, gt):
 			err = badRequest(errUnauthorizedClient, "the client may not use this grant type")
 		default:
-			resp, err = s.tokenExchange(r, client, proof)
+			resp, err = s.tokenExchange(r, client, snd)
 		}
 	default:
 		err = badRequest(errUnsupportedGrantType, "the grant type is not supported")
@@ -115,7 +127,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, endpoint string, e
 }
 
 // clientCredentials is RFC 6749 §4.4. No refresh token is issued (§4.4.3).
-func (s *Server) clientCredentials(r *http.Request, c store.Client, proof *verify.DPoPProof) (tokenResponse, error) {
+func (s *Server) clientCredentials(r *http.Request, c store.Client, snd sender) (tokenResponse, error) {
 	requested, e := parseScope(r.PostForm, c.Scopes)
 	if e != nil {
 		return tokenResponse{}, e
@@ -138,7 +150,8 @@ func (s *Server) clientCredentials(r *http.Request, c store.Client, proof *verif
 		client:    c,
 		scopes:    granted,
 		audience:  aud,
-		jkt:       proofKey(proof),
+		jkt:       proofKey(snd.proof),
+		x5t:       snd.x5t,
 	})
 	if err != nil {
 		return tokenResponse{}, s.serverError(r.Context(), "issue client credentials token", err)
@@ -147,7 +160,7 @@ func (s *Server) clientCredentials(r *http.Request, c store.Client, proof *verif
 }
 
 // authorizationCode is RFC 6749 §4.1.3 with PKCE (RFC 7636 §4.6).
-func (s *Server) authorizationCode(r *http.Request, c store.Client, proof *verify.DPoPProof) (tokenResponse, error) {
+func (s *Server) authorizationCode(r *http.Request, c store.Client, snd sender) (tokenResponse, error) {
 	f := r.PostForm
 	code := f.Get("code")
 	if code == "" {
@@ -194,7 +207,7 @@ func (s *Server) authorizationCode(r *http.Request, c store.Client, proof *verif
 	}
 	// RFC 9449 §10: a code requested with dpop_jkt needs a proof by
 	// that key.
-	if e := s.dpop.requireKey(ac.DPoPJKT, proof, "the code"); e != nil {
+	if e := s.dpop.requireKey(ac.DPoPJKT, snd.proof, "the code"); e != nil {
 		return tokenResponse{}, e
 	}
 	u, err := s.o.Store.GetUser(ctx, ac.Subject)
@@ -213,7 +226,8 @@ func (s *Server) authorizationCode(r *http.Request, c store.Client, proof *verif
 		authTime:  ac.AuthTime,
 		grantID:   ac.GrantID,
 		nonce:     ac.Nonce,
-		jkt:       proofKey(proof),
+		jkt:       proofKey(snd.proof),
+		x5t:       snd.x5t,
 		refresh:   slices.Contains(c.GrantTypes, "refresh_token"),
 	})
 	if err != nil {
@@ -257,7 +271,7 @@ func validVerifier(v string) bool {
 // refreshToken is RFC 6749 §6 with rotation: each use returns a new
 // refresh token, and a rotated token presented again revokes its whole
 // family (RFC 9700 §4.14.2) unless it comes within the grace window.
-func (s *Server) refreshToken(r *http.Request, c store.Client, proof *verify.DPoPProof) (tokenResponse, error) {
+func (s *Server) refreshToken(r *http.Request, c store.Client, snd sender) (tokenResponse, error) {
 	f := r.PostForm
 	rt := f.Get("refresh_token")
 	if rt == "" {
@@ -269,11 +283,11 @@ func (s *Server) refreshToken(r *http.Request, c store.Client, proof *verify.DPo
 	}
 	ctx := r.Context()
 	now := s.now()
-	// RFC 9449 §5.0: a public client's refresh token may be bound to a
-	// DPoP key; checked before the token is marked used, for the same
-	// reason as the client below.
+	// RFC 9449 §5.0, RFC 8705 §4: a public client's refresh token may be
+	// bound to a DPoP key or a client certificate; checked before the
+	// token is marked used, for the same reason as the client below.
 	if refreshBound(c) {
-		if e := s.checkRefreshKey(ctx, token.Digest(rt), c, proof); e != nil {
+		if e := s.checkRefreshKey(ctx, token.Digest(rt), c, snd.proof, snd.cert); e != nil {
 			return tokenResponse{}, e
 		}
 	}
@@ -298,10 +312,13 @@ func (s *Server) refreshToken(r *http.Request, c store.Client, proof *verify.DPo
 			"client_id", c.ID, "grant_id", old.GrantID, "revoked", n)
 		return tokenResponse{}, invalid
 	}
-	// RFC 9449 §5.0: whatever the client, the record just used decides.
-	if jkt, err := boundKey(old.Claims); err != nil {
+	// RFC 9449 §5.0, RFC 8705 §4: whatever the client, the record just
+	// used decides.
+	if b, err := boundTo(old.Claims); err != nil {
 		return tokenResponse{}, s.serverError(ctx, "refresh token binding", err)
-	} else if e := s.dpop.requireKey(jkt, proof, "the refresh token"); e != nil {
+	} else if e := requireCert(b.X5T, snd.cert, "the refresh token"); e != nil {
+		return tokenResponse{}, e
+	} else if e := s.dpop.requireKey(b.JKT, snd.proof, "the refresh token"); e != nil {
 		return tokenResponse{}, e
 	}
 	// RFC 6749 §6: the new scope may only narrow the original grant.
@@ -341,7 +358,8 @@ func (s *Server) refreshToken(r *http.Request, c store.Client, proof *verify.DPo
 		authTime:  old.AuthTime,
 		grantID:   old.GrantID,
 		refresh:   true,
-		jkt:       proofKey(proof),
+		jkt:       proofKey(snd.proof),
+		x5t:       snd.x5t,
 	})
 	if err != nil {
 		return tokenResponse{}, s.serverError(ctx, "issue refreshed tokens", err)

@@ -36,6 +36,16 @@ func (s *Server) userinfo(w http.ResponseWriter, r *http.Request) {
 		s.bearerError(w, http.StatusUnauthorized, errInvalidToken, "")
 		return
 	}
+	// RFC 8705 §3: the userinfo endpoint is a protected resource, and a
+	// certificate-bound token is good only with its certificate.
+	if b, err := boundTo(t.Claims); err != nil {
+		s.log.ErrorContext(ctx, "userinfo token binding", "err", err)
+		w.WriteHeader(http.StatusInternalServerError)
+		return
+	} else if b.X5T != "" && !s.certMatches(r, b.X5T) {
+		s.bearerError(w, http.StatusUnauthorized, errInvalidToken, "")
+		return
+	}
 	scopes := scope.Split(t.Scope)
 	if !slices.Contains(scopes, "openid") {
 		s.bearerError(w, http.StatusForbidden, errInsufficientScope, "openid")

@@ -38,11 +38,13 @@ type entry struct {
 	expires int64
 }
 
-// call is one resolution in flight; waiters block on done.
+// call is one resolution in flight; waiters block on done. epoch is the
+// core's when it started.
 type call struct {
-	done chan struct{}
-	v    *token.Verified
-	err  error
+	done  chan struct{}
+	v     *token.Verified
+	err   error
+	epoch uint64
 }
 
 type shard struct {
@@ -146,6 +148,10 @@ type core struct {
 	log   *slog.Logger
 
 	misses, calls, errs, busy atomic.Uint64
+	// epoch moves on every forget and flush. A resolution stores what it
+	// found only if no forget ran while it was in flight: one that began
+	// before a revocation must not put the revoked token back.
+	epoch atomic.Uint64
 }
 
 func newCore(cfg IntrospectorConfig, scope string, logger *slog.Logger, now func() time.Time) *core {
@@ -190,8 +196,21 @@ func (c *core) cached(k cacheKey) (v *token.Verified, err error, ok bool) {
 func (c *core) forget(k cacheKey) {
 	s := c.cache.shard(&k)
 	s.mu.Lock()
+	c.epoch.Add(1)
 	delete(s.entries, k)
 	s.mu.Unlock()
+}
+
+// flush drops every entry, as after a gap in the revocation notices
+// during which any cached token may have been revoked.
+func (c *core) flush() {
+	for i := range c.cache.shards {
+		s := &c.cache.shards[i]
+		s.mu.Lock()
+		c.epoch.Add(1)
+		clear(s.entries)
+		s.mu.Unlock()
+	}
 }
 
 // fetchFunc resolves one token for real. Its error must wrap ErrInactive
@@ -220,7 +239,7 @@ func (c *core) load(ctx context.Context, k cacheKey, fetch fetchFunc) (*token.Ve
 			c.busy.Add(1)
 			return nil, ErrBusy
 		}
-		cl = &call{done: make(chan struct{})}
+		cl = &call{done: make(chan struct{}), epoch: c.epoch.Load()}
 		s.inflight[k] = cl
 		c.calls.Add(1)
 		go c.run(context.WithoutCancel(ctx), k, s, cl, fetch)
@@ -249,7 +268,16 @@ func (c *core) run(ctx context.Context, k cacheKey, s *shard, cl *call, fetch fe
 	now := c.now()
 	s.mu.Lock()
 	delete(s.inflight, k)
+	// A forget or flush since the call began (the token may have been
+	// revoked after the issuer answered): answer the waiters, cache
+	// nothing. The epoch is read under the shard lock that forget holds
+	// while it moves it, so no forget of k slips between check and put.
+	stale := c.epoch.Load() != cl.epoch
 	switch {
+	case stale:
+		if err != nil && !errors.Is(err, ErrInactive) {
+			c.errs.Add(1)
+		}
 	case err == nil:
 		exp := now.Add(c.maxTTL)
 		if e := v.Claims.ExpiresAt; !e.IsZero() && e.Before(exp) {

@@ -21,6 +21,7 @@ package phantom
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -243,6 +244,16 @@ func (i *Introspector) miss(ctx context.Context, k cacheKey, raw string) (*token
 func (i *Introspector) Forget(raw string) {
 	i.core.forget(cacheKey{digest: digest(raw), scope: i.url})
 }
+
+// ForgetDigest drops what the cache holds for the token whose SHA-256
+// digest (token.Digest) is d: how a revocation notice names a token
+// without carrying it.
+func (i *Introspector) ForgetDigest(d [sha256.Size]byte) {
+	i.core.forget(cacheKey{digest: d, scope: i.url})
+}
+
+// Flush drops every cached answer.
+func (i *Introspector) Flush() { i.core.flush() }
 
 // Stats are cache counters for metrics.
 //

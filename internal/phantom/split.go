@@ -101,6 +101,15 @@ func (s *SplitResolver) Forget(sig string) {
 	s.core.forget(cacheKey{digest: digest(sig), scope: splitScope})
 }
 
+// ForgetDigest drops what the cache holds for the split token whose
+// stored digest (token.Digest of its signature) is d.
+func (s *SplitResolver) ForgetDigest(d [sha256.Size]byte) {
+	s.core.forget(cacheKey{digest: d, scope: splitScope})
+}
+
+// Flush drops every cached answer.
+func (s *SplitResolver) Flush() { s.core.flush() }
+
 // Stats returns the counters so far; Introspections counts source
 // lookups.
 func (s *SplitResolver) Stats() Stats { return s.core.stats() }

@@ -58,11 +58,19 @@ type clientState struct {
 	RedirectURIs []string `json:"redirect_uris"`
 	// PostLogoutRedirectURIs is omitted when empty, so the records of
 	// clients without any read as they did before the field existed.
-	PostLogoutRedirectURIs []string  `json:"post_logout_redirect_uris,omitempty"`
-	Scopes                 []string  `json:"scopes"`
-	Audience               []string  `json:"audience"`
-	AccessTokenFormat      string    `json:"access_token_format"`
-	JWKSSHA256             string    `json:"jwks_sha256,omitempty"`
+	PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris,omitempty"`
+	Scopes                 []string `json:"scopes"`
+	Audience               []string `json:"audience"`
+	AccessTokenFormat      string   `json:"access_token_format"`
+	JWKSSHA256             string   `json:"jwks_sha256,omitempty"`
+	// The RFC 8705 metadata, omitted when unset so the records of
+	// clients without it read as they did before it existed.
+	TLSClientAuthSubjectDN string    `json:"tls_client_auth_subject_dn,omitempty"`
+	TLSClientAuthSANDNS    string    `json:"tls_client_auth_san_dns,omitempty"`
+	TLSClientAuthSANURI    string    `json:"tls_client_auth_san_uri,omitempty"`
+	TLSClientAuthSANIP     string    `json:"tls_client_auth_san_ip,omitempty"`
+	TLSClientAuthSANEmail  string    `json:"tls_client_auth_san_email,omitempty"`
+	CertBoundAccessTokens  bool      `json:"tls_client_certificate_bound_access_tokens,omitempty"`
 	Introspect             bool      `json:"introspect"`
 	SkipConsent            bool      `json:"skip_consent"`
 	AccessTokenTTL         string    `json:"access_token_ttl"`
@@ -81,6 +89,9 @@ func newClientState(c *store.Client) (json.RawMessage, error) {
 		PostLogoutRedirectURIs: c.PostLogoutRedirectURIs,
 		Scopes:                 nonNil(c.Scopes), Audience: nonNil(c.Audience),
 		AccessTokenFormat: c.AccessTokenFormat, Introspect: c.CanIntrospect, SkipConsent: c.SkipConsent,
+		TLSClientAuthSubjectDN: c.TLSClientAuth.SubjectDN, TLSClientAuthSANDNS: c.TLSClientAuth.SANDNS,
+		TLSClientAuthSANURI: c.TLSClientAuth.SANURI, TLSClientAuthSANIP: c.TLSClientAuth.SANIP,
+		TLSClientAuthSANEmail: c.TLSClientAuth.SANEmail, CertBoundAccessTokens: c.CertBoundAccessTokens,
 		AccessTokenTTL: c.AccessTokenTTL.String(), RefreshTokenTTL: c.RefreshTokenTTL.String(),
 		CreatedAt: c.CreatedAt.UTC(), UpdatedAt: c.UpdatedAt.UTC(),
 	}

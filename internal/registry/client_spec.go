@@ -46,6 +46,10 @@ const (
 	clientIDCharsHelp = "letters, digits and . _ ~ -"
 )
 
+// TLSClientAuth is the certificate subject a tls_client_auth client
+// registers (RFC 8705 §2.1.2), for callers that do not reach the store.
+type TLSClientAuth = store.TLSClientAuth
+
 // ClientSpec is what an operator asks for when registering a client.
 type ClientSpec struct {
 	// ID is the client_id; empty means a random one.
@@ -74,9 +78,16 @@ type ClientSpec struct {
 	// for private_key_jwt and signed requests, encryption keys for
 	// response fields encrypted to the client. Empty means none;
 	// private_key_jwt needs one.
-	JWKS          []byte
-	CanIntrospect bool
-	SkipConsent   bool
+	JWKS []byte
+	// TLSClientAuth is the certificate subject of a tls_client_auth
+	// client (RFC 8705 §2.1.2): exactly one field set. It must be zero
+	// for every other method.
+	TLSClientAuth TLSClientAuth
+	// CertBoundAccessTokens binds the client's access tokens to its TLS
+	// client certificate (RFC 8705 §3.4); any client may ask for it.
+	CertBoundAccessTokens bool
+	CanIntrospect         bool
+	SkipConsent           bool
 }
 
 // InvalidClientError says which part of a ClientSpec is wrong and why.
@@ -98,13 +109,14 @@ func invalid(field, format string, args ...any) error {
 // secret (IssueSecret adds one). Every error is an *InvalidClientError.
 func NewClient(spec ClientSpec, now time.Time) (store.Client, error) {
 	c := store.Client{
-		ID:                spec.ID,
-		Name:              strings.TrimSpace(spec.Name),
-		AccessTokenFormat: spec.Format,
-		CanIntrospect:     spec.CanIntrospect,
-		SkipConsent:       spec.SkipConsent,
-		CreatedAt:         now,
-		UpdatedAt:         now,
+		ID:                    spec.ID,
+		Name:                  strings.TrimSpace(spec.Name),
+		AccessTokenFormat:     spec.Format,
+		CertBoundAccessTokens: spec.CertBoundAccessTokens,
+		CanIntrospect:         spec.CanIntrospect,
+		SkipConsent:           spec.SkipConsent,
+		CreatedAt:             now,
+		UpdatedAt:             now,
 	}
 	if c.ID == "" {
 		id, err := randomClientID()
@@ -157,7 +169,55 @@ func NewClient(spec ClientSpec, now time.Time) (store.Client, error) {
 	if c.JWKS, err = clientJWKS(spec.JWKS, c.AuthMethod); err != nil {
 		return store.Client{}, err
 	}
+	if c.TLSClientAuth, err = tlsClientAuth(spec.TLSClientAuth, c.AuthMethod, c.JWKS); err != nil {
+		return store.Client{}, err
+	}
 	return c, nil
+}
+
+// tlsClientAuth checks what a mutual-TLS client registers (RFC 8705
+// §2.1.2, §2.2): a tls_client_auth client names exactly one subject
+// value, a self_signed_tls_client_auth client registers its certificate
+// as the x5c of a key in its JWK Set, and no other client names a
+// subject (it would never be checked, and an operator would think it
+// was).
+func tlsClientAuth(t store.TLSClientAuth, method string, jwks []byte) (store.TLSClientAuth, error) {
+	switch method {
+	case store.AuthTLSClient:
+		if err := clientauth.CheckTLSClientAuth(t); err != nil {
+			return store.TLSClientAuth{}, invalid(tlsFlag(t), "%s", err)
+		}
+		return t, nil
+	case store.AuthSelfSignedTLSClient:
+		if !t.IsZero() {
+			return store.TLSClientAuth{}, invalid(tlsFlag(t), "a self_signed_tls_client_auth client is known by the certificate in its jwks, not by a subject")
+		}
+		if _, err := clientauth.RegisteredCertificates(jwks); err != nil {
+			return store.TLSClientAuth{}, invalid("jwks-file", "self_signed_tls_client_auth needs a key whose x5c holds the client's certificate (RFC 8705 §2.2)")
+		}
+		return t, nil
+	default:
+		if !t.IsZero() {
+			return store.TLSClientAuth{}, invalid(tlsFlag(t), "only a tls_client_auth client registers a certificate subject")
+		}
+		return t, nil
+	}
+}
+
+// tlsFlag is the flag of the first subject field set (or of the DN when
+// none is), for error messages.
+func tlsFlag(t store.TLSClientAuth) string {
+	switch {
+	case t.SANDNS != "":
+		return "tls-client-auth-san-dns"
+	case t.SANURI != "":
+		return "tls-client-auth-san-uri"
+	case t.SANIP != "":
+		return "tls-client-auth-san-ip"
+	case t.SANEmail != "":
+		return "tls-client-auth-san-email"
+	}
+	return "tls-client-auth-subject-dn"
 }
 
 // IssueSecret generates a secret for c when its method uses one, stores
@@ -256,12 +316,13 @@ func authMethod(spec ClientSpec) (string, error) {
 	switch m {
 	case "":
 		return store.AuthSecretBasic, nil
-	case store.AuthSecretBasic, store.AuthSecretPost, store.AuthPrivateKeyJWT:
+	case store.AuthSecretBasic, store.AuthSecretPost, store.AuthPrivateKeyJWT,
+		store.AuthTLSClient, store.AuthSelfSignedTLSClient:
 		return m, nil
 	case store.AuthNone:
 		return "", invalid("auth-method", "none is for public clients: add --public")
 	default:
-		return "", invalid("auth-method", "%q is not client_secret_basic, client_secret_post, private_key_jwt or none", m)
+		return "", invalid("auth-method", "%q is not client_secret_basic, client_secret_post, private_key_jwt, tls_client_auth, self_signed_tls_client_auth or none", m)
 	}
 }
 

@@ -142,7 +142,7 @@ func TestNewClientInvalid(t *testing.T) {
 		{"javascript scheme", ClientSpec{Public: true, RedirectURIs: []string{"javascript:alert(1)"}}, "redirect-uri", "reverse domain"},
 		{"bad scope character", ClientSpec{Scopes: []string{`a"b`}}, "scope", "RFC 6749 §3.3"},
 		{"bad format", ClientSpec{Format: "paseto"}, "format", "paseto"},
-		{"bad auth method", ClientSpec{AuthMethod: "tls_client_auth"}, "auth-method", "tls_client_auth"},
+		{"bad auth method", ClientSpec{AuthMethod: "client_secret_jwt"}, "auth-method", "client_secret_jwt"},
 		{"none for confidential", ClientSpec{AuthMethod: store.AuthNone}, "auth-method", "--public"},
 		{"secret for public", ClientSpec{Public: true, AuthMethod: store.AuthSecretBasic, RedirectURIs: []string{"https://a.example/cb"}}, "auth-method", "public"},
 		{"public introspection", ClientSpec{Public: true, CanIntrospect: true, RedirectURIs: []string{"https://a.example/cb"}}, "introspect", "cannot"},

@@ -207,21 +207,30 @@ func (s *Clients) issue(ctx context.Context, c *store.Client) (string, error) {
 // 7591 §2 names where one exists). It never holds the secret digest;
 // ClientSecret is set only in the answer of create and rotate-secret.
 type ClientInfo struct {
-	ClientID                string    `json:"client_id"`
-	ClientSecret            string    `json:"client_secret,omitempty"`
-	Name                    string    `json:"client_name"`
-	TokenEndpointAuthMethod string    `json:"token_endpoint_auth_method"`
-	GrantTypes              []string  `json:"grant_types"`
-	RedirectURIs            []string  `json:"redirect_uris"`
-	PostLogoutRedirectURIs  []string  `json:"post_logout_redirect_uris"`
-	Scope                   string    `json:"scope"`
-	Audience                []string  `json:"audience"`
-	AccessTokenFormat       string    `json:"access_token_format"`
-	Introspect              bool      `json:"introspect"`
-	SkipConsent             bool      `json:"skip_consent"`
-	HasJWKS                 bool      `json:"has_jwks"`
-	CreatedAt               time.Time `json:"created_at"`
-	UpdatedAt               time.Time `json:"updated_at"`
+	ClientID                string   `json:"client_id"`
+	ClientSecret            string   `json:"client_secret,omitempty"`
+	Name                    string   `json:"client_name"`
+	TokenEndpointAuthMethod string   `json:"token_endpoint_auth_method"`
+	GrantTypes              []string `json:"grant_types"`
+	RedirectURIs            []string `json:"redirect_uris"`
+	PostLogoutRedirectURIs  []string `json:"post_logout_redirect_uris"`
+	Scope                   string   `json:"scope"`
+	Audience                []string `json:"audience"`
+	AccessTokenFormat       string   `json:"access_token_format"`
+	Introspect              bool     `json:"introspect"`
+	SkipConsent             bool     `json:"skip_consent"`
+	HasJWKS                 bool     `json:"has_jwks"`
+	// The RFC 8705 metadata: the subject of a tls_client_auth client
+	// (one set, the rest empty and omitted) and whether its access
+	// tokens are certificate-bound.
+	TLSClientAuthSubjectDN string    `json:"tls_client_auth_subject_dn,omitempty"`
+	TLSClientAuthSANDNS    string    `json:"tls_client_auth_san_dns,omitempty"`
+	TLSClientAuthSANURI    string    `json:"tls_client_auth_san_uri,omitempty"`
+	TLSClientAuthSANIP     string    `json:"tls_client_auth_san_ip,omitempty"`
+	TLSClientAuthSANEmail  string    `json:"tls_client_auth_san_email,omitempty"`
+	CertBoundAccessTokens  bool      `json:"tls_client_certificate_bound_access_tokens"`
+	CreatedAt              time.Time `json:"created_at"`
+	UpdatedAt              time.Time `json:"updated_at"`
 }
 
 // NewClientInfo describes c; secret is the one-time secret to show, or "".
@@ -240,6 +249,12 @@ func NewClientInfo(c store.Client, secret string) ClientInfo {
 		Introspect:              c.CanIntrospect,
 		SkipConsent:             c.SkipConsent,
 		HasJWKS:                 len(c.JWKS) > 0,
+		TLSClientAuthSubjectDN:  c.TLSClientAuth.SubjectDN,
+		TLSClientAuthSANDNS:     c.TLSClientAuth.SANDNS,
+		TLSClientAuthSANURI:     c.TLSClientAuth.SANURI,
+		TLSClientAuthSANIP:      c.TLSClientAuth.SANIP,
+		TLSClientAuthSANEmail:   c.TLSClientAuth.SANEmail,
+		CertBoundAccessTokens:   c.CertBoundAccessTokens,
 		CreatedAt:               c.CreatedAt,
 		UpdatedAt:               c.UpdatedAt,
 	}

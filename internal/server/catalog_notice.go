@@ -61,12 +61,15 @@ func newRedisClient(cfg config.RateLimit, getenv func(string) string) redis.Univ
 	})
 }
 
-// noticeChannel is the channel under the configured prefix.
-func noticeChannel(prefix string) string {
+// noticeChannel is the catalog channel under the configured prefix.
+func noticeChannel(prefix string) string { return noticeChannelOf(prefix, catalogNoticeChannel) }
+
+// noticeChannelOf is channel under the configured prefix.
+func noticeChannelOf(prefix, channel string) string {
 	if prefix == "" {
 		prefix = "pc:"
 	}
-	return prefix + catalogNoticeChannel
+	return prefix + channel
 }
 
 // redisNotifier publishes catalog notices.
@@ -96,21 +99,34 @@ func (n *redisNotifier) CatalogChanged(ctx context.Context, revision int64) {
 	}
 }
 
-// noticeFollower subscribes to catalog notices and kicks the gateway's
-// sync on each, and on every (re)subscription.
+// noticeFollower follows one Redis pub/sub channel: deliver gets each
+// message's payload, and resync runs on every (re)subscription, since
+// messages published while no subscription stood are lost for good
+// (pub/sub keeps nothing). Catalog notices and revocation notices both
+// ride on it.
 type noticeFollower struct {
 	client  redis.UniversalClient
 	channel string
-	kick    func()
-	logger  *slog.Logger
+	// what names the notices in log lines ("catalog notices").
+	what string
+	// fallback says in a log line what holds while the channel cannot be
+	// followed.
+	fallback string
+	resync   func()
+	deliver  func(payload string)
+	logger   *slog.Logger
 
 	retry, retryMax, ping time.Duration
 	jitter                func(n int64) int64
 }
 
+// newNoticeFollower follows catalog notices: every notice, and every
+// (re)subscription, kicks the gateway's catalog sync.
 func newNoticeFollower(client redis.UniversalClient, prefix string, kick func(), logger *slog.Logger) *noticeFollower {
 	return &noticeFollower{
-		client: client, channel: noticeChannel(prefix), kick: kick,
+		client: client, channel: noticeChannel(prefix),
+		what: "catalog notices", fallback: "the gateway syncs on its poll only until it answers",
+		resync: kick, deliver: func(string) { kick() },
 		logger: logger.With("component", "catalog"),
 		retry:  noticeRetryMin, retryMax: noticeRetryMax, ping: noticePing,
 		jitter: rand.Int64N,
@@ -131,11 +147,11 @@ func (f *noticeFollower) run(ctx context.Context) {
 		}
 		if err == nil {
 			if attempt > 0 {
-				f.logger.Info("following catalog notices in redis again", "attempts", attempt+1)
+				f.logger.Info("following "+f.what+" in redis again", "attempts", attempt+1)
 			}
 			attempt = 0
 			// Notices may have been missed before this subscription.
-			f.kick()
+			f.resync()
 			f.receive(ctx, ps)
 			stop()
 			_ = ps.Close()
@@ -143,7 +159,7 @@ func (f *noticeFollower) run(ctx context.Context) {
 				return
 			}
 		} else {
-			f.logger.Warn("cannot follow catalog notices in redis; the gateway syncs on its poll only until it answers",
+			f.logger.Warn("cannot follow "+f.what+" in redis; "+f.fallback,
 				"attempt", attempt+1, "err", err)
 		}
 		if !backoff.Sleep(ctx, f.backoff(attempt)) {
@@ -167,8 +183,8 @@ func (f *noticeFollower) subscribe(ctx context.Context) (ps *redis.PubSub, stop 
 	return ps, stop, nil
 }
 
-// receive kicks the sync on each message until the connection is lost or
-// ctx ends; a silent connection is probed with PING once per interval.
+// receive delivers each message until the connection is lost or ctx
+// ends; a silent connection is probed with PING once per interval.
 func (f *noticeFollower) receive(ctx context.Context, ps *redis.PubSub) {
 	pinged := false
 	for {
@@ -185,10 +201,12 @@ func (f *noticeFollower) receive(ctx context.Context, ps *redis.PubSub) {
 			return
 		}
 		pinged = false
-		switch msg.(type) {
-		case *redis.Message, *redis.Subscription:
+		switch m := msg.(type) {
+		case *redis.Message:
+			f.deliver(m.Payload)
+		case *redis.Subscription:
 			// A resubscription by go-redis may follow missed notices.
-			f.kick()
+			f.resync()
 		}
 	}
 }

@@ -24,7 +24,7 @@ func testRedis(t *testing.T) (addr, prefix string) {
 	t.Helper()
 	addr = os.Getenv("PORTCULLIS_TEST_REDIS")
 	if addr == "" {
-		t.Skip("set PORTCULLIS_TEST_REDIS=127.0.0.1:6379 to run the Redis catalog-notice tests")
+		t.Skip("set PORTCULLIS_TEST_REDIS=127.0.0.1:6379 to run the Redis notice tests (catalog, revocation)")
 	}
 	c := redis.NewClient(&redis.Options{Addr: addr})
 	defer c.Close()

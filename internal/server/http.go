@@ -67,7 +67,7 @@ func (w *wiring) authzHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", healthz)
 	mux.Handle("/", w.oauth.Handler())
-	return mux
+	return stripClientCert(clientCertSource(w.cfg), mux)
 }
 
 // gatewayHandler serves the gateway's APIs and a liveness probe, with

@@ -34,6 +34,18 @@ func (w *wiring) startLoops(ctx context.Context, wg *sync.WaitGroup) {
 			wg.Go(func() { f.run(ctx) })
 		}
 	}
+	if w.redis != nil && w.revocations != nil && (w.gateway != nil || w.oauth != nil) {
+		// Tokens revoked on other nodes leave this node's caches at once.
+		var sink nodeSink
+		if w.gateway != nil {
+			sink.gateway = w.gateway
+		}
+		if w.oauth != nil {
+			sink.oauth = w.oauth
+		}
+		f := w.revocations.follower(sink)
+		wg.Go(func() { f.run(ctx) })
+	}
 	if w.auditStream != nil {
 		wg.Go(func() { w.auditStream.run(ctx) })
 	}

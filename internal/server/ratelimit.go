@@ -46,9 +46,13 @@ func newLimiter(ctx context.Context, cfg config.RateLimit, client redis.Universa
 // storeRevoker revokes a client's or user's tokens in the authorization
 // server's store, for abuse rules with revoke_tokens (on one node, or any
 // node sharing the database).
-type storeRevoker struct{ db *store.DB }
+type storeRevoker struct {
+	db      *store.DB
+	notices *revocations
+}
 
-// RevokeTokens revokes every token of clientID, or of its user subject.
+// RevokeTokens revokes every token of clientID, or of its user subject,
+// and announces each batch to the gateways.
 func (r storeRevoker) RevokeTokens(ctx context.Context, clientID, subject string) (int64, error) {
-	return r.db.RevokeTokensOf(ctx, clientID, subject)
+	return r.db.RevokeTokensOfEach(ctx, clientID, subject, r.notices.tokensRevoked)
 }

@@ -295,11 +295,14 @@ func (n *node) closeListeners() {
 // validates the result.
 func (n *node) settleIssuer(configured string) error {
 	c := n.cfg
-	deriveIssuer := configured == "" || configured == "http://"+c.Listen.Authz
+	deriveIssuer := configured == "" || configured == c.Listen.AuthzScheme()+"://"+c.Listen.Authz
 	configuredIssuer := strings.TrimSuffix(configured, "/")
 	r := &Running{done: make(chan struct{})}
 	if ln, ok := n.listeners[RoleAuthz]; ok {
 		r.AuthzURL = baseURL(ln.Addr())
+		if c.Listen.AuthzTLS.CertFile != "" {
+			r.AuthzURL = "https" + strings.TrimPrefix(r.AuthzURL, "http")
+		}
 		if hasPortZero(c.Listen.Authz) {
 			c.Listen.Authz = ln.Addr().String()
 			if deriveIssuer {
@@ -323,7 +326,7 @@ func (n *node) settleIssuer(configured string) error {
 		}
 	}
 	if deriveIssuer && c.Issuer == "" {
-		c.Issuer = "http://" + c.Listen.Authz
+		c.Issuer = c.Listen.AuthzScheme() + "://" + c.Listen.Authz
 	}
 	if err := c.Validate(); err != nil {
 		return fmt.Errorf("invalid configuration: %w", err)
@@ -361,6 +364,12 @@ func (n *node) serve(ctx context.Context, w *wiring) error {
 	serve := func(role Role, h http.Handler, tls config.ListenTLS) {
 		ln := n.listeners[role]
 		srv := newHTTPServer(h, logger.With("component", "http", "role", string(role)))
+		if role == RoleAuthz {
+			srv.TLSConfig = authzTLSConfig(c) // RFC 8705: may ask for client certificates
+		}
+		if role == RoleGateway {
+			srv.TLSConfig = w.gatewayTLS // RFC 8705 §3: may ask for client certificates
+		}
 		r.servers = append(r.servers, srv)
 		logger.Info("listening", "role", role, "addr", ln.Addr().String(), "tls", tls.CertFile != "")
 		servers.Go(func() {
@@ -377,7 +386,7 @@ func (n *node) serve(ctx context.Context, w *wiring) error {
 		})
 	}
 	if n.runs(RoleAuthz) {
-		serve(RoleAuthz, w.authzHandler(), config.ListenTLS{})
+		serve(RoleAuthz, w.authzHandler(), c.Listen.AuthzTLS.Files())
 	}
 	if n.runs(RoleGateway) {
 		if err := w.startGateway(runCtx); err != nil {
@@ -393,7 +402,7 @@ func (n *node) serve(ctx context.Context, w *wiring) error {
 		serve(RoleAdmin, w.adminHandler(runCtx), config.ListenTLS{})
 	}
 	if n.runs(RoleGateway) {
-		serve(RoleGateway, w.gatewayHandler(), c.Listen.GatewayTLS)
+		serve(RoleGateway, w.gatewayHandler(), c.Listen.GatewayTLS.Files())
 	}
 	var loops sync.WaitGroup
 	w.startLoops(runCtx, &loops)

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -44,9 +45,9 @@ type wiring struct {
 	// draining (config shutdown.drain_delay): /readyz fails so load
 	// balancers take it out of rotation while it still serves.
 	draining atomic.Bool
-	hasher    *identity.Hasher
-	oauth     *oauth.Server
-	registry  *prometheus.Registry
+	hasher   *identity.Hasher
+	oauth    *oauth.Server
+	registry *prometheus.Registry
 	// roles are the listeners this process runs; the authorization server
 	// and its keys are wired only when RoleAuthz is among them, so a
 	// gateway-only node never holds a master key or a private key.
@@ -63,6 +64,12 @@ type wiring struct {
 	redis redis.UniversalClient
 	// accessLog writes the gateway's access log off the request path.
 	accessLog *accessLog
+	// gatewayTLS is the gateway listener's TLS configuration
+	// (gateway_mtls.go); nil without listen.gateway_tls.
+	gatewayTLS *tls.Config
+	// revocations tells gateways (this node's, and through redis the
+	// others') which tokens were revoked.
+	revocations *revocations
 
 	// keyID is the id of the master key (keys.KeyID), recorded with each
 	// client-secret digest.
@@ -124,6 +131,9 @@ func wire(ctx context.Context, cfg *config.Config, issuer string, logger *slog.L
 			}
 		}
 	}()
+	if w.revocations, err = newRevocations(w, w.registry); err != nil {
+		return nil, fmt.Errorf("metrics: %w", err)
+	}
 	if !authz {
 		return w, nil
 	}
@@ -151,11 +161,17 @@ func wire(ctx context.Context, cfg *config.Config, issuer string, logger *slog.L
 	// Client records are cached briefly: every token and introspection
 	// request authenticates a client, and this saves a read on each.
 	cache := clientauth.NewCachedStore(w.db, clientauth.DefaultCacheTTL, nil)
+	cas, err := clientCAs(cfg)
+	if err != nil {
+		return nil, err
+	}
 	clients := clientauth.NewAuthenticator(cache, w.secretKey, clientauth.Options{
 		Issuer:                      issuer,
 		TokenEndpoint:               issuer + "/oauth2/token",
 		LegacyTokenEndpointAudience: cfg.Clients.LegacyTokenEndpointAudience,
 		Now:                         o.now,
+		ClientCerts:                 clientCertSource(cfg),
+		ClientCAs:                   cas,
 	})
 	if w.previousSecretKey != nil {
 		clients.AcceptPreviousKey(clientauth.PreviousKey{
@@ -197,7 +213,7 @@ func wire(ctx context.Context, cfg *config.Config, issuer string, logger *slog.L
 
 	w.oauth, err = oauth.New(oauth.Options{
 		Config:   oauthConfig(cfg, issuer),
-		Store:    w.db,
+		Store:    revokingStore{DB: w.db, notices: w.revocations},
 		Keys:     w.keys,
 		Clients:  clients,
 		Users:    users,
@@ -216,6 +232,7 @@ func wire(ctx context.Context, cfg *config.Config, issuer string, logger *slog.L
 		DPoPReplay: newDPoPReplay(cfg.RateLimit, w.redis, o.now),
 		// Every node derives the same key, so accepts the others' nonces.
 		DPoPNonceKey: keys.DeriveKey(master, keys.PurposeDPoPNonce),
+		ClientCerts:  clientCertSource(cfg),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("authorization server: %w", err)
@@ -241,6 +258,9 @@ func (w *wiring) startGateway(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("gateway: %w", err)
 	}
+	if w.gatewayTLS, err = gatewayTLSConfig(w.cfg); err != nil {
+		return err
+	}
 	// The file's APIs plus the stored catalog's served versions.
 	file := w.cfg.Gateway.Snapshot()
 	cs := newCatalogSync(w.db, newGroupSource(w.db, file, w.cfg.Gateway.Group, w.logger), nil, w.now, w.logger)
@@ -248,7 +268,7 @@ func (w *wiring) startGateway(ctx context.Context) error {
 		AccessLog:   w.accessLog.logger,
 		RateLimiter: lim.backend,
 		Blocks:      lim.blocks,
-		Revoker:     storeRevoker{db: w.db},
+		Revoker:     storeRevoker{db: w.db, notices: w.revocations},
 		// DPoP proofs seen, shared through Redis when there is one.
 		DPoPReplay: newDPoPReplay(w.cfg.RateLimit, w.redis, w.now),
 		// Tokens obtained for upstreams, shared the same way.
@@ -258,7 +278,10 @@ func (w *wiring) startGateway(ctx context.Context) error {
 		SplitSource:        newStoreSplitSource(w.db, w.now),
 		// Clients' registered keys, cached briefly (clientkeys.go).
 		ClientKeys: newStoreClientKeys(w.db, clientKeysTTL, w.now),
-		Getenv:     w.getenv,
+		// Client certificates, for certificate-bound tokens: the TLS
+		// connection, and gateway.client_cert_header from its proxies.
+		ClientCerts: w.cfg.Gateway.ClientCertSource(),
+		Getenv:      w.getenv,
 		// The single-page apps' agents (gateway.token_handler).
 		TokenHandlers: spas,
 		// The gateway names its own components (gateway, gateway.access).
@@ -275,6 +298,7 @@ func (w *wiring) startGateway(ctx context.Context) error {
 		return fmt.Errorf("gateway: catalog metrics: %w", err)
 	}
 	w.gateway, w.catalog = g, cs
+	w.revocations.gateway.Store(g)
 	return nil
 }
 
@@ -338,6 +362,7 @@ func oauthConfig(cfg *config.Config, issuer string) oauth.Config {
 			ProofMaxAge:   time.Duration(cfg.DPoP.ProofMaxAge),
 			Algorithms:    cfg.DPoP.Algorithms,
 		},
+		MTLS: oauthMTLS(cfg),
 	}
 }
 

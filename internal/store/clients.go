@@ -9,11 +9,13 @@ import (
 const clientCols = `id, name, secret_digest, auth_method, grant_types, redirect_uris,
 	scopes, audience, access_token_format, jwks, can_introspect, skip_consent,
 	access_token_ttl, refresh_token_ttl, created_at, updated_at, secret_key_id,
-	post_logout_redirect_uris`
+	post_logout_redirect_uris, tls_client_auth_subject_dn, tls_client_auth_san_dns,
+	tls_client_auth_san_uri, tls_client_auth_san_ip, tls_client_auth_san_email,
+	tls_client_certificate_bound_access_tokens`
 
 var (
 	qCreateClient = newQuery(`INSERT INTO clients (` + clientCols + `)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	qGetClient    = newQuery(`SELECT ` + clientCols + ` FROM clients WHERE id = ?`)
 	qListClients  = newQuery(`SELECT ` + clientCols + ` FROM clients ORDER BY id`)
 	qUpdateClient = newQuery(`UPDATE clients SET name = ?, secret_digest = ?,
@@ -21,7 +23,10 @@ var (
 		audience = ?, access_token_format = ?, jwks = ?, can_introspect = ?,
 		skip_consent = ?, access_token_ttl = ?, refresh_token_ttl = ?,
 		created_at = ?, updated_at = ?, secret_key_id = ?,
-		post_logout_redirect_uris = ?
+		post_logout_redirect_uris = ?, tls_client_auth_subject_dn = ?,
+		tls_client_auth_san_dns = ?, tls_client_auth_san_uri = ?,
+		tls_client_auth_san_ip = ?, tls_client_auth_san_email = ?,
+		tls_client_certificate_bound_access_tokens = ?
 		WHERE id = ?`)
 	qDeleteClient        = newQuery(`DELETE FROM clients WHERE id = ?`)
 	qDeleteClientTokens  = newQuery(`DELETE FROM tokens WHERE client_id = ?`)
@@ -39,6 +44,11 @@ func checkClient(c Client) error {
 		{"client auth method", c.AuthMethod},
 		{"client access token format", c.AccessTokenFormat},
 		{"client secret key id", c.SecretKeyID},
+		{"client tls subject dn", c.TLSClientAuth.SubjectDN},
+		{"client tls san dns", c.TLSClientAuth.SANDNS},
+		{"client tls san uri", c.TLSClientAuth.SANURI},
+		{"client tls san ip", c.TLSClientAuth.SANIP},
+		{"client tls san email", c.TLSClientAuth.SANEmail},
 	} {
 		if err := checkText(f.name, f.v); err != nil {
 			return err
@@ -77,6 +87,8 @@ func clientArgs(c Client) []any {
 		int64(c.AccessTokenTTL), int64(c.RefreshTokenTTL),
 		timeArg(c.CreatedAt), timeArg(c.UpdatedAt), c.SecretKeyID,
 		listArg(c.PostLogoutRedirectURIs),
+		c.TLSClientAuth.SubjectDN, c.TLSClientAuth.SANDNS, c.TLSClientAuth.SANURI,
+		c.TLSClientAuth.SANIP, c.TLSClientAuth.SANEmail, c.CertBoundAccessTokens,
 	}
 }
 
@@ -88,7 +100,9 @@ func scanClient(r rowScanner) (Client, error) {
 		jsonCol[[]string]{&c.Scopes}, jsonCol[[]string]{&c.Audience},
 		&c.AccessTokenFormat, bytesCol{&c.JWKS}, &c.CanIntrospect, &c.SkipConsent,
 		&accessTTL, &refreshTTL, timeCol{&c.CreatedAt}, timeCol{&c.UpdatedAt}, &c.SecretKeyID,
-		jsonCol[[]string]{&c.PostLogoutRedirectURIs})
+		jsonCol[[]string]{&c.PostLogoutRedirectURIs},
+		&c.TLSClientAuth.SubjectDN, &c.TLSClientAuth.SANDNS, &c.TLSClientAuth.SANURI,
+		&c.TLSClientAuth.SANIP, &c.TLSClientAuth.SANEmail, &c.CertBoundAccessTokens)
 	c.AccessTokenTTL = time.Duration(accessTTL)
 	c.RefreshTokenTTL = time.Duration(refreshTTL)
 	return c, err

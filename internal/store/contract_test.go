@@ -25,6 +25,8 @@ func contractTests() []contractTest {
 	all = append(all, tokenTests()...)
 	all = append(all, codeTests()...)
 	all = append(all, codeDPoPTests()...)
+	all = append(all, revocationNoticeTests()...)
+	all = append(all, clientMTLSTests()...)
 	all = append(all, lifecycleTests()...)
 	all = append(all, masterKeyTests()...)
 	all = append(all, auditTests()...)

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"time"
 )
@@ -155,6 +156,13 @@ func (db *DB) RevokeGrant(ctx context.Context, grantID string) (int64, error) {
 // UPDATE that began at that moment. If ctx ends or a batch fails, the
 // batches done stay done and the count includes them.
 func (db *DB) RevokeTokensOf(ctx context.Context, clientID, subject string) (int64, error) {
+	return db.RevokeTokensOfEach(ctx, clientID, subject, nil)
+}
+
+// RevokeTokensOfEach is RevokeTokensOf, calling revoked (when not nil)
+// with the digests of each batch once it is committed, so gateways can be
+// told which tokens to drop from their caches.
+func (db *DB) RevokeTokensOfEach(ctx context.Context, clientID, subject string, revoked func(ctx context.Context, digests [][]byte)) (int64, error) {
 	const op = "revoke tokens of"
 	if clientID == "" {
 		return 0, opErr(op, invalid("client id is empty"))
@@ -170,7 +178,7 @@ func (db *DB) RevokeTokensOf(ctx context.Context, clientID, subject string) (int
 	if batch <= 0 {
 		batch = defaultRevokeBatch
 	}
-	r := bulkRevoke{db: db, upd: revokeDigestsQuery(batch), args: make([]any, batch)}
+	r := bulkRevoke{db: db, upd: revokeDigestsQuery(batch), args: make([]any, batch), revoked: revoked}
 	if err := db.eachDigest(ctx, sel, args, batch, r.revoke); err != nil {
 		return r.total, opErr(op, err)
 	}
@@ -180,7 +188,27 @@ func (db *DB) RevokeTokensOf(ctx context.Context, clientID, subject string) (int
 // defaultRevokeBatch bounds one UPDATE of RevokeTokensOf.
 const defaultRevokeBatch = 1000
 
+// GrantTokenDigests returns the digests of the grant's tokens not revoked
+// yet: read before RevokeGrant, they name the tokens a revocation notice
+// must tell gateways to drop.
+func (db *DB) GrantTokenDigests(ctx context.Context, grantID string) ([][]byte, error) {
+	const op = "grant token digests"
+	if grantID == "" || !validKey(grantID) {
+		return nil, nil
+	}
+	var out [][]byte
+	err := db.eachDigest(ctx, qTokensOfGrant, []any{grantID}, defaultRevokeBatch, func(_ context.Context, ds [][]byte) error {
+		out = append(out, slices.Clone(ds)...)
+		return nil
+	})
+	if err != nil {
+		return nil, opErr(op, err)
+	}
+	return out, nil
+}
+
 var (
+	qTokensOfGrant   = newQuery(`SELECT digest FROM tokens WHERE grant_id = ? AND revoked = FALSE`)
 	qTokensOfClient  = newQuery(`SELECT digest FROM tokens WHERE client_id = ? AND revoked = FALSE`)
 	qTokensOfSubject = newQuery(`SELECT digest FROM tokens WHERE client_id = ? AND subject = ? AND revoked = FALSE`)
 )
@@ -194,10 +222,11 @@ func revokeDigestsQuery(n int) query {
 
 // bulkRevoke revokes tokens batch by batch and counts them.
 type bulkRevoke struct {
-	db    *DB
-	upd   query
-	args  []any
-	total int64
+	db      *DB
+	upd     query
+	args    []any
+	total   int64
+	revoked func(context.Context, [][]byte)
 }
 
 // revoke revokes digests (at most len(r.args)) in one statement. A short
@@ -212,6 +241,10 @@ func (r *bulkRevoke) revoke(ctx context.Context, digests [][]byte) error {
 		return err
 	}
 	r.total += n
+	if r.revoked != nil {
+		// A streamed batch's slice is reused for the next one.
+		r.revoked(ctx, slices.Clone(digests))
+	}
 	return nil
 }
 

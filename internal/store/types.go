@@ -32,6 +32,12 @@ const (
 	AuthSecretPost    = "client_secret_post"
 	AuthPrivateKeyJWT = "private_key_jwt"
 	AuthNone          = "none"
+	// AuthTLSClient is RFC 8705 §2.1: a certificate issued by a trusted
+	// CA whose subject matches the client's TLSClientAuth.
+	AuthTLSClient = "tls_client_auth"
+	// AuthSelfSignedTLSClient is RFC 8705 §2.2: a certificate registered
+	// in the client's JWKS (x5c).
+	AuthSelfSignedTLSClient = "self_signed_tls_client_auth"
 )
 
 // Access token formats a client may be given.
@@ -77,6 +83,14 @@ type Client struct {
 	// JWKS holds the client's public keys (a JWK Set, JSON) for
 	// private_key_jwt; empty otherwise.
 	JWKS []byte
+	// TLSClientAuth names the certificate a tls_client_auth client
+	// presents (RFC 8705 §2.1.2); zero for every other method.
+	TLSClientAuth TLSClientAuth
+	// CertBoundAccessTokens is RFC 8705 §3.4's
+	// tls_client_certificate_bound_access_tokens: the client's access
+	// tokens carry cnf x5t#S256 of the certificate it called with, and
+	// it may not get one without presenting a certificate.
+	CertBoundAccessTokens bool
 	// CanIntrospect allows the client to call the introspection endpoint.
 	CanIntrospect bool
 	// SkipConsent marks a first-party client whose users are not asked for
@@ -89,6 +103,27 @@ type Client struct {
 	CreatedAt       time.Time
 	UpdatedAt       time.Time
 }
+
+// TLSClientAuth is the client metadata of RFC 8705 §2.1.2: exactly one
+// field is set for a tls_client_auth client, and the certificate it
+// presents must carry that value. Empty strings mean "not registered".
+type TLSClientAuth struct {
+	// SubjectDN is tls_client_auth_subject_dn, in RFC 4514 string form.
+	SubjectDN string
+	// SANDNS is tls_client_auth_san_dns: a dNSName SAN entry.
+	SANDNS string
+	// SANURI is tls_client_auth_san_uri: a uniformResourceIdentifier
+	// SAN entry.
+	SANURI string
+	// SANIP is tls_client_auth_san_ip: an iPAddress SAN entry, in the
+	// textual form of RFC 4291 §2.2 (IPv6) or dotted decimal (IPv4).
+	SANIP string
+	// SANEmail is tls_client_auth_san_email: an rfc822Name SAN entry.
+	SANEmail string
+}
+
+// IsZero reports whether no field is set.
+func (t TLSClientAuth) IsZero() bool { return t == TLSClientAuth{} }
 
 // MasterKeyCheck identifies the master key of record: the key the
 // store's sealed values and client-secret digests are made with. The store

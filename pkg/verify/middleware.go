@@ -2,6 +2,7 @@ package verify
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"math"
@@ -25,9 +26,17 @@ type MiddlewareConfig struct {
 	// (cnf x5t#S256, RFC 8705 §3): such a token must arrive over TLS
 	// whose client certificate has that thumbprint. Only for a backend
 	// that clients reach with mutual TLS directly; behind the gateway,
-	// the TLS peer is the gateway, which has checked the binding. False
-	// ignores the binding.
+	// the TLS peer is the gateway, which has checked the binding (unless
+	// ClientCertificate reads the certificate the gateway forwards).
+	// False ignores the binding.
 	CertificateBinding bool
+	// ClientCertificate, when set, is where CertificateBinding takes a
+	// request's client certificate from instead of its TLS connection:
+	// ClientCertFromHeader for the Client-Cert header the gateway sends
+	// with forward_client_cert. It returns nil for a request that
+	// presented none; an error refuses the request. Nil means
+	// r.TLS.PeerCertificates[0].
+	ClientCertificate func(r *http.Request) (*x509.Certificate, error)
 	// DPoP, when set, accepts the DPoP scheme and enforces DPoP binding
 	// (RFC 9449 §7). Nil refuses the DPoP scheme and ignores cnf.jkt,
 	// which is right behind the gateway: it has checked the proof.
@@ -43,6 +52,7 @@ type middleware struct {
 	scopes      []string
 	scope       string // scopes, space-separated, for challenges
 	certBinding bool
+	clientCert  func(*http.Request) (*x509.Certificate, error)
 	pop         *possession // nil when DPoP is off
 	onError     func(*http.Request, error)
 	params      challengeParams
@@ -83,6 +93,7 @@ func NewMiddleware(v *Verifier, cfg MiddlewareConfig, next http.Handler) (http.H
 		scopes:      slices.Clone(cfg.Scopes),
 		scope:       strings.Join(cfg.Scopes, " "),
 		certBinding: cfg.CertificateBinding,
+		clientCert:  cfg.ClientCertificate,
 		onError:     cfg.OnError,
 		params:      challengeParams{realm: cfg.Realm},
 		retryAfter:  int(math.Ceil(v.cfg.MinRefetchInterval.Seconds())),
@@ -132,15 +143,31 @@ func (m *middleware) checkBinding(r *http.Request, tok string, s scheme, c *Clai
 		}
 	}
 	if m.certBinding && c.Confirmation.CertificateThumbprint != "" {
-		// RFC 8705 §3: the certificate of this very connection.
-		if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
+		cert, err := m.certificate(r)
+		if err != nil {
+			return &bindingError{description: "the client certificate forwarded with the request is malformed"}
+		}
+		if cert == nil {
 			return &bindingError{description: "the access token is bound to a client certificate the connection does not present"}
 		}
-		if !c.Confirmation.MatchesCertificate(r.TLS.PeerCertificates[0]) {
+		if !c.Confirmation.MatchesCertificate(cert) {
 			return &bindingError{description: "the access token is bound to another client certificate"}
 		}
 	}
 	return nil
+}
+
+// certificate is the client certificate r presented (RFC 8705 §3): that
+// of this very connection, or what ClientCertificate finds; nil when
+// none.
+func (m *middleware) certificate(r *http.Request) (*x509.Certificate, error) {
+	if m.clientCert != nil {
+		return m.clientCert(r)
+	}
+	if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
+		return nil, nil
+	}
+	return r.TLS.PeerCertificates[0], nil
 }
 
 // refuse answers a refused request and reports err to OnError.
