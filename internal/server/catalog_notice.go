@@ -172,15 +172,19 @@ func (f *noticeFollower) run(ctx context.Context) {
 // subscribe subscribes and waits for the confirmation. Until stop is
 // called, ctx ending closes the subscription: a blocked read does not
 // notice a cancelled context, and shutdown waits for this goroutine.
-func (f *noticeFollower) subscribe(ctx context.Context) (ps *redis.PubSub, stop func() bool, err error) {
-	ps = f.client.Subscribe(ctx, f.channel)
-	stop = context.AfterFunc(ctx, func() { _ = ps.Close() })
-	if _, err := ps.ReceiveTimeout(ctx, f.ping); err != nil {
+//
+// The closure closes its own local sub, never a result variable: the
+// error path's return writes nil to those, and a cancellation that has
+// already started the closure would read them concurrently.
+func (f *noticeFollower) subscribe(ctx context.Context) (*redis.PubSub, func() bool, error) {
+	sub := f.client.Subscribe(ctx, f.channel)
+	stop := context.AfterFunc(ctx, func() { _ = sub.Close() })
+	if _, err := sub.ReceiveTimeout(ctx, f.ping); err != nil {
 		stop()
-		_ = ps.Close()
+		_ = sub.Close()
 		return nil, nil, err
 	}
-	return ps, stop, nil
+	return sub, stop, nil
 }
 
 // receive delivers each message until the connection is lost or ctx
