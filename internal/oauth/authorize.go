@@ -544,25 +544,39 @@ var errStaleRequest = errors.New("authorization request expired or altered")
 
 func (s *Server) unseal(v string) (authRequest, error) {
 	var req authRequest
-	if len(v) > 16<<10 {
-		return req, errStaleRequest
+	if err := s.openSealed(v, sealAAD, &req); err != nil || !s.freshRequest(req.IssuedAt) {
+		return authRequest{}, errStaleRequest
+	}
+	return req, nil
+}
+
+// openSealed opens v, a request sealed under aad and base64url-encoded,
+// into dst. Anything that does not open, whatever the reason, is a stale
+// or altered request: the caller learns no more than that.
+func (s *Server) openSealed(v string, aad []byte, dst any) error {
+	if v == "" || len(v) > 16<<10 {
+		return errStaleRequest
 	}
 	ct, err := base64.RawURLEncoding.DecodeString(v)
 	if err != nil {
-		return req, errStaleRequest
+		return errStaleRequest
 	}
-	b, err := s.o.Sealer.Open(ct, sealAAD)
+	b, err := s.o.Sealer.Open(ct, aad)
 	if err != nil {
-		return req, errStaleRequest
+		return errStaleRequest
 	}
-	if err := json.Unmarshal(b, &req); err != nil {
-		return req, errStaleRequest
+	if err := json.Unmarshal(b, dst); err != nil {
+		return errStaleRequest
 	}
-	age := s.now().Sub(time.Unix(req.IssuedAt, 0))
-	if age < -time.Minute || age > requestLifetime {
-		return req, errStaleRequest
-	}
-	return req, nil
+	return nil
+}
+
+// freshRequest reports whether a sealed request issued at issuedAt (Unix
+// seconds) is at most requestLifetime old, allowing a minute of clock
+// skew between nodes.
+func (s *Server) freshRequest(issuedAt int64) bool {
+	age := s.now().Sub(time.Unix(issuedAt, 0))
+	return age >= -time.Minute && age <= requestLifetime
 }
 
 // formStep reads a login or consent form: the sealed request, then the

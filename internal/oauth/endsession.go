@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/portcullis/portcullis/internal/identity"
 	"github.com/portcullis/portcullis/internal/store"
@@ -381,23 +380,8 @@ func (s *Server) sealEndSession(req endSessionRequest) (string, error) {
 // requestLifetime old.
 func (s *Server) unsealEndSession(v string) (endSessionRequest, error) {
 	var req endSessionRequest
-	if v == "" || len(v) > 16<<10 {
-		return req, errStaleRequest
-	}
-	ct, err := base64.RawURLEncoding.DecodeString(v)
-	if err != nil {
-		return req, errStaleRequest
-	}
-	b, err := s.o.Sealer.Open(ct, endSessionAAD)
-	if err != nil {
-		return req, errStaleRequest
-	}
-	if err := json.Unmarshal(b, &req); err != nil {
-		return req, errStaleRequest
-	}
-	age := s.now().Sub(time.Unix(req.IssuedAt, 0))
-	if age < -time.Minute || age > requestLifetime {
-		return req, errStaleRequest
+	if err := s.openSealed(v, endSessionAAD, &req); err != nil || !s.freshRequest(req.IssuedAt) {
+		return endSessionRequest{}, errStaleRequest
 	}
 	return req, nil
 }
