@@ -34,6 +34,7 @@ trap cleanup EXIT
 go build -o "$work/portcullis" ./cmd/portcullis
 go build -o "$work/upstream" ./bench/baseline
 go build -o "$work/plainproxy" ./bench/plainproxy
+go build -o "$work/dpopproofs" ./bench/dpopproofs
 PORTCULLIS_MASTER_KEY=$(head -c 32 /dev/urandom | base64 -w0)
 PORTCULLIS_BENCH_FIELD_KEY=$(head -c 32 /dev/urandom | base64 -w0)
 export PORTCULLIS_MASTER_KEY PORTCULLIS_BENCH_FIELD_KEY
@@ -119,6 +120,7 @@ for f in jwt opaque split; do
   secret[$f]=$("$p" clients create "${c[@]}" --id "svc-$f" --grant-type client_credentials --scope list_items --format "$f" --json | secret_of)
 done
 secret[limited]=$("$p" clients create "${c[@]}" --id svc-limited --grant-type client_credentials --scope list_items --format jwt --json | secret_of)
+secret[dpop]=$("$p" clients create "${c[@]}" --id svc-dpop --grant-type client_credentials --scope list_items --format jwt --json | secret_of)
 
 "$work/upstream" -addr "$UP" & pids+=($!)
 "$work/plainproxy" -addr "$PLAIN" -upstream "http://$UP" & pids+=($!)
@@ -135,18 +137,26 @@ for f in jwt opaque split limited; do
   [[ $code == 200 ]] || { echo "gateway refused the $f token ($code)" >&2; tail -5 "$work/serve.log" >&2; exit 1; }
 done
 
-# run NAME URL [AUTH] → one line; sets RPS and P99 (ms).
-run() {
-  local out args=(-t"$THREADS" -c"$CONNS" -d"$DURATION" --latency)
-  [[ -n ${3:-} ]] && args+=(-H "Authorization: Bearer $3")
-  out=$(wrk "${args[@]}" "$2")
-  RPS=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
+# report NAME WRK_OUTPUT → one line; sets RPS and P99 (ms).
+report() {
   local p50 p99 non2xx
-  p50=$(awk '$1=="50%" {print $2}' <<<"$out")
-  p99=$(awk '$1=="99%" {print $2}' <<<"$out")
-  non2xx=$(awk '/Non-2xx/ {print $5}' <<<"$out")
+  RPS=$(awk '/^Requests\/sec:/ {print $2}' <<<"$2")
+  p50=$(awk '$1=="50%" {print $2}' <<<"$2")
+  p99=$(awk '$1=="99%" {print $2}' <<<"$2")
+  non2xx=$(awk '/Non-2xx/ {print $5}' <<<"$2")
   P99=$(python3 -c "v='$p99'; print(float(v[:-2])/1000 if v.endswith('us') else float(v[:-2]) if v.endswith('ms') else float(v[:-1])*1000)")
   printf '%-34s %10s req/s  p50 %-9s p99 %-9s non-2xx %s' "$1" "$RPS" "$p50" "$p99" "${non2xx:-0}"
+}
+# run NAME URL [AUTH] → one line; sets RPS and P99 (ms).
+run() {
+  local args=(-t"$THREADS" -c"$CONNS" -d"$DURATION" --latency)
+  [[ -n ${3:-} ]] && args+=(-H "Authorization: Bearer $3")
+  report "$1" "$(wrk "${args[@]}" "$2")"
+}
+# rundpop NAME URL: run with "Authorization: DPoP" and a fresh proof per
+# request from $work/proofs (bench/dpop.lua).
+rundpop() {
+  report "$1" "$(PROOFS="$work/proofs" TOKEN="$dpoptok" THREADS="$THREADS" wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency -s bench/dpop.lua "$2")"
 }
 # runpost NAME URL [AUTH]: run with a 2 KB JSON order POSTed (bench/postjson.lua).
 ORDER=$(python3 -c '
@@ -187,3 +197,15 @@ code=$(curl -s -o "$work/prot.json" -w '%{http_code}' -H "Authorization: Bearer 
 runpost "plain ReverseProxy (pooled), POST 2 KB" "http://$POOLED/prot/orders"; echo; plainpost=$RPS; plainpost99=$P99
 runpost "gateway, validation + field rules" "http://$GW/prot/lite/orders" "${tok[jwt]}"; cmp "$RPS" "$plainpost" "$P99" "$plainpost99"
 runpost "gateway, validation + CRS + fields" "http://$GW/prot/orders" "${tok[jwt]}"; cmp "$RPS" "$plainpost" "$P99" "$plainpost99"
+
+# DPoP (RFC 9449): a bound JWT with a fresh proof per request, signed
+# beforehand (bench/dpopproofs) and good for a minute, so they are signed
+# right before the two runs that use them. The yardstick is the plain
+# proxy carrying the same two headers. Set DPOP_PROOFS above the requests
+# one run makes; a shortfall shows as non-2xx (replayed proofs).
+secs=${DURATION%s}
+[[ $secs =~ ^[0-9]+$ ]] || secs=60
+DPOP_PROOFS=${DPOP_PROOFS:-$((secs * 20000))}
+dpoptok=$(DPOP_CLIENT_SECRET=${secret[dpop]} "$work/dpopproofs" -token-url "http://$AUTHZ/oauth2/token" -client-id svc-dpop -htu "http://$GW/bench/items" -n "$DPOP_PROOFS" -out "$work/proofs")
+rundpop "plain ReverseProxy (pooled), DPoP hdrs" "http://$POOLED/bench/items"; echo; plaindpop=$RPS; plaindpop99=$P99
+rundpop "gateway, JWT + DPoP proof" "http://$GW/bench/items"; cmp "$RPS" "$plaindpop" "$P99" "$plaindpop99"
