@@ -102,9 +102,9 @@ func (s *Server) tokenExchange(r *http.Request, c store.Client, snd sender) (tok
 		// §2.1: actor_token_type "MUST NOT be included otherwise".
 		return tokenResponse{}, badRequest(errInvalidRequest, "actor_token_type without actor_token")
 	}
-	if rt := f.Get("requested_token_type"); rt != "" && rt != tokenTypeAccess {
-		return tokenResponse{}, badRequest(errInvalidRequest,
-			"requested_token_type is not supported: only "+tokenTypeAccess+" is issued")
+	issuedType, err := exchangeTokenType(f.Get("requested_token_type"), c)
+	if err != nil {
+		return tokenResponse{}, err
 	}
 	targets, err := exchangeTargets(f)
 	if err != nil {
@@ -208,10 +208,32 @@ func (s *Server) tokenExchange(r *http.Request, c store.Client, snd sender) (tok
 	s.log.InfoContext(ctx, "token exchanged", "client_id", c.ID, "subject", subject.party.Sub,
 		"subject_issuer", subject.party.Issuer, "actor", actor.Sub, "audiences", targets,
 		"rules", d.Rules, "impersonation", actorRaw == "" && d.Impersonation)
-	// §2.2.1: issued_token_type is required; whatever its format, the
-	// token is an access token (token_type Bearer, or DPoP when bound).
-	resp.IssuedTokenType = tokenTypeAccess
+	// §2.2.1: issued_token_type is required. Either way the token is an
+	// access token (token_type Bearer, or DPoP when bound).
+	resp.IssuedTokenType = issuedType
 	return resp, nil
+}
+
+// exchangeTokenType is the issued_token_type for a requested_token_type
+// (RFC 8693 §2.1, §3). The exchange issues access tokens in the client's
+// format; a client whose access tokens are JWTs may ask for the JWT type
+// instead, for a service that expects "a JWT" rather than "an access
+// token". A JWT is not issued to a client of opaque or split tokens: what
+// it receives outside stays opaque. Refresh and ID tokens are never
+// issued by an exchange.
+func exchangeTokenType(requested string, c store.Client) (string, error) {
+	switch requested {
+	case "", tokenTypeAccess:
+		return tokenTypeAccess, nil
+	case tokenTypeJWT:
+		if c.AccessTokenFormat != store.FormatJWT {
+			return "", badRequest(errInvalidRequest,
+				"requested_token_type "+tokenTypeJWT+" needs a client whose access tokens are JWTs")
+		}
+		return tokenTypeJWT, nil
+	}
+	return "", badRequest(errInvalidRequest,
+		"requested_token_type is not supported: "+tokenTypeAccess+" or, for clients of JWT access tokens, "+tokenTypeJWT)
 }
 
 // exchangeTargets reads the targets of RFC 8693 §2.1: resource (absolute

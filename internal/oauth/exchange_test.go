@@ -272,6 +272,39 @@ func TestExchangeTwoHops(t *testing.T) {
 	}
 }
 
+// TestExchangeRequestedJWT: a client of JWT access tokens may ask for the
+// JWT token type (RFC 8693 §3) and gets a JWT named so; a client of
+// opaque tokens may not, and nothing is issued.
+func TestExchangeRequestedJWT(t *testing.T) {
+	e := newExchangeEnv(t)
+	subject := e.mint(store.Token{})
+	for _, tt := range []struct {
+		client, requested, wantType string
+	}{
+		{"svc2", tokenTypeJWT, tokenTypeJWT},
+		{"svc2", tokenTypeAccess, tokenTypeAccess},
+		{"svc2", "", tokenTypeAccess},
+	} {
+		code, resp := e.exchange(tt.client, exchangeForm(subject, tokenTypeAccess, "audience", audBilling,
+			"requested_token_type", tt.requested))
+		if code != http.StatusOK {
+			t.Fatalf("%s asking %q: %d %v", tt.client, tt.requested, code, resp)
+		}
+		if resp["issued_token_type"] != tt.wantType || resp["token_type"] != "Bearer" {
+			t.Errorf("%s asking %q: issued_token_type %v token_type %v, want %s Bearer",
+				tt.client, tt.requested, resp["issued_token_type"], resp["token_type"], tt.wantType)
+		}
+		if claims := jwtClaims(t, resp["access_token"].(string)); claims["sub"] != e.alice {
+			t.Errorf("%s asking %q: sub %v, want %s", tt.client, tt.requested, claims["sub"], e.alice)
+		}
+	}
+	code, resp := e.exchange("svc1", exchangeForm(subject, tokenTypeAccess, "audience", audBilling,
+		"requested_token_type", tokenTypeJWT))
+	if code != http.StatusBadRequest || resp["error"] != errInvalidRequest || resp["access_token"] != nil {
+		t.Errorf("opaque client asking for a JWT: %d %v, want 400 invalid_request", code, resp)
+	}
+}
+
 func TestExchangeLifetime(t *testing.T) {
 	e := newExchangeEnv(t)
 	subject := e.mint(store.Token{ExpiresAt: time.Now().Add(90 * time.Second)})
