@@ -1,0 +1,20 @@
+package cluster
+
+import (
+	"testing"
+	"time"
+)
+
+// revocationBound is the documented bound for a revoked opaque token to
+// be refused by every gateway when revocation notices travel through
+// Redis (docs/gateway.md, Revocation). Delivery takes milliseconds on
+// loopback; the bound leaves room for a loaded CI machine.
+const revocationBound = time.Second
+
+// TestCluster starts one cluster and runs the scenarios on it in order;
+// those that stop a node start it again before they end.
+func TestCluster(t *testing.T) {
+	c := Start(t)
+	t.Run("tokens_across_nodes", func(t *testing.T) { tokensAcrossNodes(t, c) })
+	t.Run("refresh_family_across_nodes", func(t *testing.T) { refreshFamilyAcrossNodes(t, c) })
+}
