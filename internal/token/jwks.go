@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
+
+	"github.com/portcullis/portcullis/pkg/issuer"
 )
 
 // JWKSConfig configures a JWKS cache for one issuer.
@@ -112,9 +114,9 @@ func (c *JWKSCache) configure(cfg JWKSConfig) error {
 	}
 	base := cfg.Client
 	if base == nil {
-		base = &http.Client{Timeout: fetchTimeout}
+		base = &http.Client{Timeout: issuer.FetchTimeout}
 	}
-	c.client = restrictRedirects(base)
+	c.client = issuer.RestrictRedirects(base)
 	c.cfg = cfg
 	switch {
 	case cfg.Refresh < 0:
@@ -122,7 +124,7 @@ func (c *JWKSCache) configure(cfg JWKSConfig) error {
 	case cfg.MinRefetch < 0:
 		return errors.New("token: jwks minimum refetch interval must not be negative")
 	case cfg.JWKSURI != "":
-		if _, err := checkFetchURL(cfg.JWKSURI); err != nil {
+		if _, err := issuer.CheckURL(cfg.JWKSURI); err != nil {
 			return fmt.Errorf("token: jwks uri: %w", err)
 		}
 		c.jwksURI = cfg.JWKSURI
@@ -130,7 +132,7 @@ func (c *JWKSCache) configure(cfg JWKSConfig) error {
 		return errors.New("token: jwks cache needs an issuer or a jwks uri")
 	}
 	if cfg.Issuer != "" {
-		if err := checkIssuerURL(cfg.Issuer); err != nil {
+		if err := issuer.CheckIdentifier(cfg.Issuer); err != nil {
 			return fmt.Errorf("token: issuer: %w", err)
 		}
 	}
@@ -256,7 +258,7 @@ func (c *JWKSCache) refetch(ctx context.Context, kid, alg string) error {
 	c.refetchMu.Unlock()
 
 	// The fetch outlives a caller that gives up, so the waiters it
-	// serves are not cut short; fetchTimeout still bounds it.
+	// serves are not cut short; issuer.FetchTimeout still bounds it.
 	go func(ctx context.Context) {
 		if err := c.refresh(ctx); err != nil {
 			c.logger.Warn("jwks refetch for an unknown key failed", "err", err)
@@ -287,11 +289,11 @@ func (c *JWKSCache) refresh(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	body, err := fetchDocument(ctx, c.client, uri)
+	body, err := issuer.FetchJSON(ctx, c.client, uri)
 	if err == nil {
-		var set *keySet
-		if set, err = parseKeySet(body); err == nil {
-			c.install(set)
+		var set *issuer.KeySet
+		if set, err = issuer.ParseKeySet(body); err == nil {
+			c.install(&keySet{keys: set})
 			c.refreshes.Add(1)
 			return nil
 		}
@@ -317,7 +319,7 @@ func (c *JWKSCache) keySetURI(ctx context.Context) (uri string, discovered bool,
 	if uri != "" {
 		return uri, true, nil
 	}
-	uri, err = discover(ctx, c.client, c.cfg.Issuer, EndpointJWKS)
+	uri, err = DiscoverEndpoint(ctx, c.client, c.cfg.Issuer, EndpointJWKS)
 	if err != nil {
 		return "", false, err
 	}
@@ -337,11 +339,11 @@ func (c *JWKSCache) install(set *keySet) {
 	switch {
 	case old == nil:
 		set.gen = 1
-	case old.fingerprint == set.fingerprint:
+	case old.keys.Fingerprint() == set.keys.Fingerprint():
 		return
 	default:
 		set.gen = old.gen + 1
-		c.logger.Info("jwks key set changed", "keys", len(set.keys))
+		c.logger.Info("jwks key set changed", "keys", len(set.keys.Keys()))
 	}
 	c.snap.Store(set)
 }

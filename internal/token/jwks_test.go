@@ -2,10 +2,6 @@ package token
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/rsa"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -16,7 +12,8 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
-	"github.com/google/go-cmp/cmp"
+
+	"github.com/portcullis/portcullis/pkg/issuer"
 )
 
 // startedCache returns a started cache for is with a fake clock.
@@ -73,7 +70,7 @@ func TestJWKSCacheDiscovery(t *testing.T) {
 		{"blank jwks_uri", func(is *testIssuer) { is.docJWKSURI = " " }, "jwks_uri"},
 		{"jwks down", func(is *testIssuer) { is.jwksStatus = http.StatusServiceUnavailable }, "status 503"},
 		{"jwks too large", func(is *testIssuer) {
-			is.jwksBody = []byte(`{"keys":[],"pad":"` + strings.Repeat("a", maxDocumentSize) + `"}`)
+			is.jwksBody = []byte(`{"keys":[],"pad":"` + strings.Repeat("a", issuer.MaxDocumentSize) + `"}`)
 		}, "larger than"},
 		{"jwks not json", func(is *testIssuer) { is.jwksBody = []byte("<html>") }, "not a json object"},
 	}
@@ -145,135 +142,6 @@ func TestJWKSCacheConfigErrors(t *testing.T) {
 			}
 			if c.started.Load() {
 				t.Error("a misconfigured cache started its refresh loop")
-			}
-		})
-	}
-}
-
-func TestCheckFetchURL(t *testing.T) {
-	tests := []struct {
-		in string
-		ok bool
-	}{
-		{"https://as.example/jwks.json", true},
-		{"https://as.example:8443/jwks", true},
-		{"http://127.0.0.1:8080/jwks", true},
-		{"http://127.9.9.9/jwks", true},
-		{"http://[::1]:8080/jwks", true},
-		{"http://localhost:8080/jwks", true},
-		{"http://as.example/jwks", false},
-		{"http://10.0.0.1/jwks", false},
-		{"http://localhost.evil.example/jwks", false},
-		{"http://[::ffff:127.0.0.1]/jwks", true}, // IPv4 loopback, mapped
-		{"file:///etc/passwd", false},
-		{"ftp://as.example/jwks", false},
-		{"https://user:pass@as.example/jwks", false},
-		{"/jwks.json", false},
-		{"https:as.example", false},
-		{"://", false},
-	}
-	for _, tc := range tests {
-		t.Run(tc.in, func(t *testing.T) {
-			_, err := checkFetchURL(tc.in)
-			if (err == nil) != tc.ok {
-				t.Errorf("checkFetchURL(%q) err = %v, want ok %v", tc.in, err, tc.ok)
-			}
-		})
-	}
-}
-
-func TestWellKnownURLs(t *testing.T) {
-	tests := []struct {
-		issuer string
-		want   []string
-	}{
-		{"https://as.example", []string{"https://as.example/.well-known/openid-configuration", "https://as.example/.well-known/oauth-authorization-server"}},
-		{"https://as.example/", []string{"https://as.example/.well-known/openid-configuration", "https://as.example/.well-known/oauth-authorization-server"}},
-		{"https://as.example/tenant/1", []string{"https://as.example/tenant/1/.well-known/openid-configuration", "https://as.example/.well-known/oauth-authorization-server/tenant/1"}},
-	}
-	for _, tc := range tests {
-		t.Run(tc.issuer, func(t *testing.T) {
-			if diff := cmp.Diff(tc.want, wellKnownURLs(tc.issuer)); diff != "" {
-				t.Errorf("wellKnownURLs (-want +got):\n%s", diff)
-			}
-		})
-	}
-}
-
-func TestParseKeySet(t *testing.T) {
-	ec := newSigningKey(t, jose.ES256, "ec")
-	ed := newSigningKey(t, jose.EdDSA, "ed")
-	rs := newSigningKey(t, jose.RS256, "rs")
-	small, err := rsa.GenerateKey(rand.Reader, 1024)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub := func(k signingKey, edit func(*jose.JSONWebKey)) json.RawMessage {
-		j := k.public()
-		if edit != nil {
-			edit(&j)
-		}
-		b, err := j.MarshalJSON()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
-	}
-	private := func(k signingKey) json.RawMessage {
-		b, err := (&jose.JSONWebKey{Key: k.priv, KeyID: k.kid}).MarshalJSON()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
-	}
-	smallKey, _ := (&jose.JSONWebKey{Key: &small.PublicKey, KeyID: "small"}).MarshalJSON()
-	oct, _ := (&jose.JSONWebKey{Key: []byte("0123456789abcdef0123456789abcdef"), KeyID: "oct", Algorithm: "HS256"}).MarshalJSON()
-	set := func(keys ...json.RawMessage) []byte {
-		b, _ := json.Marshal(map[string]any{"keys": keys})
-		return b
-	}
-	tests := []struct {
-		name     string
-		body     []byte
-		wantKIDs []string
-		wantErr  string
-	}{
-		{"public keys", set(pub(ec, nil), pub(ed, nil), pub(rs, nil)), []string{"ec", "ed", "rs"}, ""},
-		{"private key refuses the set", set(pub(ec, nil), private(rs)), nil, "private key material"},
-		{"private ec key refuses the set", set(private(ec)), nil, "private key material"},
-		{"oct key skipped", set(oct, pub(ec, nil)), []string{"ec"}, ""},
-		{"enc key skipped", set(pub(rs, func(k *jose.JSONWebKey) { k.Use = "enc" }), pub(ec, nil)), []string{"ec"}, ""},
-		{"no use kept", set(pub(ec, func(k *jose.JSONWebKey) { k.Use = "" })), []string{"ec"}, ""},
-		{"encryption alg skipped", set(pub(rs, func(k *jose.JSONWebKey) { k.Use = ""; k.Algorithm = "RSA-OAEP" }), pub(ec, nil)), []string{"ec"}, ""},
-		{"small rsa skipped", set(smallKey, pub(ec, nil)), []string{"ec"}, ""},
-		{"unknown kty skipped", set(json.RawMessage(`{"kty":"XYZ","kid":"x"}`), pub(ec, nil)), []string{"ec"}, ""},
-		{"broken key skipped", set(json.RawMessage(`{"kty":"EC","crv":"P-256","x":"AA","y":"AA","kid":"bad"}`), pub(ec, nil)), []string{"ec"}, ""},
-		{"only unusable keys", set(oct), nil, "no usable"},
-		{"empty set", []byte(`{"keys":[]}`), nil, "no usable"},
-		{"no keys member", []byte(`{}`), nil, "no keys member"},
-		{"not json", []byte(`keys`), nil, "not a json object"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			got, err := parseKeySet(tc.body)
-			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("parseKeySet err = %v, want one containing %q", err, tc.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatalf("parseKeySet: %v", err)
-			}
-			var kids []string
-			for _, k := range got.keys {
-				if !k.IsPublic() {
-					t.Errorf("key %q is not public", k.KeyID)
-				}
-				kids = append(kids, k.KeyID)
-			}
-			if diff := cmp.Diff(tc.wantKIDs, kids); diff != "" {
-				t.Errorf("kids (-want +got):\n%s", diff)
 			}
 		})
 	}
@@ -528,33 +396,5 @@ func TestJitter(t *testing.T) {
 	}
 	if got := jitter(1); got != 1 {
 		t.Errorf("jitter(1ns) = %v, want 1ns", got)
-	}
-}
-
-func TestKeyUsable(t *testing.T) {
-	p384, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ed := newSigningKey(t, jose.EdDSA, "").public()
-	tests := []struct {
-		name string
-		key  jose.JSONWebKey
-		alg  string
-		want bool
-	}{
-		{"P-384 for ES384", jose.JSONWebKey{Key: &p384.PublicKey}, "ES384", true},
-		{"P-384 for ES256", jose.JSONWebKey{Key: &p384.PublicKey}, "ES256", false},
-		{"P-384 declared ES512", jose.JSONWebKey{Key: &p384.PublicKey, Algorithm: "ES512"}, "ES384", false},
-		{"Ed25519 for EdDSA", ed, "EdDSA", true},
-		{"Ed25519 for ES256", ed, "ES256", false},
-		{"symmetric key", jose.JSONWebKey{Key: []byte("secret")}, "HS256", false},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := keyUsable(&tc.key, tc.alg); got != tc.want {
-				t.Errorf("keyUsable = %v, want %v", got, tc.want)
-			}
-		})
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
+
+	"github.com/portcullis/portcullis/pkg/issuer"
 )
 
 // Verification errors. Callers map all of them to RFC 6750 invalid_token;
@@ -18,9 +20,11 @@ var (
 	ErrNotYetValid = errors.New("token: not yet valid")
 	ErrIssuer      = errors.New("token: wrong issuer")
 	ErrAudience    = errors.New("token: wrong audience")
-	ErrAlgorithm   = errors.New("token: algorithm not allowed")
-	ErrUnknownKey  = errors.New("token: unknown key")
-	ErrTooLarge    = errors.New("token: too large")
+	// ErrAlgorithm and ErrUnknownKey are pkg/issuer's, which finds keys
+	// in the key set for this package and for pkg/verify alike.
+	ErrAlgorithm  = issuer.ErrAlgorithm
+	ErrUnknownKey = issuer.ErrUnknownKey
+	ErrTooLarge   = errors.New("token: too large")
 	// ErrType wraps ErrMalformed too: the typ header is not one the
 	// verifier accepts (a phantom token presented by a client, an ID
 	// token).
@@ -145,7 +149,7 @@ func NewVerifier(cfg VerifierConfig, jwks *JWKSCache, now func() time.Time) (*Ve
 		for _, a := range cfg.Algorithms {
 			// RFC 8725 §3.1-3.2: an asymmetric allow-list only, so neither
 			// "none" nor an HMAC keyed with a public key can ever pass.
-			if !signatureAlgorithms[a] {
+			if !issuer.SignatureAlgorithm(a) {
 				return nil, fmt.Errorf("token: algorithm %q is not allowed for access tokens", a)
 			}
 			v.algs = append(v.algs, jose.SignatureAlgorithm(a))

@@ -87,15 +87,15 @@ func newTestIssuer(t testing.TB, keys ...jose.JSONWebKey) *testIssuer {
 		}
 		noOIDC := is.noOIDC
 		is.mu.Unlock()
-		if noOIDC && r.URL.Path == wellKnownOIDC {
+		if noOIDC && r.URL.Path == "/.well-known/openid-configuration" {
 			http.NotFound(w, r)
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(doc)
 	}
-	mux.HandleFunc("GET "+wellKnownOIDC, metadata)
-	mux.HandleFunc("GET "+wellKnownOAuth, metadata)
+	mux.HandleFunc("GET "+"/.well-known/openid-configuration", metadata)
+	mux.HandleFunc("GET "+"/.well-known/oauth-authorization-server", metadata)
 	mux.HandleFunc("GET /jwks.json", func(w http.ResponseWriter, r *http.Request) {
 		is.jwksHits.Add(1)
 		is.mu.Lock()

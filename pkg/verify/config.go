@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"slices"
 	"time"
+
+	"github.com/portcullis/portcullis/pkg/issuer"
 )
 
 // The token types a Verifier accepts by default (RFC 8725 §3.11).
@@ -36,8 +38,6 @@ const (
 	// the key set that were not due (an unknown kid, a retry after a
 	// failure), so junk kids cannot turn a backend against its issuer.
 	DefaultMinRefetchInterval = 10 * time.Second
-	// fetchTimeout bounds each HTTP fetch, whatever client is configured.
-	fetchTimeout = 10 * time.Second
 )
 
 // defaultAlgorithms are the algorithms accepted when Config names none.
@@ -46,17 +46,6 @@ var defaultAlgorithms = []string{"ES256", "ES384", "RS256", "PS256", "EdDSA"}
 // defaultTypes are the typ headers accepted when Config names none: what
 // the gateway forwards.
 var defaultTypes = []string{TypeAccessToken, TypePhantomToken}
-
-// asymmetricAlgorithms are the JWS algorithms Config.Algorithms may name
-// (RFC 7518 §3.1, RFC 8037 §3.1). "none" and the HMAC algorithms are
-// absent on purpose: RFC 8725 §3.1-3.2, a verifier holding public keys
-// must never treat one as a shared secret.
-var asymmetricAlgorithms = map[string]bool{
-	"ES256": true, "ES384": true, "ES512": true,
-	"RS256": true, "RS384": true, "RS512": true,
-	"PS256": true, "PS384": true, "PS512": true,
-	"EdDSA": true,
-}
 
 // Config says which tokens a Verifier accepts and where it finds the
 // issuer's keys. Issuer and Audience are required; every other field has
@@ -124,14 +113,14 @@ type settings struct {
 // resolve applies defaults to cfg and validates it. It never fetches.
 func resolve(cfg Config) (settings, error) {
 	s := settings{cfg}
-	if err := checkIssuerURL(cfg.Issuer); err != nil {
+	if err := issuer.CheckIdentifier(cfg.Issuer); err != nil {
 		return s, fmt.Errorf("verify: issuer: %w", err)
 	}
 	if cfg.Audience == "" {
 		return s, errors.New("verify: an audience is required")
 	}
 	if cfg.JWKSURL != "" {
-		if _, err := checkFetchURL(cfg.JWKSURL); err != nil {
+		if _, err := issuer.CheckURL(cfg.JWKSURL); err != nil {
 			return s, fmt.Errorf("verify: jwks url: %w", err)
 		}
 	}
@@ -139,7 +128,7 @@ func resolve(cfg Config) (settings, error) {
 		s.Algorithms = defaultAlgorithms
 	}
 	for _, a := range s.Algorithms {
-		if !asymmetricAlgorithms[a] {
+		if !issuer.SignatureAlgorithm(a) {
 			return s, fmt.Errorf("verify: algorithm %q is not an asymmetric JWS algorithm", a)
 		}
 	}
@@ -178,9 +167,9 @@ func resolve(cfg Config) (settings, error) {
 		s.MaxTokenSize = DefaultMaxTokenSize
 	}
 	if s.HTTPClient == nil {
-		s.HTTPClient = &http.Client{Timeout: fetchTimeout}
+		s.HTTPClient = &http.Client{Timeout: issuer.FetchTimeout}
 	}
-	s.HTTPClient = restrictRedirects(s.HTTPClient)
+	s.HTTPClient = issuer.RestrictRedirects(s.HTTPClient)
 	if s.Logger == nil {
 		s.Logger = slog.New(slog.DiscardHandler)
 	}

@@ -3,6 +3,8 @@ package verify
 import (
 	"errors"
 	"strings"
+
+	"github.com/portcullis/portcullis/pkg/issuer"
 )
 
 // Verification errors. Every error a Verifier returns wraps exactly one of
@@ -18,13 +20,13 @@ var (
 	ErrTooLarge = errors.New("verify: token too large")
 	// ErrAlgorithm: the token's alg is not allowed, or its key is not
 	// for that algorithm.
-	ErrAlgorithm = errors.New("verify: algorithm not allowed")
+	ErrAlgorithm = issuer.ErrAlgorithm
 	// ErrType: the typ header is not one of Config.Types (an ID token, a
 	// DPoP proof, an untyped JWT).
 	ErrType = errors.New("verify: unexpected token type")
 	// ErrUnknownKey: no key of the issuer's key set matches the token,
 	// even after a refetch.
-	ErrUnknownKey = errors.New("verify: unknown signing key")
+	ErrUnknownKey = issuer.ErrUnknownKey
 	// ErrKeysUnavailable: the issuer's keys could not be fetched and no
 	// usable copy is cached. The token may be valid; nobody can tell.
 	ErrKeysUnavailable = errors.New("verify: issuer keys unavailable")

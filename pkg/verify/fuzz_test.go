@@ -1,12 +1,14 @@
 package verify
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/go-jose/go-jose/v4"
+	"github.com/portcullis/portcullis/pkg/issuer"
 )
 
 // noNetwork is a transport for fuzzing: the verifier's keys are loaded
@@ -22,31 +24,34 @@ func (noNetwork) RoundTrip(*http.Request) (*http.Response, error) {
 // keys are loaded. Seeds are in testdata/fuzz/FuzzTokenVerify and below.
 func FuzzTokenVerify(f *testing.F) {
 	clock := newFxClock()
-	const issuer = "https://issuer.example"
+	const iss = "https://issuer.example"
 	key := fxNewKey(f, "k1", jose.ES256)
 	v, err := New(Config{
-		Issuer: issuer, Audience: fxAudience, JWKSURL: issuer + "/jwks.json",
+		Issuer: iss, Audience: fxAudience, JWKSURL: iss + "/jwks.json",
 		Now: clock.Now, HTTPClient: &http.Client{Transport: noNetwork{}},
 	})
 	if err != nil {
 		f.Fatal(err)
 	}
-	set := &jwkSet{byKID: map[string][]*jose.JSONWebKey{}}
-	pub := key.public()
-	set.keys = append(set.keys, &pub)
-	set.byKID["k1"] = set.keys
-	set.fetched = clock.Now()
-	v.keys.current.Store(set)
+	doc, err := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{key.public()}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	keys, err := issuer.ParseKeySet(doc)
+	if err != nil {
+		f.Fatal(err)
+	}
+	v.keys.current.Store(&jwkSet{keys: keys, fetched: clock.Now()})
 	// A fetch "just happened": unknown kids are refused without one.
 	v.keys.lastAttempt = clock.Now().UnixNano()
 
 	now := clock.Now().Unix()
-	claims := map[string]any{"iss": issuer, "aud": fxAudience, "sub": "alice", "exp": now + 60, "iat": now,
+	claims := map[string]any{"iss": iss, "aud": fxAudience, "sub": "alice", "exp": now + 60, "iat": now,
 		"scope": "a b", "act": map[string]any{"sub": "svc", "act": map[string]any{"client_id": "c"}}, "cnf": map[string]any{"jkt": "x"}}
 	valid := fxSign(f, key, TypeAccessToken, nil, claims)
 	f.Add(valid)
-	f.Add(fxSign(f, key, TypePhantomToken, nil, `{"iss":"`+issuer+`","aud":["`+fxAudience+`"],"exp":1e10}`))
-	f.Add(fxSign(f, key, TypeAccessToken, nil, `{"iss":"`+issuer+`","aud":"`+fxAudience+`","exp":1e10,"act":{"act":{"act":{}}}}`))
+	f.Add(fxSign(f, key, TypePhantomToken, nil, `{"iss":"`+iss+`","aud":["`+fxAudience+`"],"exp":1e10}`))
+	f.Add(fxSign(f, key, TypeAccessToken, nil, `{"iss":"`+iss+`","aud":"`+fxAudience+`","exp":1e10,"act":{"act":{"act":{}}}}`))
 	f.Add(fxSign(f, key, TypeAccessToken, nil, `[]`))
 	f.Add(valid[:len(valid)-2])
 	f.Add(strings.Replace(valid, ".", "..", 1))
@@ -62,7 +67,7 @@ func FuzzTokenVerify(f *testing.F) {
 			}
 			return
 		}
-		if c.Issuer != issuer {
+		if c.Issuer != iss {
 			t.Fatalf("accepted claims of issuer %q", c.Issuer)
 		}
 		found := false

@@ -1,166 +1,25 @@
 package verify
 
 import (
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/elliptic"
-	"crypto/rsa"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
+
+	"github.com/portcullis/portcullis/pkg/issuer"
 )
 
-// minRSABits is the smallest RSA modulus accepted (RFC 7518 §3.3).
-const minRSABits = 2048
-
-// errPrivateKeyInSet: a fetched key set holds private key material.
-var errPrivateKeyInSet = errors.New("jwk set contains private key material; refusing the whole set")
-
-// jwkSet is one fetched JWK Set reduced to the public signature keys a
-// verifier may use. It is never modified once built.
+// jwkSet is one fetched JWK Set (parsed and reduced to public signature
+// keys by pkg/issuer) and when it was fetched, for its TTL. It is never
+// modified once built.
 type jwkSet struct {
-	keys  []*jose.JSONWebKey
-	byKID map[string][]*jose.JSONWebKey
-	// fingerprint summarises the keys (kid, alg, use, RFC 7638
-	// thumbprint) so a refetch that brings new keys can be logged.
-	fingerprint [sha256.Size]byte
-	// fetched is when the set was fetched, for its TTL.
+	keys    *issuer.KeySet
 	fetched time.Time
 }
 
-// parseJWKSet parses a JWK Set (RFC 7517 §5) and keeps the keys that are
-// public, asymmetric and meant for signatures. A set that publishes a
-// private key is refused outright: the issuer has leaked a signing key,
-// and nothing signed with it proves anything.
-func parseJWKSet(body []byte) (*jwkSet, error) {
-	var doc struct {
-		Keys []json.RawMessage `json:"keys"`
-	}
-	if err := json.Unmarshal(body, &doc); err != nil {
-		return nil, errors.New("jwk set is not a json object")
-	}
-	if doc.Keys == nil {
-		return nil, errors.New("jwk set has no keys member")
-	}
-	set := &jwkSet{byKID: make(map[string][]*jose.JSONWebKey, len(doc.Keys))}
-	var lines []string
-	for _, raw := range doc.Keys {
-		k := new(jose.JSONWebKey)
-		// RFC 7517 §5: a key of a type or with parameters we do not
-		// understand is skipped, not fatal to the set.
-		if err := k.UnmarshalJSON(raw); err != nil {
-			continue
-		}
-		switch pub := k.Key.(type) {
-		case *ecdsa.PrivateKey, *rsa.PrivateKey, ed25519.PrivateKey:
-			return nil, errPrivateKeyInSet
-		case *ecdsa.PublicKey, ed25519.PublicKey:
-		case *rsa.PublicKey:
-			if pub.N.BitLen() < minRSABits {
-				continue
-			}
-		default:
-			// Symmetric ("oct") keys and anything else: never a key a
-			// token may be verified with.
-			continue
-		}
-		// RFC 7517 §4.2: a key whose use is anything but "sig" is not
-		// for signatures.
-		if k.Use != "" && k.Use != "sig" {
-			continue
-		}
-		if !k.Valid() || (k.Algorithm != "" && !asymmetricAlgorithms[k.Algorithm]) {
-			continue
-		}
-		tp, err := k.Thumbprint(crypto.SHA256)
-		if err != nil {
-			continue
-		}
-		set.keys = append(set.keys, k)
-		set.byKID[k.KeyID] = append(set.byKID[k.KeyID], k)
-		lines = append(lines, strings.Join([]string{k.KeyID, k.Algorithm, k.Use, hex.EncodeToString(tp)}, "\x00"))
-	}
-	if len(set.keys) == 0 {
-		// An empty set would refuse every token; a broken document is
-		// likelier than an issuer withdrawing every key at once.
-		return nil, errors.New("jwk set holds no usable signature keys")
-	}
-	slices.Sort(lines)
-	set.fingerprint = sha256.Sum256([]byte(strings.Join(lines, "\n")))
-	return set, nil
-}
-
-// lookup finds the key for kid and alg. refetch reports whether fetching
-// the set again could help: the kid is not in it at all. A nil set is
-// empty.
+// lookup is issuer.KeySet.Lookup; a nil set is empty.
 func (s *jwkSet) lookup(kid, alg string) (k *jose.JSONWebKey, refetch bool, err error) {
 	if s == nil {
-		return nil, true, fmt.Errorf("%w: no key set loaded", ErrUnknownKey)
+		return (*issuer.KeySet)(nil).Lookup(kid, alg)
 	}
-	if kid == "" {
-		// Without a kid, only an unambiguous key will do.
-		var found *jose.JSONWebKey
-		n := 0
-		for _, k := range s.keys {
-			if keyFitsAlgorithm(k, alg) {
-				found = k
-				n++
-			}
-		}
-		switch n {
-		case 1:
-			return found, false, nil
-		case 0:
-			return nil, true, fmt.Errorf("%w: no kid and no key for the algorithm", ErrUnknownKey)
-		default:
-			return nil, false, fmt.Errorf("%w: no kid and several candidate keys", ErrUnknownKey)
-		}
-	}
-	keys := s.byKID[kid]
-	if len(keys) == 0 {
-		return nil, true, fmt.Errorf("%w: kid not in the key set", ErrUnknownKey)
-	}
-	for _, k := range keys {
-		if keyFitsAlgorithm(k, alg) {
-			return k, false, nil
-		}
-	}
-	// RFC 8725 §3.1: the key decides the algorithm, not the token.
-	return nil, false, fmt.Errorf("%w: the key is not for this algorithm", ErrAlgorithm)
-}
-
-// keyFitsAlgorithm reports whether k may verify a signature made with
-// alg: its declared alg, if any, is alg, and its type and curve fit alg,
-// so a token never chooses how its key is read.
-func keyFitsAlgorithm(k *jose.JSONWebKey, alg string) bool {
-	if k.Algorithm != "" && k.Algorithm != alg {
-		return false
-	}
-	switch pub := k.Key.(type) {
-	case *ecdsa.PublicKey:
-		switch alg {
-		case "ES256":
-			return pub.Curve == elliptic.P256()
-		case "ES384":
-			return pub.Curve == elliptic.P384()
-		case "ES512":
-			return pub.Curve == elliptic.P521()
-		}
-	case *rsa.PublicKey:
-		switch alg {
-		case "RS256", "RS384", "RS512", "PS256", "PS384", "PS512":
-			return true
-		}
-	case ed25519.PublicKey:
-		return alg == "EdDSA"
-	}
-	return false
+	return s.keys.Lookup(kid, alg)
 }

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
+
+	"github.com/portcullis/portcullis/pkg/issuer"
 )
 
 // keyCache holds the issuer's key set. It fetches lazily: the first
@@ -117,7 +119,7 @@ func (c *keyCache) start(ctx context.Context, seen *jwkSet) *keyFetch {
 	f := &keyFetch{done: make(chan struct{})}
 	c.inflight = f
 	// The fetch outlives a caller that gives up, so the others waiting
-	// on it are not cut short; fetchTimeout bounds it.
+	// on it are not cut short; issuer.FetchTimeout bounds it.
 	go c.run(context.WithoutCancel(ctx), f)
 	return f
 }
@@ -161,10 +163,10 @@ func (c *keyCache) load(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	body, err := fetchJSON(ctx, c.cfg.HTTPClient, uri)
-	var set *jwkSet
+	body, err := issuer.FetchJSON(ctx, c.cfg.HTTPClient, uri)
+	var keys *issuer.KeySet
 	if err == nil {
-		set, err = parseJWKSet(body)
+		keys, err = issuer.ParseKeySet(body)
 	}
 	if err != nil {
 		if discovered {
@@ -175,9 +177,9 @@ func (c *keyCache) load(ctx context.Context) error {
 		}
 		return err
 	}
-	set.fetched = c.cfg.Now()
-	if old := c.current.Load(); old == nil || old.fingerprint != set.fingerprint {
-		c.cfg.Logger.Info("verify: loaded the issuer's keys", "issuer", c.cfg.Issuer, "keys", len(set.keys))
+	set := &jwkSet{keys: keys, fetched: c.cfg.Now()}
+	if old := c.current.Load(); old == nil || old.keys.Fingerprint() != keys.Fingerprint() {
+		c.cfg.Logger.Info("verify: loaded the issuer's keys", "issuer", c.cfg.Issuer, "keys", len(keys.Keys()))
 	}
 	c.current.Store(set)
 	return nil
@@ -195,7 +197,7 @@ func (c *keyCache) jwksURL(ctx context.Context) (uri string, discovered bool, er
 	if uri != "" {
 		return uri, true, nil
 	}
-	if uri, err = discoverJWKSURL(ctx, c.cfg.HTTPClient, c.cfg.Issuer); err != nil {
+	if uri, err = issuer.DiscoverEndpoint(ctx, c.cfg.HTTPClient, c.cfg.Issuer, "jwks_uri"); err != nil {
 		return "", false, err
 	}
 	c.mu.Lock()
