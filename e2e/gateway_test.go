@@ -62,7 +62,9 @@ type gatewayEnv struct {
 	signer  *keys.Manager
 }
 
-func startGateway(t *testing.T) *gatewayEnv {
+// startGateway starts the warehouse behind a gateway; opts run after its
+// own settings, so they may change the gateway's APIs.
+func startGateway(t *testing.T, opts ...startOpt) *gatewayEnv {
 	up := &upstream{}
 	backend := httptest.NewServer(up)
 	t.Cleanup(backend.Close)
@@ -70,7 +72,7 @@ func startGateway(t *testing.T) *gatewayEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, secrets := warehouse(t, func(cfg *config.Config, environ map[string]string) {
+	e, secrets := warehouse(t, append([]startOpt{func(cfg *config.Config, environ map[string]string) {
 		environ["GATEWAY_SECRET"] = gwSecret
 		cfg.Tokens.DefaultAudience = apiAudience
 		cfg.Gateway = config.Gateway{
@@ -89,7 +91,7 @@ func startGateway(t *testing.T) *gatewayEnv {
 				CORS: &config.CORS{AllowedOrigins: []string{"https://app.example"}},
 			}},
 		}
-	})
+	}}, opts...)...)
 	// The gateway's introspection client, with the secret it was given.
 	if err := e.db.DeleteClient(context.Background(), "gateway"); err != nil {
 		t.Fatal(err)

@@ -26,6 +26,9 @@ func (g *Gateway) finish(t *table, ex *exchange, r *http.Request) {
 	}
 	m.observe(status, ex.decision, elapsed.Seconds())
 	g.logAccess(r.Context(), ex, r.Method, status, elapsed)
+	if ex.span != nil {
+		endTrace(ex, status)
+	}
 	putExchange(ex)
 }
 

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/portcullis/portcullis/internal/token"
 )
 
@@ -81,6 +83,11 @@ type exchange struct {
 	validation validationOutcome
 	// response is what response validation found (validate_response.go).
 	response responseOutcome
+
+	// tracer and span are the request's tracing (tracing.go): both nil
+	// when tracing is off, and every step skips its span work then.
+	tracer trace.Tracer
+	span   trace.Span
 }
 
 var exchanges = sync.Pool{New: func() any { return new(exchange) }}

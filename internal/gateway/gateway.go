@@ -35,6 +35,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/portcullis/portcullis/internal/backendtoken"
 	"github.com/portcullis/portcullis/internal/catalog"
@@ -102,6 +103,12 @@ type Options struct {
 	// fronts (tokenhandlers.go). None means no token handler.
 	// SetTokenHandlers swaps them.
 	TokenHandlers []*tokenhandler.Handler
+	// Tracer makes the spans of each request (tracing.go): the request,
+	// token resolution and the introspection call, policy, rate limits
+	// and the upstream call, with W3C traceparent sent to the issuer and
+	// the upstream. Nil means tracing is off: no span work at all, and a
+	// client's traceparent passes to the upstream untouched.
+	Tracer trace.Tracer
 }
 
 // Gateway serves every configured API. Safe for concurrent use; Reload
@@ -116,6 +123,8 @@ type Gateway struct {
 	access  *slog.Logger
 	now     func() time.Time
 	metrics *metrics
+	// tracer is Options.Tracer; nil when tracing is off.
+	tracer trace.Tracer
 
 	f       factory
 	baseDir string
@@ -184,6 +193,7 @@ func newGateway(ctx context.Context, o Options, f factory) (*Gateway, error) {
 		root:    logger,
 		access:  access.With("component", "gateway.access"),
 		now:     o.Now,
+		tracer:  o.Tracer,
 		f:       f,
 		baseDir: o.BaseDir,
 		getenv:  o.Getenv,
@@ -238,6 +248,9 @@ func newGateway(ctx context.Context, o Options, f factory) (*Gateway, error) {
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	t := g.table.Load()
 	ex := getExchange(w, g.now())
+	if g.tracer != nil {
+		r = g.startTrace(ex, r)
+	}
 	defer g.finish(t, ex, r)
 	// Before anything reads it: a client cannot name a certificate it
 	// holds no key of in the header only a proxy may send.

@@ -244,6 +244,8 @@ func (is *issuer) resolversFor(ctx context.Context, b *builder, audiences []stri
 		MaxTTL:       is.cfg.CacheTTL.Duration(),
 		NegativeTTL:  is.cfg.NegativeCacheTTL.Duration(),
 		OpaqueFormat: r.opaqueFormat,
+		Tracer:       b.tracer,
+		SpanName:     spanIntrospect,
 	}
 	if is.cfg.ClientID != "" {
 		li := &lazyIntrospector{endpoint: is.endpoint}

@@ -139,7 +139,11 @@ func (s *limitStep) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	states := sc.states[:len(sc.checks)]
 	clear(states)
-	ok, err := t.backend.Allow(r.Context(), sc.checks, now, states)
+	// One call for every limit of the request: with Redis, one round
+	// trip, which the span times.
+	lctx, span := ex.child(r.Context(), spanRateLimit)
+	ok, err := t.backend.Allow(lctx, sc.checks, now, states)
+	traceLimits(span, len(sc.checks), ok, err)
 	if err != nil && (!ok || !errors.Is(err, ratelimit.ErrBackend)) {
 		// Fail closed: a strict limit could not be counted (or the
 		// backend failed in a way it does not describe).

@@ -52,12 +52,15 @@ func (s *policyStep) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if ex.verified != nil {
 		in.Claims = ex.verified.Claims.Raw
 	}
+	_, span := ex.child(r.Context(), spanPolicy)
 	for _, rule := range s.rules {
 		if !rule.Allow(&in) {
+			tracePolicy(span, false)
 			ex.reason = "policy"
 			ex.problem(problemAccessDenied, decisionDenyPolicy)
 			return
 		}
 	}
+	tracePolicy(span, true)
 	s.next.ServeHTTP(w, r)
 }

@@ -25,6 +25,7 @@ func (g *Gateway) Reload(ctx context.Context, snap catalog.Snapshot) error {
 		logger:        g.logger,
 		root:          g.root,
 		now:           g.now,
+		tracer:        g.tracer,
 		baseDir:       g.baseDir,
 		getenv:        g.getenv,
 		split:         g.split,

@@ -79,6 +79,9 @@ func (s *resolveStep) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		err error
 	)
 	ctx := r.Context()
+	// The resolvers' calls (the issuer, the split-token store) are
+	// children of this span; the request keeps its own context.
+	rctx, span := ex.child(ctx, spanResolve)
 	switch {
 	case looksLikeJWT(raw) && (s.jwt || !s.anyOpaque):
 		if !s.jwt {
@@ -87,7 +90,8 @@ func (s *resolveStep) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		// Access tokens only (at+jwt): a phantom token presented by a
 		// client is refused here, whatever it says.
-		v, err = s.res.jwt.Verify(ctx, raw)
+		v, err = s.res.jwt.Verify(rctx, raw)
+		traceKind(span, "jwt")
 	case s.opaque && s.takesOpaque(raw):
 		// Only the issuer's shape can be active: anything else is
 		// refused here, before a cache, a discovery or an introspection.
@@ -95,7 +99,8 @@ func (s *resolveStep) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			err = errOpaqueShape
 			break
 		}
-		v, err = s.res.opaque.Resolve(ctx, raw)
+		traceKind(span, "opaque")
+		v, err = s.res.opaque.Resolve(rctx, raw)
 	case s.split:
 		if !token.IsSplitSignature(raw) {
 			err = errSplitShape
@@ -105,13 +110,15 @@ func (s *resolveStep) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			err = errNoSplitSource
 			break
 		}
-		v, err = s.res.split.Resolve(ctx, raw)
+		traceKind(span, "split")
+		v, err = s.res.split.Resolve(rctx, raw)
 	default:
 		err = errKindRefused
 	}
 	if err == nil && (v == nil || v.Claims == nil) {
 		err = errNoClaims // a resolver bug must not let a request through
 	}
+	endChild(span, err)
 	if err != nil {
 		s.deny(ctx, ex, err)
 		return

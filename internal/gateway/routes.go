@@ -13,12 +13,15 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/portcullis/portcullis/internal/backendtoken"
 	"github.com/portcullis/portcullis/internal/catalog"
 	"github.com/portcullis/portcullis/internal/clientcert"
 	"github.com/portcullis/portcullis/internal/phantom"
 	"github.com/portcullis/portcullis/internal/ratelimit"
 	"github.com/portcullis/portcullis/internal/token"
+	"github.com/portcullis/portcullis/internal/tracing"
 	"github.com/portcullis/portcullis/pkg/verify"
 )
 
@@ -151,8 +154,10 @@ type builder struct {
 	f      factory
 	logger *slog.Logger
 	// root names no component; the JWKS caches add their own.
-	root    *slog.Logger
-	now     func() time.Time
+	root *slog.Logger
+	now  func() time.Time
+	// tracer is the gateway's; nil when tracing is off.
+	tracer  trace.Tracer
 	baseDir string
 	getenv  func(string) string
 	split   phantom.SplitSource
@@ -363,7 +368,9 @@ func (b *builder) api(ctx context.Context, s *catalog.Snapshot, c *catalog.API, 
 	if filter.signer, err = b.responseSigner(c); err != nil {
 		return nil, fmt.Errorf("response_signing: %w", err)
 	}
-	api.upstream = newUpstream(c.Name, cut, target, tr, filter, b.logger)
+	// With tracing on, each upstream call is a client span whose
+	// traceparent replaces the one the client sent.
+	api.upstream = newUpstream(c.Name, cut, target, tracing.Transport(b.tracer, spanUpstream, tr), filter, b.logger)
 	if api.backendToken, err = b.backendSource(s, c); err != nil {
 		return nil, err
 	}

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strings"
 
+	"go.opentelemetry.io/otel/attribute"
+
 	"github.com/portcullis/portcullis/internal/store"
 	"github.com/portcullis/portcullis/internal/token"
 )
@@ -20,6 +22,10 @@ var inactive = map[string]bool{"active": false}
 // claims of the token, for the gateway to forward to its backends, typed
 // token.TypePhantomJWT so that the gateway never takes it from a client.
 func (s *Server) introspect(w http.ResponseWriter, r *http.Request) {
+	r, span := s.startSpan(r, "oauth.introspect")
+	if span != nil {
+		defer span.End()
+	}
 	if e := parsePost(w, r); e != nil {
 		s.fail(w, r, "introspect", e)
 		return
@@ -46,6 +52,9 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		s.fail(w, r, "introspect", s.serverError(r.Context(), "introspect", err))
 		return
+	}
+	if span != nil {
+		span.SetAttributes(attribute.String("oauth.client_id", client.ID), attribute.Bool("oauth.active", ok))
 	}
 	if !ok {
 		writeJSON(w, http.StatusOK, inactive)

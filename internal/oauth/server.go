@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/portcullis/portcullis/internal/clientauth"
 	"github.com/portcullis/portcullis/internal/clientcert"
@@ -103,6 +104,9 @@ type Options struct {
 	// Metrics registers the server's Prometheus collectors; nil means none
 	// are registered.
 	Metrics prometheus.Registerer
+	// Tracer makes the spans of the token and introspection endpoints
+	// (tracing.go); nil means tracing is off and costs nothing.
+	Tracer trace.Tracer
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// DPoPReplay remembers the DPoP proofs the token endpoint accepted,

@@ -21,6 +21,10 @@ import (
 // tokenEndpoint is RFC 6749 §3.2: authenticate the client, then hand the
 // request to the grant it names.
 func (s *Server) tokenEndpoint(w http.ResponseWriter, r *http.Request) {
+	r, span := s.startSpan(r, "oauth.token")
+	if span != nil {
+		defer span.End()
+	}
 	s.dpop.offerNonce(w)
 	if e := parsePost(w, r); e != nil {
 		s.fail(w, r, "token", e)
@@ -53,6 +57,7 @@ func (s *Server) tokenEndpoint(w http.ResponseWriter, r *http.Request) {
 	}
 	snd := sender{proof: proof, x5t: x5t, cert: cert}
 	gt := r.PostForm.Get("grant_type")
+	traceRequest(span, client.ID, gt)
 	var (
 		resp tokenResponse
 		err  error
@@ -123,6 +128,7 @@ func (s *Server) authenticateClient(r *http.Request) (store.Client, error) {
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, endpoint string, err error) {
 	e := s.clientError(r.Context(), err)
 	s.metrics.refused.WithLabelValues(endpoint, e.Code).Inc()
+	s.traceRefusal(r, e)
 	s.writeError(w, e)
 }
 

@@ -12,6 +12,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/portcullis/portcullis/internal/token"
 )
 
@@ -146,6 +149,9 @@ type core struct {
 	limit *CallLimit
 	now   func() time.Time
 	log   *slog.Logger
+	// traced is set when the config has a tracer: only then does a
+	// lookup read the span from its context (traceCache).
+	traced bool
 
 	misses, calls, errs, busy atomic.Uint64
 	// epoch moves on every forget and flush. A resolution stores what it
@@ -168,6 +174,18 @@ func newCore(cfg IntrospectorConfig, scope string, logger *slog.Logger, now func
 		limit:   cfg.Calls,
 		now:     now,
 		log:     logger,
+		traced:  cfg.Tracer != nil,
+	}
+}
+
+// traceCache marks the caller's span with whether the cache answered,
+// when tracing is on.
+func (c *core) traceCache(ctx context.Context, hit bool) {
+	if !c.traced {
+		return
+	}
+	if span := trace.SpanFromContext(ctx); span.IsRecording() {
+		span.SetAttributes(attribute.Bool("portcullis.token.cache_hit", hit))
 	}
 }
 
@@ -223,6 +241,7 @@ type fetchFunc func(ctx context.Context) (*token.Verified, error)
 // up does not fail the other waiters or waste the answer.
 func (c *core) load(ctx context.Context, k cacheKey, fetch fetchFunc) (*token.Verified, error) {
 	c.misses.Add(1)
+	c.traceCache(ctx, false)
 	s := c.cache.shard(&k)
 	s.mu.Lock()
 	// Another caller may have filled the entry since cached looked.

@@ -30,8 +30,11 @@ import (
 	"net/url"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/portcullis/portcullis/internal/loopback"
 	"github.com/portcullis/portcullis/internal/token"
+	"github.com/portcullis/portcullis/internal/tracing"
 )
 
 // ErrInactive means the authorization server says the token is not active
@@ -93,6 +96,12 @@ type IntrospectorConfig struct {
 	// suits an authorization server with a format of its own, whose
 	// tokens still go through the cache and Calls like any other.
 	OpaqueFormat token.OpaqueFormat
+	// Tracer, when not nil, makes each introspection call a client span
+	// named SpanName whose traceparent goes to the authorization server,
+	// and marks the caller's span with portcullis.token.cache_hit. Nil
+	// means tracing is off and costs nothing.
+	Tracer   trace.Tracer
+	SpanName string
 }
 
 // Defaults of IntrospectorConfig's zero values.
@@ -156,6 +165,12 @@ func NewIntrospector(cfg IntrospectorConfig, v JWTVerifier, logger *slog.Logger,
 	client := cfg.Client
 	if client == nil {
 		client = newClient(cfg.Timeout)
+	}
+	if cfg.Tracer != nil {
+		// A copy: the caller's client may serve others untraced.
+		c := *client
+		c.Transport = tracing.Transport(cfg.Tracer, cfg.SpanName, c.Transport)
+		client = &c
 	}
 	// RFC 6749 §2.3.1: client_secret_basic form-urlencodes the id and the
 	// secret before base64, so ':' or non-ASCII in either survives.
@@ -224,6 +239,7 @@ func (i *Introspector) Resolve(ctx context.Context, raw string) (*token.Verified
 	}
 	k := cacheKey{digest: digest(raw), scope: i.url}
 	if v, err, ok := i.core.cached(k); ok {
+		i.core.traceCache(ctx, true)
 		return v, err
 	}
 	return i.miss(ctx, k, raw)

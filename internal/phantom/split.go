@@ -82,6 +82,7 @@ func (s *SplitResolver) Resolve(ctx context.Context, sig string) (*token.Verifie
 	// allocates nothing.
 	k := cacheKey{digest: digest(sig), scope: splitScope}
 	if v, err, ok := s.core.cached(k); ok {
+		s.core.traceCache(ctx, true)
 		return v, err
 	}
 	return s.miss(ctx, k, sig)

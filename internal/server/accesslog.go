@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/portcullis/portcullis/internal/asynclog"
+	"github.com/portcullis/portcullis/internal/tracing"
 )
 
 // accessLogDrainTimeout bounds how long shutdown waits for queued access
@@ -25,8 +26,9 @@ type accessLog struct {
 }
 
 // newAccessLog writes through logger's handler and counts dropped lines in
-// portcullis_gateway_access_log_dropped_total.
-func newAccessLog(logger *slog.Logger, reg prometheus.Registerer) (*accessLog, error) {
+// portcullis_gateway_access_log_dropped_total. With traced, each line
+// carries the trace and span ids of its request.
+func newAccessLog(logger *slog.Logger, reg prometheus.Registerer, traced bool) (*accessLog, error) {
 	dropped := prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "portcullis_gateway_access_log_dropped_total",
 		Help: "Access log lines dropped because the log output could not keep up.",
@@ -37,7 +39,13 @@ func newAccessLog(logger *slog.Logger, reg prometheus.Registerer) (*accessLog, e
 	// Not the run context: the writer must drain after the listeners stop.
 	ctx, stop := context.WithCancel(context.Background())
 	h := asynclog.New(ctx, logger.Handler(), 0, dropped.Inc)
-	return &accessLog{logger: slog.New(h), h: h, stop: stop}, nil
+	var front slog.Handler = h
+	if traced {
+		// In front of the queue: the writer goroutine never sees the
+		// request's context, so the ids are read before the line queues.
+		front = tracing.LogHandler(h)
+	}
+	return &accessLog{logger: slog.New(front), h: h, stop: stop}, nil
 }
 
 // close writes what is queued, waiting at most accessLogDrainTimeout.

@@ -12,6 +12,7 @@ import (
 	"github.com/portcullis/portcullis/internal/admin"
 	"github.com/portcullis/portcullis/internal/config"
 	"github.com/portcullis/portcullis/internal/gateway"
+	"github.com/portcullis/portcullis/internal/tracing"
 )
 
 // Server timeouts. Every one is explicit: the zero values of http.Server
@@ -67,7 +68,9 @@ func (w *wiring) authzHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", healthz)
 	mux.Handle("/", w.oauth.Handler())
-	return stripClientCert(clientCertSource(w.cfg), mux)
+	// Outermost, so the span covers the whole request; the endpoints'
+	// own spans (oauth.token, oauth.introspect) are its children.
+	return tracing.Handler(w.tracing.Tracer(tracerAuthz), spanAuthz, stripClientCert(clientCertSource(w.cfg), mux))
 }
 
 // gatewayHandler serves the gateway's APIs and a liveness probe, with

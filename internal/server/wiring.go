@@ -28,6 +28,7 @@ import (
 	"github.com/portcullis/portcullis/internal/publish"
 	"github.com/portcullis/portcullis/internal/registry"
 	"github.com/portcullis/portcullis/internal/store"
+	"github.com/portcullis/portcullis/internal/tracing"
 )
 
 // wiring is the program's object graph, built once by wire.
@@ -82,11 +83,23 @@ type wiring struct {
 	// auditStream copies the audit trail to audit.stream's sinks; nil
 	// without the authz role or without a sink.
 	auditStream *auditStream
+	// tracing is the node's OpenTelemetry tracing, off unless the OTEL_*
+	// environment asks for it (tracing.go).
+	tracing *tracing.Provider
 }
 
 // wire builds everything Start serves. On error it releases what it opened.
 func wire(ctx context.Context, cfg *config.Config, issuer string, logger *slog.Logger, o options, roles []Role) (_ *wiring, err error) {
-	w := &wiring{cfg: cfg, issuer: issuer, logger: logger, now: o.now, roles: roles, getenv: o.getenv}
+	tp, logger, err := setupTracing(o.getenv, logger)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			_ = tp.Shutdown(context.WithoutCancel(ctx)) // the start-up error is the one to report
+		}
+	}()
+	w := &wiring{cfg: cfg, issuer: issuer, logger: logger, now: o.now, roles: roles, getenv: o.getenv, tracing: tp}
 
 	w.registry = prometheus.NewRegistry()
 	for _, c := range []prometheus.Collector{
@@ -213,7 +226,7 @@ func wire(ctx context.Context, cfg *config.Config, issuer string, logger *slog.L
 
 	w.oauth, err = oauth.New(oauth.Options{
 		Config:   oauthConfig(cfg, issuer),
-		Store:    revokingStore{DB: w.db, notices: w.revocations},
+		Store:    w.tracedStore(revokingStore{DB: w.db, notices: w.revocations}),
 		Keys:     w.keys,
 		Clients:  clients,
 		Users:    users,
@@ -227,6 +240,7 @@ func wire(ctx context.Context, cfg *config.Config, issuer string, logger *slog.L
 		Logger:   logger.With("component", "oauth"),
 		Metrics:  w.registry,
 		Now:      o.now,
+		Tracer:   w.tracing.Tracer(tracerOAuth),
 		// The token endpoint shares the gateway's replay cache: in Redis
 		// when the node has one, so no node accepts a proof another did.
 		DPoPReplay: newDPoPReplay(cfg.RateLimit, w.redis, o.now),
@@ -251,7 +265,7 @@ func (w *wiring) startGateway(ctx context.Context) error {
 		return fmt.Errorf("rate limits: %w", err)
 	}
 	w.limiter = lim
-	if w.accessLog, err = newAccessLog(w.logger, w.registry); err != nil {
+	if w.accessLog, err = newAccessLog(w.logger, w.registry, w.tracing.Enabled()); err != nil {
 		return fmt.Errorf("access log: %w", err)
 	}
 	spas, err := w.tokenHandlers(&w.cfg.Gateway)
@@ -288,6 +302,7 @@ func (w *wiring) startGateway(ctx context.Context) error {
 		Logger:  w.logger,
 		Metrics: w.registry,
 		Now:     w.now,
+		Tracer:  w.tracing.Tracer(tracerGateway),
 	}
 	g, err := gateway.New(ctx, opts)
 	if err != nil {
@@ -322,12 +337,16 @@ func (w *wiring) services() Services {
 // does not keep the other open.
 func (w *wiring) close() error {
 	w.accessLog.close()
+	// After the last request: the spans of the requests finished during
+	// a graceful shutdown are exported too.
+	errTracing := w.closeTracing()
 	var errRedis error
 	if w.redis != nil {
 		if err := w.redis.Close(); err != nil {
 			errRedis = fmt.Errorf("close redis: %w", err)
 		}
 	}
+	errRedis = errors.Join(errTracing, errRedis)
 	if w.db == nil {
 		return errRedis
 	}
