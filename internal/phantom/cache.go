@@ -208,14 +208,24 @@ func (c *core) cached(k cacheKey) (v *token.Verified, err error, ok bool) {
 	return e.v, nil, true
 }
 
-// forget drops the entry of k, so the next lookup resolves it again. A
-// resolution already in flight may still store what it finds: one that
-// started before a revocation can keep the token for one more entry.
+// errRevoked answers a token this node was told is revoked.
+var errRevoked = fmt.Errorf("%w: revoked", ErrInactive)
+
+// forget replaces the entry of k with a tombstone: k is answered inactive
+// without asking the issuer, for as long as a positive answer could have
+// been cached (the longer of MaxTTL and NegativeTTL). Revocation is
+// final, so refusing is always right; asking again at once is not. The
+// node of the issuer that answers may not have heard of the revocation
+// yet (an authorization server keeps its records for a moment and hears
+// of revocations through the same notices as the gateway), and its stale
+// "active" would then be cached for MaxTTL. A resolution in flight stores
+// nothing either (the epoch moved).
 func (c *core) forget(k cacheKey) {
+	now := c.now().UnixNano()
 	s := c.cache.shard(&k)
 	s.mu.Lock()
 	c.epoch.Add(1)
-	delete(s.entries, k)
+	c.cache.put(s, k, entry{err: errRevoked, expires: now + int64(max(c.maxTTL, c.negTTL))}, now)
 	s.mu.Unlock()
 }
 

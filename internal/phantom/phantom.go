@@ -253,17 +253,17 @@ func (i *Introspector) miss(ctx context.Context, k cacheKey, raw string) (*token
 	})
 }
 
-// Forget drops what the cache holds for the opaque token raw, so the
-// next presentation is introspected again: a token this node has seen
-// revoked (a token handler's logout) is refused at once instead of when
-// its entry ends. Other nodes keep their entries until then.
+// Forget marks the opaque token raw revoked in the cache: a token this
+// node has seen revoked (a token handler's logout) is refused at once,
+// without asking the issuer, instead of when its entry ends. Other nodes
+// keep their entries until then, or until a revocation notice.
 func (i *Introspector) Forget(raw string) {
 	i.core.forget(cacheKey{digest: digest(raw), scope: i.url})
 }
 
-// ForgetDigest drops what the cache holds for the token whose SHA-256
-// digest (token.Digest) is d: how a revocation notice names a token
-// without carrying it.
+// ForgetDigest marks the token whose SHA-256 digest (token.Digest) is d
+// revoked in the cache, as Forget does: how a revocation notice names a
+// token without carrying it.
 func (i *Introspector) ForgetDigest(d [sha256.Size]byte) {
 	i.core.forget(cacheKey{digest: d, scope: i.url})
 }

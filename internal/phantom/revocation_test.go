@@ -34,8 +34,32 @@ func TestForgetDigest(t *testing.T) {
 	if _, err := f.in.Resolve(t.Context(), other); err != nil {
 		t.Errorf("another token: %v", err)
 	}
-	if got := f.as.Calls(); got != 3 {
-		t.Errorf("introspection calls = %d, want 3", got)
+	// The revoked token is refused from the notice on, without a call.
+	if got := f.as.Calls(); got != 2 {
+		t.Errorf("introspection calls = %d, want 2", got)
+	}
+}
+
+// TestForgetOutlivesStaleIssuer: after a notice the issuer is not asked
+// again, so an issuer node that has not heard of the revocation yet (its
+// record cache still says active) cannot put the token back for MaxTTL.
+func TestForgetOutlivesStaleIssuer(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, phantom.IntrospectorConfig{MaxTTL: time.Minute})
+	raw := opaque(t)
+	f.issue(t, raw, "alice", time.Hour)
+	if _, err := f.in.Resolve(t.Context(), raw); err != nil {
+		t.Fatalf("Resolve: %v", err)
+	}
+	// The notice arrives; the issuer still answers active.
+	f.in.ForgetDigest(digestOf(raw))
+	for range 3 {
+		if _, err := f.in.Resolve(t.Context(), raw); !errors.Is(err, phantom.ErrInactive) {
+			t.Fatalf("after the notice, with a stale issuer: err = %v, want ErrInactive", err)
+		}
+	}
+	if got := f.as.Calls(); got != 1 {
+		t.Errorf("introspection calls = %d, want 1 (none after the notice)", got)
 	}
 }
 
@@ -65,8 +89,8 @@ func TestFlush(t *testing.T) {
 }
 
 // TestForgetDuringResolution: a token revoked while its introspection
-// was in flight is answered to the waiters as the issuer said, but not
-// cached: the next presentation asks the issuer again.
+// was in flight is answered to the waiters as the issuer said, but that
+// answer is not cached: the next presentation is refused.
 func TestForgetDuringResolution(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, phantom.IntrospectorConfig{MaxTTL: time.Minute})

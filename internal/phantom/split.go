@@ -96,14 +96,14 @@ func (s *SplitResolver) miss(ctx context.Context, k cacheKey, sig string) (*toke
 	})
 }
 
-// Forget drops what the cache holds for the split token's signature
-// sig, as Introspector.Forget does for an opaque token.
+// Forget marks the split token's signature sig revoked in the cache, as
+// Introspector.Forget does for an opaque token.
 func (s *SplitResolver) Forget(sig string) {
 	s.core.forget(cacheKey{digest: digest(sig), scope: splitScope})
 }
 
-// ForgetDigest drops what the cache holds for the split token whose
-// stored digest (token.Digest of its signature) is d.
+// ForgetDigest marks the split token whose stored digest (token.Digest
+// of its signature) is d revoked in the cache.
 func (s *SplitResolver) ForgetDigest(d [sha256.Size]byte) {
 	s.core.forget(cacheKey{digest: d, scope: splitScope})
 }
