@@ -17,4 +17,7 @@ func TestCluster(t *testing.T) {
 	c := Start(t)
 	t.Run("tokens_across_nodes", func(t *testing.T) { tokensAcrossNodes(t, c) })
 	t.Run("refresh_family_across_nodes", func(t *testing.T) { refreshFamilyAcrossNodes(t, c) })
+	t.Run("revocation_across_gateways", func(t *testing.T) { revocationAcrossGateways(t, c) })
+	t.Run("key_rotation_under_load", func(t *testing.T) { keyRotationUnderLoad(t, c) })
+	t.Run("exact_limits_across_gateways", func(t *testing.T) { exactLimitsAcrossGateways(t, c) })
 }

@@ -578,3 +578,15 @@ func random(t testing.TB, n int) []byte {
 	}
 	return b
 }
+
+// gatewayURLs are the gateway listeners of nodes, or of every gateway.
+func (c *Cluster) gatewayURLs(nodes ...*Node) []string {
+	if len(nodes) == 0 {
+		nodes = c.Gateways
+	}
+	urls := make([]string, len(nodes))
+	for i, n := range nodes {
+		urls[i] = n.GatewayURL
+	}
+	return urls
+}
