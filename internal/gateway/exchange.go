@@ -85,7 +85,8 @@ type exchange struct {
 	response responseOutcome
 
 	// tracer and span are the request's tracing (tracing.go): both nil
-	// when tracing is off, and every step skips its span work then.
+	// when tracing is off, and every step skips its span work then;
+	// tracer is nil too when the sampler left the request out.
 	tracer trace.Tracer
 	span   trace.Span
 }

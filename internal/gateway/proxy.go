@@ -18,7 +18,11 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/portcullis/portcullis/internal/catalog"
+	"github.com/portcullis/portcullis/internal/tracing"
 )
 
 // transportKey identifies a tuned transport: upstreams with equal keys
@@ -122,6 +126,9 @@ type upstream struct {
 	rp            *httputil.ReverseProxy
 	// signer is the response filter's, which needs the inbound request.
 	signer *responseSigner
+	// traced is set when the gateway traces: the outbound request then
+	// carries this hop's traceparent instead of the client's.
+	traced bool
 }
 
 func newUpstream(name, base string, target *url.URL, rt http.RoundTripper, filter *responseFilter, logger *slog.Logger) *upstream {
@@ -163,7 +170,25 @@ func (u *upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if u.signer != nil {
 		r = u.signer.bind(r, ex)
 	}
+	if ex.tracer != nil {
+		u.serveTraced(w, ex, r)
+		return
+	}
 	u.rp.ServeHTTP(w, r)
+}
+
+// serveTraced is ServeHTTP in a client span, which rewrite sends on as
+// traceparent: the span covers the whole exchange, the response body
+// relayed to the client included.
+func (u *upstream) serveTraced(w http.ResponseWriter, ex *exchange, r *http.Request) {
+	ctx, span := ex.tracer.Start(r.Context(), spanUpstream,
+		trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(
+			attribute.String("http.request.method", r.Method),
+			attribute.String("server.address", u.target.Hostname()),
+		))
+	u.rp.ServeHTTP(w, r.WithContext(ctx))
+	endUpstream(span, ex)
 }
 
 // rewrite points the outbound request at the upstream: its path is the
@@ -204,6 +229,11 @@ func (u *upstream) rewrite(pr *httputil.ProxyRequest) {
 		} else {
 			delete(out.Header, k)
 		}
+	}
+	if u.traced {
+		// The upstream continues this hop's span (or, for a request not
+		// sampled, learns it is not sampled), never the client's.
+		tracing.Inject(out.Context(), out.Header)
 	}
 }
 

@@ -21,7 +21,6 @@ import (
 	"github.com/portcullis/portcullis/internal/phantom"
 	"github.com/portcullis/portcullis/internal/ratelimit"
 	"github.com/portcullis/portcullis/internal/token"
-	"github.com/portcullis/portcullis/internal/tracing"
 	"github.com/portcullis/portcullis/pkg/verify"
 )
 
@@ -368,9 +367,10 @@ func (b *builder) api(ctx context.Context, s *catalog.Snapshot, c *catalog.API, 
 	if filter.signer, err = b.responseSigner(c); err != nil {
 		return nil, fmt.Errorf("response_signing: %w", err)
 	}
+	api.upstream = newUpstream(c.Name, cut, target, tr, filter, b.logger)
 	// With tracing on, each upstream call is a client span whose
-	// traceparent replaces the one the client sent.
-	api.upstream = newUpstream(c.Name, cut, target, tracing.Transport(b.tracer, spanUpstream, tr), filter, b.logger)
+	// traceparent replaces the one the client sent (proxy.go).
+	api.upstream.traced = b.tracer != nil
 	if api.backendToken, err = b.backendSource(s, c); err != nil {
 		return nil, err
 	}

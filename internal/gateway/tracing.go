@@ -33,7 +33,12 @@ func (g *Gateway) startTrace(ex *exchange, r *http.Request) *http.Request {
 	ctx, span := g.tracer.Start(tracing.Extract(r.Context(), r.Header), spanRequest,
 		trace.WithSpanKind(trace.SpanKindServer),
 		trace.WithAttributes(attribute.String("http.request.method", r.Method)))
-	ex.tracer, ex.span = g.tracer, span
+	ex.span = span
+	// A request the sampler left out still sends its (unsampled) trace
+	// context on, but makes no child spans: they would record nothing.
+	if span.IsRecording() {
+		ex.tracer = g.tracer
+	}
 	return r.WithContext(ctx)
 }
 
@@ -42,6 +47,10 @@ func (g *Gateway) startTrace(ex *exchange, r *http.Request) *http.Request {
 // recorded: the path may carry identifiers, the query and the headers
 // credentials.
 func endTrace(ex *exchange, status int) {
+	if ex.tracer == nil {
+		ex.span.End() // not sampled: nothing to record
+		return
+	}
 	var api, version, op string
 	if ex.api != nil {
 		api, version = ex.api.name, ex.api.version
@@ -114,4 +123,20 @@ func traceLimits(span trace.Span, checks int, allowed bool, err error) {
 		attribute.Bool("portcullis.ratelimit.allowed", allowed),
 	)
 	endChild(span, err)
+}
+
+// endUpstream records the answer the client got from the upstream step
+// (the upstream's status, or the gateway's 502 or 504 when the exchange
+// failed) and ends the upstream span.
+func endUpstream(span trace.Span, ex *exchange) {
+	status := ex.status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	switch ex.decision {
+	case decisionBadGateway, decisionTimeout:
+		span.SetStatus(codes.Error, ex.decision.String())
+	}
+	tracing.RecordStatus(span, status, true)
+	span.End()
 }
