@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+
+	"github.com/portcullis/portcullis/internal/store"
 )
 
 // Error codes of RFC 6749 §4.1.2.1 and §5.2, RFC 6750 §3.1, RFC 8707 §2
@@ -19,6 +21,7 @@ const (
 	errInvalidScope            = "invalid_scope"
 	errAccessDenied            = "access_denied"
 	errServerError             = "server_error"
+	errTemporarilyUnavailable  = "temporarily_unavailable"
 	errInvalidTarget           = "invalid_target"
 	errInvalidToken            = "invalid_token"
 	errInsufficientScope       = "insufficient_scope"
@@ -57,20 +60,45 @@ func badRequest(code, description string) error {
 // cause goes to the log.
 var internalError = oauthError{Status: http.StatusInternalServerError, Code: errServerError, Description: "internal error"}
 
+// unavailableError is what a client learns when the store cannot be
+// reached: the same request succeeds once it is back, so 503 with
+// Retry-After (RFC 9110 §15.6.4) tells it to come back, where
+// server_error says something is broken. temporarily_unavailable is the
+// code RFC 6749 §4.1.2.1 gives the authorization endpoint for this; the
+// token endpoint (§5.2) has none of its own and uses the same.
+var unavailableError = oauthError{Status: http.StatusServiceUnavailable, Code: errTemporarilyUnavailable,
+	Description: "the service is temporarily unavailable; retry later"}
+
+// unavailableRetryAfter is the Retry-After of a 503, in seconds: long
+// enough not to hammer a database coming back, short enough that a
+// client does not wait much past its return.
+const unavailableRetryAfter = "2"
+
 // serverError logs err with what failed and returns the error the client
-// sees instead.
+// sees instead: temporarily_unavailable when the store could not be
+// reached (logged as a warning: an outage, not a bug), else server_error.
 func (s *Server) serverError(ctx context.Context, what string, err error) error {
+	if store.IsUnavailable(err) {
+		s.log.WarnContext(ctx, what+": store unavailable", "err", err)
+		e := unavailableError
+		return &e
+	}
 	s.log.ErrorContext(ctx, what, "err", err)
 	e := internalError
 	return &e
 }
 
-// clientError returns the RFC error that err carries. Any other error is a
-// bug on our side: it is logged and the client sees server_error.
+// clientError returns the RFC error that err carries. A store that could
+// not be reached is temporarily_unavailable; any other error is a bug on
+// our side: it is logged and the client sees server_error.
 func (s *Server) clientError(ctx context.Context, err error) oauthError {
 	var e *oauthError
 	if errors.As(err, &e) && e != nil {
 		return *e
+	}
+	if store.IsUnavailable(err) {
+		s.log.WarnContext(ctx, "store unavailable", "err", err)
+		return unavailableError
 	}
 	s.log.ErrorContext(ctx, "error without an oauth error code", "err", err)
 	return internalError
@@ -81,6 +109,9 @@ func (s *Server) writeError(w http.ResponseWriter, e oauthError) {
 	h := w.Header()
 	if e.Basic {
 		h.Set("WWW-Authenticate", `Basic realm="`+s.realm+`", charset="UTF-8"`)
+	}
+	if e.Status == http.StatusServiceUnavailable {
+		h.Set("Retry-After", unavailableRetryAfter)
 	}
 	writeJSON(w, e.Status, struct {
 		Error       string `json:"error"`

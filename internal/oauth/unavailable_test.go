@@ -1,0 +1,72 @@
+package oauth
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/portcullis/portcullis/internal/store"
+)
+
+// unreachableStore fails CreateToken as a database that went away does.
+type unreachableStore struct {
+	Store
+	down bool
+}
+
+func (u *unreachableStore) CreateToken(ctx context.Context, t store.Token) error {
+	if u.down {
+		return fmt.Errorf("create token: %w", &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED})
+	}
+	return u.Store.CreateToken(ctx, t)
+}
+
+// TestTokenEndpointStoreUnavailable: with the database unreachable the
+// token endpoint answers 503 temporarily_unavailable with Retry-After,
+// never 500 server_error (e2e/cluster's PostgreSQL outage), and logs a
+// warning, not an error; a failure that is not an outage stays a 500.
+func TestTokenEndpointStoreUnavailable(t *testing.T) {
+	t.Parallel()
+	var us *unreachableStore
+	h := newHarness(t, Config{}, harnessOptions{store: func(db *store.DB) Store {
+		us = &unreachableStore{Store: db}
+		return us
+	}})
+	secret := h.client(store.Client{ID: "svc", GrantTypes: []string{"client_credentials"}, Scopes: []string{"read"}})
+	form := url.Values{"grant_type": {"client_credentials"}}
+	if code, m := h.token("svc", secret, form); code != http.StatusOK {
+		t.Fatalf("healthy token request = %d %v", code, m)
+	}
+	us.down = true
+	r := tokenRequest("svc", secret, form)
+	rec := h.do(r)
+	if rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), `"temporarily_unavailable"`) {
+		t.Errorf("token request with the store down = %d %s, want 503 temporarily_unavailable", rec.Code, rec.Body)
+	}
+	if got := rec.Header().Get("Retry-After"); got != unavailableRetryAfter {
+		t.Errorf("Retry-After = %q, want %q", got, unavailableRetryAfter)
+	}
+	if got := rec.Header().Get("Cache-Control"); got != "no-store" {
+		t.Errorf("Cache-Control = %q, want no-store", got)
+	}
+	logs := h.logs.String()
+	if !strings.Contains(logs, "level=WARN") || !strings.Contains(logs, "store unavailable") || strings.Contains(logs, "level=ERROR") {
+		t.Errorf("log, want one warning naming the store and no error:\n%s", logs)
+	}
+	// Other failures are bugs, and stay server_error.
+	if e := h.srv.clientError(t.Context(), errDown); e.Status != http.StatusInternalServerError || e.Code != errServerError {
+		t.Errorf("clientError(%v) = %+v, want 500 server_error", errDown, e)
+	}
+}
+
+func tokenRequest(id, secret string, form url.Values) *http.Request {
+	r, _ := http.NewRequest(http.MethodPost, harnessIssuer+pathToken, strings.NewReader(form.Encode()))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	r.SetBasicAuth(url.QueryEscape(id), url.QueryEscape(secret))
+	return r
+}
