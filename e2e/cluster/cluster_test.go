@@ -20,4 +20,9 @@ func TestCluster(t *testing.T) {
 	t.Run("revocation_across_gateways", func(t *testing.T) { revocationAcrossGateways(t, c) })
 	t.Run("key_rotation_under_load", func(t *testing.T) { keyRotationUnderLoad(t, c) })
 	t.Run("exact_limits_across_gateways", func(t *testing.T) { exactLimitsAcrossGateways(t, c) })
+	t.Run("killed_gateway", func(t *testing.T) { killedGateway(t, c) })
+	t.Run("drained_gateway", func(t *testing.T) { drainedGateway(t, c) })
+	t.Run("postgres_outage", func(t *testing.T) { postgresOutage(t, c) })
+	t.Run("redis_outage", func(t *testing.T) { redisOutage(t, c) })
+	t.Run("bad_reload", func(t *testing.T) { badReload(t, c) })
 }

@@ -22,7 +22,7 @@ func exactLimitsAcrossGateways(t *testing.T, c *Cluster) {
 		Targets: RoundRobin(c.gatewayURLs()...), Path: "/api/quota", Token: Fixed(tok),
 		Header:  map[string]string{"X-Bucket": bucket(t)},
 		Workers: 24, Requests: total, Duration: 60 * time.Second,
-		OK:      []int{http.StatusOK, http.StatusTooManyRequests},
+		OK: []int{http.StatusOK, http.StatusTooManyRequests},
 	}.Run(ctx)
 	t.Logf("%d requests with a quota of %d across %d gateways: %v", total, QuotaLimit, len(c.Gateways), res)
 	if res.Err != 0 {
