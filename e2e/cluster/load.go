@@ -48,6 +48,7 @@ type Result struct {
 	Elapsed  time.Duration
 }
 
+// String is the run in one line, for the test log.
 func (r Result) String() string {
 	rate := float64(r.OK+r.Err) / max(r.Elapsed.Seconds(), 1e-9)
 	return fmt.Sprintf("%d ok, %d failed in %v (%.0f req/s), p50 %v, p99 %v, codes %v",

@@ -55,6 +55,7 @@ func (n *Node) Start() error {
 	cmd := exec.Command(n.bin, "serve", "--config", n.ConfigPath, "--roles", n.Roles)
 	cmd.Env = n.env
 	cmd.Stdout, cmd.Stderr = log, log
+	cmd.SysProcAttr = sysProcAttr()
 	if err := cmd.Start(); err != nil {
 		log.Close()
 		return fmt.Errorf("start %s: %w", n.Name, err)
