@@ -188,8 +188,10 @@ var layers = map[string]layer{
 	"e2e":                {may: []string{anyPackage}},
 	// The cluster harness drives the built binary as an operator would
 	// (command line, HTTP, signals) and imports none of the module.
-	"e2e/cluster":      {},
-	"bench/baseline":   {},
+	"e2e/cluster":    {},
+	"bench/baseline": {},
+	// Signs the DPoP proofs the gateway load harness sends.
+	"bench/dpopproofs": {},
 	"bench/plainproxy": {},
 	// The deployment files' tests (Dockerfile, systemd, Kubernetes,
 	// compose); nothing imports it.
