@@ -22,6 +22,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"golang.org/x/oauth2"
 
+	"github.com/portcullis/portcullis/internal/admin"
 	"github.com/portcullis/portcullis/internal/clientauth"
 	"github.com/portcullis/portcullis/internal/config"
 	"github.com/portcullis/portcullis/internal/keys"
@@ -433,6 +434,33 @@ func TestGatewayAttacks(t *testing.T) {
 			}
 		})
 	}
+	// Deleting a client deletes its tokens; the gateway, told by the
+	// node's registry, refuses them at once rather than at the cache
+	// bound.
+	t.Run("deleted client's opaque token refused at once", func(t *testing.T) {
+		secret := g.client(store.Client{ID: "service-doomed", GrantTypes: []string{"client_credentials"},
+			Scopes: []string{"list_items"}, AccessTokenFormat: store.FormatOpaque})
+		st, _, m := g.postForm("/oauth2/token", "service-doomed", secret, url.Values{"grant_type": {"client_credentials"}}, nil)
+		if st != http.StatusOK {
+			t.Fatalf("token: %d %v", st, m)
+		}
+		tok := m["access_token"].(string)
+		if resp := g.call(t, "GET", "/warehouse/items", tok, nil); resp.StatusCode != 200 {
+			t.Fatalf("before the deletion: %d", resp.StatusCode)
+		}
+		opsSecret := g.client(store.Client{ID: "ops-deleter", GrantTypes: []string{"client_credentials"},
+			Scopes: []string{string(admin.RolePlatform)}, Audience: []string{admin.Audience}, AccessTokenFormat: store.FormatJWT})
+		st, _, m = g.postForm("/oauth2/token", "ops-deleter", opsSecret, url.Values{"grant_type": {"client_credentials"}}, nil)
+		if st != http.StatusOK {
+			t.Fatalf("admin token: %d %v", st, m)
+		}
+		if resp, body := g.adminCall("DELETE", "/admin/v1/clients/service-doomed", m["access_token"].(string), ""); resp.StatusCode != http.StatusNoContent {
+			t.Fatalf("delete client: %d %s", resp.StatusCode, body)
+		}
+		if resp := g.call(t, "GET", "/warehouse/items", tok, nil); resp.StatusCode != 401 {
+			t.Fatalf("right after the client's deletion: %d, want 401", resp.StatusCode)
+		}
+	})
 	t.Run("CORS", func(t *testing.T) {
 		pre := func(origin string) *http.Response {
 			req, _ := http.NewRequest(http.MethodOptions, g.gatewayURL+"/warehouse/items", nil)

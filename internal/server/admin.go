@@ -48,7 +48,7 @@ func (w *wiring) adminParts(ctx context.Context, o *admin.Options) {
 	clients := w.registryClients(au)
 	o.Clients = adminClients{clients}
 	o.Applications, o.Subscriptions = w.applicationServices(clients, au)
-	o.Users = adminUsers{registry.NewUsers(w.db, au, w.hasher, w.now)}
+	o.Users = adminUsers{w.registryUsers(au)}
 	o.Keys = adminKeys{km: w.keys, audit: au}
 	o.Audit = au
 
@@ -82,9 +82,18 @@ func (w *wiring) operatorPublisher() *publish.Service {
 }
 
 // registryClients is the client service recording its writes with au.
+// Deleting a client deletes its tokens: the gateways are told
+// (announcingAuditor).
 func (w *wiring) registryClients(au *audit.Auditor) *registry.Clients {
 	key := registry.SecretKey{Key: w.secretKey, ID: w.keyID}
-	return registry.NewClients(w.db, au, func(context.Context) (registry.SecretKey, error) { return key, nil }, w.now)
+	return registry.NewClients(w.db, w.announcing(au),
+		func(context.Context) (registry.SecretKey, error) { return key, nil }, w.now)
+}
+
+// registryUsers is the user service recording its writes with au;
+// deleting a user deletes their tokens, and the gateways are told.
+func (w *wiring) registryUsers(au *audit.Auditor) *registry.Users {
+	return registry.NewUsers(w.db, w.announcing(au), w.hasher, w.now)
 }
 
 // applicationServices are the application and subscription services

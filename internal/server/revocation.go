@@ -6,12 +6,15 @@ import (
 	"errors"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/portcullis/portcullis/internal/audit"
 	"github.com/portcullis/portcullis/internal/gateway"
+	"github.com/portcullis/portcullis/internal/registry"
 	"github.com/portcullis/portcullis/internal/store"
 )
 
@@ -214,6 +217,49 @@ func (s nodeSink) FlushTokenCaches() {
 	if s.gateway != nil {
 		s.gateway.FlushTokenCaches()
 	}
+}
+
+// announcingAuditor is the registry's auditor, announcing the changes
+// that delete tokens with a client or a user. The rows are gone once the
+// change commits, so it cannot name them; it flushes this node's token
+// records and asks every gateway to flush its token caches instead,
+// which costs each cached opaque or split token one introspection: a
+// fair price for a rare operator action, against a deleted client's
+// tokens being honoured until cache_ttl.
+type announcingAuditor struct {
+	au registry.Auditor
+	// records is this node's authorization server, whose short record
+	// cache would otherwise answer for the deleted tokens; nil if none.
+	records interface{ FlushTokens() }
+	notices *revocations // nil: nobody to tell
+}
+
+// announcing wraps au for the registry services of this node.
+func (w *wiring) announcing(au registry.Auditor) announcingAuditor {
+	a := announcingAuditor{au: au, notices: w.revocations}
+	if w.oauth != nil {
+		a.records = w.oauth
+	}
+	return a
+}
+
+// Apply applies and records the changes, then announces a deletion.
+func (a announcingAuditor) Apply(ctx context.Context, rec audit.Record, changes ...store.Change) error {
+	if err := a.au.Apply(ctx, rec, changes...); err != nil {
+		return err
+	}
+	if !slices.ContainsFunc(changes, store.Change.DeletesTokens) {
+		return nil
+	}
+	// The records first, so a gateway that asks again at once is told
+	// the truth.
+	if a.records != nil {
+		a.records.FlushTokens()
+	}
+	if a.notices != nil {
+		a.notices.flushAll(ctx)
+	}
+	return nil
 }
 
 // revokingStore is the authorization server's store, announcing what it

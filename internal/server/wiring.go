@@ -26,7 +26,6 @@ import (
 	"github.com/portcullis/portcullis/internal/loopback"
 	"github.com/portcullis/portcullis/internal/oauth"
 	"github.com/portcullis/portcullis/internal/publish"
-	"github.com/portcullis/portcullis/internal/registry"
 	"github.com/portcullis/portcullis/internal/store"
 	"github.com/portcullis/portcullis/internal/tracing"
 )
@@ -328,7 +327,7 @@ func (w *wiring) services() Services {
 		au := w.systemAuditor()
 		s.Clients = w.registryClients(au)
 		s.Applications, s.Subscriptions = w.applicationServices(s.Clients, au)
-		s.Users = registry.NewUsers(w.db, au, w.hasher, w.now)
+		s.Users = w.registryUsers(au)
 	}
 	return s
 }

@@ -60,6 +60,13 @@ func UpdateUserChange(u User) Change { return Change{op: opUpdateUser, user: u} 
 // DeleteUserChange is DeleteUser(id) as a Change.
 func DeleteUserChange(id string) Change { return Change{op: opDeleteUser, id: id} }
 
+// DeletesTokens reports whether applying the change deletes stored
+// tokens: a client or a user removed with everything of theirs. Whoever
+// caches answers about those tokens (the gateways) must hear of it.
+func (c Change) DeletesTokens() bool {
+	return c.ext == nil && c.cat == nil && (c.op == opDeleteClient || c.op == opDeleteUser)
+}
+
 // name is the operation's name in errors, the same as its method's.
 func (c Change) name() string {
 	if c.ext != nil {
