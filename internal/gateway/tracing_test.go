@@ -66,7 +66,7 @@ func TestTracingSpans(t *testing.T) {
 			t.Errorf("span %s in trace %s, want the client's", s.Name(), s.SpanContext().TraceID())
 		}
 		for _, a := range s.Attributes() {
-			if strings.Contains(a.Value.Emit(), tok) {
+			if strings.Contains(a.Value.String(), tok) {
 				t.Errorf("span %s attribute %s holds the token", s.Name(), a.Key)
 			}
 		}
@@ -117,7 +117,7 @@ func TestTracingSpans(t *testing.T) {
 func spanAttr(s sdktrace.ReadOnlySpan, key string) string {
 	for _, a := range s.Attributes() {
 		if string(a.Key) == key {
-			return a.Value.Emit()
+			return a.Value.String()
 		}
 	}
 	return ""
