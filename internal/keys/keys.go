@@ -40,6 +40,14 @@ type Store interface {
 	DeleteKey(ctx context.Context, kid string) error
 }
 
+// KeySetLocker is a Store that can hold a lock across nodes around
+// Manager.Init (store.DB does, on PostgreSQL): nodes that start together
+// on an empty store then generate one active key per use between them,
+// not one each.
+type KeySetLocker interface {
+	WithKeySetLock(ctx context.Context, fn func(ctx context.Context) error) error
+}
+
 // Config chooses algorithms and how long retired keys stay published.
 type Config struct {
 	// AccessAlg signs access tokens: ES256 (default), RS256, PS256, EdDSA.

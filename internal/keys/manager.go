@@ -112,9 +112,20 @@ func NewManager(st Store, master []byte, cfg Config, logger *slog.Logger, now fu
 // the configured algorithm gets one, and when concurrent starts left two
 // active keys, the older is retired. Every stored key is opened before
 // anything is written, so a wrong master key fails Init without adding keys.
+//
+// With a Store that is a KeySetLocker, Init runs under its lock, so of
+// several nodes starting together only the first generates keys.
 func (m *Manager) Init(ctx context.Context) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if l, ok := m.st.(KeySetLocker); ok {
+		return l.WithKeySetLock(ctx, m.initLocked)
+	}
+	return m.initLocked(ctx)
+}
+
+// initLocked is Init with m.mu (and the store's key set lock) held.
+func (m *Manager) initLocked(ctx context.Context) error {
 	rows, err := m.st.ListKeys(ctx)
 	if err != nil {
 		return fmt.Errorf("keys: init: list keys: %w", err)

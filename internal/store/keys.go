@@ -1,6 +1,15 @@
 package store
 
-import "context"
+import (
+	"context"
+	"database/sql/driver"
+	"errors"
+)
+
+// keySetLockID is the PostgreSQL advisory lock held around the signing
+// key set's initialisation (see WithKeySetLock). It differs from
+// migrationLockID, which is held at the same stage of a start.
+const keySetLockID int64 = 0x706f726b // "pork"
 
 const keyCols = `kid, alg, key_use, private_sealed, public_jwk, created_at, activated_at, retired_at`
 
@@ -29,6 +38,39 @@ func checkKeyTimes(k SigningKey) error {
 		return err
 	}
 	return checkTime("key retired at", k.RetiredAt)
+}
+
+// WithKeySetLock runs fn while holding the signing key set's lock, so
+// authorization-server nodes starting together on an empty store do not
+// each generate an active key: the second waits, then finds the first's.
+// On PostgreSQL it is a session advisory lock on a connection of its own
+// (fn's statements use the pools as usual), waited for until ctx ends.
+// On SQLite it runs fn alone: the database is one node's file, and
+// SQLite's single writer already serialises each write.
+func (db *DB) WithKeySetLock(ctx context.Context, fn func(ctx context.Context) error) (err error) {
+	const op = "lock key set"
+	if db.dialect != dialectPostgres {
+		return fn(ctx)
+	}
+	conn, err := db.write.Conn(ctx)
+	if err != nil {
+		return opErr(op, err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock($1)`, keySetLockID); err != nil {
+		return opErr(op, err)
+	}
+	defer func() {
+		// The unlock runs even when ctx has ended. Should it fail, the
+		// connection is marked bad (driver.ErrBadConn), so the pool
+		// closes it rather than keep a session that holds the lock.
+		_, uerr := conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, keySetLockID)
+		if uerr != nil {
+			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+			err = errors.Join(err, opErr(op, uerr))
+		}
+	}()
+	return fn(ctx)
 }
 
 // CreateKey inserts a signing key; ErrConflict if the kid exists.
