@@ -135,6 +135,9 @@ func wire(ctx context.Context, cfg *config.Config, issuer string, logger *slog.L
 	}
 	// Not dialled until used.
 	w.redis = newRedisClient(cfg.RateLimit, o.getenv)
+	if w.redis != nil {
+		useRedisLogger(logger)
+	}
 	defer func() {
 		if err != nil {
 			_ = w.db.Close() // the start-up error is the one to report
