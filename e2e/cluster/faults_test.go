@@ -284,9 +284,9 @@ func redisOutage(t *testing.T, c *Cluster) {
 			t.Errorf("%s: on_backend_error allow (quota 1) answered %v, want 200 only", g.Name, got["allow"])
 		}
 		// Counted in this node's memory: LocalLimit admitted on each
-		// node. The requests past the local count are refused with 503
-		// today, like a deny limit's (docs/ratelimit.md).
-		if got["local"][http.StatusOK] != LocalLimit || got["local"][http.StatusServiceUnavailable]+got["local"][http.StatusTooManyRequests] != LocalLimit {
+		// node; the requests past the local count are refused as a
+		// reached limit is, 429 (docs/ratelimit.md).
+		if got["local"][http.StatusOK] != LocalLimit || got["local"][http.StatusTooManyRequests] != LocalLimit {
 			t.Errorf("%s: on_backend_error local (quota %d) answered %v, want %d admitted on this node and %d refused",
 				g.Name, LocalLimit, got["local"], LocalLimit, LocalLimit)
 		}

@@ -144,7 +144,7 @@ func (s *limitStep) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	lctx, span := ex.child(r.Context(), spanRateLimit)
 	ok, err := t.backend.Allow(lctx, sc.checks, now, states)
 	traceLimits(span, len(sc.checks), ok, err)
-	if err != nil && (!ok || !errors.Is(err, ratelimit.ErrBackend)) {
+	if err != nil && (errors.Is(err, ratelimit.ErrFailClosed) || !errors.Is(err, ratelimit.ErrBackend)) {
 		// Fail closed: a strict limit could not be counted (or the
 		// backend failed in a way it does not describe).
 		ol.put(sc)
@@ -156,12 +156,17 @@ func (s *limitStep) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h[headerRateLimitPolicy] = v.policyHeader(mask, sc.specs)
 	if err != nil {
-		// Limits that may pass without their backend did; their states
-		// say nothing reliable, so no RateLimit field.
-		ol.put(sc)
-		t.rt.backendError(r.Context(), err, true, now)
-		s.next.ServeHTTP(w, r)
-		return
+		t.rt.backendError(r.Context(), err, ok, now)
+		if ok {
+			// Limits that may pass without their backend did; their
+			// states say nothing reliable, so no RateLimit field.
+			ol.put(sc)
+			s.next.ServeHTTP(w, r)
+			return
+		}
+		// A limit counted in this node's memory (on_backend_error:
+		// local) is reached: refused like any limit, with 429 and the
+		// local state's Retry-After, below.
 	}
 	i := mostRestrictive(states)
 	sc.buf = appendRateLimit(sc.buf[:0], sc.specs[i].name, &states[i])

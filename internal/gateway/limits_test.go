@@ -702,7 +702,7 @@ func TestLimitBackendErrors(t *testing.T) {
 		policy     string
 		retryAfter string
 	}{
-		{"strict limit denied", failingBackend{false, fmt.Errorf("dial: %w", ratelimit.ErrBackend)}, 503, "denied", "", "5"},
+		{"strict limit denied", failingBackend{false, fmt.Errorf("%w: dial: %w", ratelimit.ErrFailClosed, ratelimit.ErrBackend)}, 503, "denied", "", "5"},
 		{"lenient limits allowed", failingBackend{true, fmt.Errorf("dial: %w", ratelimit.ErrBackend)}, 200, "allowed", `"gold-burst";q=100;w=1, "gold-daily";q=2000;w=86400`, ""},
 		{"unexpected error fails closed", failingBackend{true, errors.New("bug")}, 503, "denied", "", "5"},
 	}
@@ -738,6 +738,53 @@ func TestLimitBackendErrors(t *testing.T) {
 				t.Errorf("%d warnings after the interval, want 2", n)
 			}
 		})
+	}
+}
+
+// localFallbackBackend is a backend whose store is down and whose limits
+// count locally (on_backend_error: local): its answer is the local
+// count's, with ErrBackend to say it is not the cluster's.
+type localFallbackBackend struct{ local ratelimit.Backend }
+
+func (b localFallbackBackend) Allow(ctx context.Context, checks []ratelimit.Check, now time.Time, states []ratelimit.State) (bool, error) {
+	ok, err := b.local.Allow(ctx, checks, now, states)
+	if err != nil {
+		return false, err
+	}
+	return ok, fmt.Errorf("dial: %w", ratelimit.ErrBackend)
+}
+
+func (b localFallbackBackend) Peek(ctx context.Context, checks []ratelimit.Check, now time.Time, states []ratelimit.State) error {
+	return b.local.Peek(ctx, checks, now, states)
+}
+
+// TestLimitLocalFallbackReached: with the backend down, a limit counted in
+// the node's memory that is reached refuses like any limit, 429 with
+// Retry-After, not 503; each call is still counted as a backend error.
+func TestLimitLocalFallbackReached(t *testing.T) {
+	local := ratelimit.NewMemory(ratelimit.MemoryConfig{})
+	le := newLimitEnv(t, warehouseLimits, func(o *Options) { o.RateLimiter = localFallbackBackend{local} })
+	tok := le.tokenFor(t, caller{sub: "svc", clientID: "warehouse-service"})
+	codes := map[int]int{}
+	var last *httptest.ResponseRecorder
+	for range 150 {
+		w := le.serve(request("GET", "/warehouse/items", tok))
+		codes[w.Code]++
+		if w.Code != http.StatusOK {
+			last = w
+		}
+	}
+	if codes[http.StatusOK] == 0 || codes[http.StatusTooManyRequests] == 0 || codes[http.StatusServiceUnavailable] != 0 {
+		t.Fatalf("statuses %v: want some 200, then 429, never 503", codes)
+	}
+	if h := headersOf(last); h.RetryAfter == "" || h.State == "" {
+		t.Errorf("429 headers %+v: want Retry-After and RateLimit", h)
+	}
+	if p := readProblem(t, last); p.Type != "urn:portcullis:problem:rate-limited" {
+		t.Errorf("problem %s, want rate-limited", p.Type)
+	}
+	if got := gathered(t, le.env, "portcullis_gateway_ratelimit_backend_errors_total", `outcome="denied"`); got != float64(codes[http.StatusTooManyRequests]) {
+		t.Errorf("backend errors{denied} = %v, want %d", got, codes[http.StatusTooManyRequests])
 	}
 }
 

@@ -98,6 +98,13 @@ type State struct {
 // breaker open).
 var ErrBackend = errors.New("ratelimit: backend unavailable")
 
+// ErrFailClosed is returned with ErrBackend when the refusal is for want
+// of the backend: a limit that must not pass uncounted (OnError Deny)
+// could not be counted, or its local fallback failed. Callers answer it
+// as unavailable (503). ErrBackend without it, and allowed false, is a
+// limit reached in the local fallback: a refusal like any other (429).
+var ErrFailClosed = errors.New("ratelimit: a limit that fails closed could not be counted")
+
 // Backend checks limits. Implementations are safe for concurrent use.
 type Backend interface {
 	// Allow checks every limit of checks atomically at now (a Redis

@@ -155,11 +155,12 @@ func NewRedis(client redis.UniversalClient, cfg RedisConfig, fallback *Memory, l
 //   - Local: the limit is counted in the fallback memory backend, with
 //     the other Local checks of the request.
 //
-// So allowed is false with an ErrBackend error if any check is Deny, and
-// otherwise it is the fallback's verdict on the Local checks (true when
-// there are none). Callers use allowed to decide and err (errors.Is
-// ErrBackend) to log, count, and tell a refusal for want of a backend (503)
-// from a limit reached (429). Invalid checks return an ErrInvalidCheck
+// So allowed is false with an error wrapping ErrBackend and ErrFailClosed
+// if any check is Deny (or the fallback failed), and otherwise it is the
+// fallback's verdict on the Local checks (true when there are none), with
+// an error wrapping ErrBackend alone. Callers use allowed to decide, err
+// (errors.Is ErrBackend) to log and count, and ErrFailClosed to tell a
+// refusal for want of a backend (503) from a limit reached locally (429). Invalid checks return an ErrInvalidCheck
 // error, allowed false, and touch nothing.
 func (r *Redis) Allow(ctx context.Context, checks []Check, now time.Time, states []State) (bool, error) {
 	if err := validateRedis(checks, now, states); err != nil {
@@ -333,7 +334,10 @@ func (r *Redis) degrade(ctx context.Context, checks []Check, now time.Time, stat
 		}
 	}
 	if len(local) == 0 {
-		return !deny, cause
+		if deny {
+			return false, fmt.Errorf("%w: %w", ErrFailClosed, cause)
+		}
+		return true, cause
 	}
 	lc := make([]Check, len(local))
 	ls := make([]State, len(local))
@@ -352,9 +356,12 @@ func (r *Redis) degrade(ctx context.Context, checks []Check, now time.Time, stat
 		states[i] = ls[j]
 	}
 	if err != nil {
-		return false, fmt.Errorf("%w (local fallback: %w)", cause, err)
+		return false, fmt.Errorf("%w: %w (local fallback: %w)", ErrFailClosed, cause, err)
 	}
-	return allowed && !deny, cause
+	if deny {
+		return false, fmt.Errorf("%w: %w", ErrFailClosed, cause)
+	}
+	return allowed, cause
 }
 
 // fullRemaining is how many requests a full limit admits at once.

@@ -186,6 +186,9 @@ func TestRedisOnError(t *testing.T) {
 		checks []Check
 		want   []bool // allowed, call after call
 		states []State
+		// failClosed: refusals are for want of the backend (503), not
+		// a limit reached locally (429).
+		failClosed bool
 	}{
 		{
 			name:   "allow skips the limit",
@@ -194,16 +197,18 @@ func TestRedisOnError(t *testing.T) {
 			states: []State{{Remaining: 50}},
 		},
 		{
-			name:   "deny refuses",
-			checks: []Check{{deny, "k"}},
-			want:   []bool{false},
-			states: []State{refused},
+			name:       "deny refuses",
+			checks:     []Check{{deny, "k"}},
+			want:       []bool{false},
+			states:     []State{refused},
+			failClosed: true,
 		},
 		{
-			name:   "unset fails closed",
-			checks: []Check{{unset, "k"}},
-			want:   []bool{false},
-			states: []State{refused},
+			name:       "unset fails closed",
+			checks:     []Check{{unset, "k"}},
+			want:       []bool{false},
+			states:     []State{refused},
+			failClosed: true,
 		},
 		{
 			name:   "local counts in memory",
@@ -211,9 +216,10 @@ func TestRedisOnError(t *testing.T) {
 			want:   []bool{true, true, false},
 		},
 		{
-			name:   "deny wins and consumes nothing locally",
-			checks: []Check{{local, "other"}, {deny, "other"}},
-			want:   []bool{false, false, false},
+			name:       "deny wins and consumes nothing locally",
+			checks:     []Check{{local, "other"}, {deny, "other"}},
+			want:       []bool{false, false, false},
+			failClosed: true,
 		},
 	}
 	for _, tt := range tests {
@@ -225,6 +231,9 @@ func TestRedisOnError(t *testing.T) {
 				got, err := r.Allow(ctx, tt.checks, now, states)
 				if !errors.Is(err, ErrBackend) {
 					t.Errorf("call %d: err = %v, want ErrBackend", i, err)
+				}
+				if errors.Is(err, ErrFailClosed) != tt.failClosed {
+					t.Errorf("call %d: err = %v, ErrFailClosed %v, want %v", i, err, errors.Is(err, ErrFailClosed), tt.failClosed)
 				}
 				if got != want {
 					t.Errorf("call %d: allowed = %v, want %v", i, got, want)
