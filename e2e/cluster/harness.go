@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	mathrand "math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -556,17 +557,37 @@ func moduleRoot() (string, error) {
 	}
 }
 
-// freePort returns a loopback port nothing listens on now. Another
-// process could take it before the node binds it; on a test machine that
-// is rare enough, and the node's start then fails loudly.
+// Ports are drawn from below Linux's ephemeral range (32768–60999):
+// a port the kernel hands out for ":0" (every httptest server of the
+// test packages running alongside) could otherwise be taken between this
+// check and the node's bind, failing the cluster's start.
+const (
+	portLow  = 20000
+	portHigh = 32000
+)
+
+// handedOut remembers the ports given in this process, so two nodes of
+// one run never get the same one.
+var handedOut sync.Map
+
+// freePort returns a loopback port below the ephemeral range that nothing
+// listens on now and that this process has not handed out before.
 func freePort(t testing.TB) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for range 200 {
+		p := portLow + mathrand.IntN(portHigh-portLow)
+		if _, taken := handedOut.LoadOrStore(p, true); taken {
+			continue
+		}
+		ln, err := net.Listen("tcp", addr(p))
+		if err != nil {
+			continue
+		}
+		ln.Close()
+		return p
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	t.Fatalf("no free loopback port in %d-%d", portLow, portHigh)
+	return 0
 }
 
 func addr(port int) string { return "127.0.0.1:" + strconv.Itoa(port) }
