@@ -137,8 +137,7 @@ func (s *Server) resolveClient(ctx context.Context, w http.ResponseWriter, p url
 		s.errorPage(w, http.StatusBadRequest, "Unknown application", "The application that sent you here is not registered.")
 		return store.Client{}, false
 	} else if err != nil {
-		s.log.ErrorContext(ctx, "load client", "err", err)
-		s.errorPage(w, http.StatusInternalServerError, "Something went wrong", "Please try again later.")
+		s.failurePage(ctx, w, "load client", err)
 		return store.Client{}, false
 	}
 	ru := p.Get("redirect_uri")
@@ -484,6 +483,23 @@ func (s *Server) errorPage(w http.ResponseWriter, status int, title, msg string)
 	s.o.Pages.Error(w, status, identity.ErrorPage{Title: title, Message: msg})
 }
 
+// failurePage answers a failure of what on the browser pages. A store
+// that cannot be reached is an outage, not a bug: 503 with Retry-After
+// and "try again in a moment", logged as a warning. Anything else is 500,
+// logged as an error. Neither page says more than that.
+func (s *Server) failurePage(ctx context.Context, w http.ResponseWriter, what string, err error, attrs ...any) {
+	attrs = append(attrs, "err", err)
+	if store.IsUnavailable(err) {
+		s.log.WarnContext(ctx, what+": store unavailable", attrs...)
+		w.Header().Set("Retry-After", unavailableRetryAfter)
+		s.errorPage(w, http.StatusServiceUnavailable, "Temporarily unavailable",
+			"The service cannot complete this step right now. Please try again in a moment.")
+		return
+	}
+	s.log.ErrorContext(ctx, what, attrs...)
+	s.errorPage(w, http.StatusInternalServerError, "Something went wrong", "Please try again later.")
+}
+
 func (s *Server) showLogin(w http.ResponseWriter, r *http.Request, req authRequest, c store.Client, status int, username, msg string) {
 	sealed, err := s.seal(req)
 	if err != nil {
@@ -605,8 +621,7 @@ func (s *Server) formStep(w http.ResponseWriter, r *http.Request) (authRequest, 
 		s.errorPage(w, http.StatusBadRequest, "Unknown application", "The application is no longer registered.")
 		return authRequest{}, store.Client{}, false
 	} else if err != nil {
-		s.log.ErrorContext(r.Context(), "load client", "client_id", req.ClientID, "err", err)
-		s.errorPage(w, http.StatusInternalServerError, "Something went wrong", "Please try again later.")
+		s.failurePage(r.Context(), w, "load client", err, "client_id", req.ClientID)
 		return authRequest{}, store.Client{}, false
 	}
 	return req, c, true
@@ -641,15 +656,13 @@ func (s *Server) authorizeLogin(w http.ResponseWriter, r *http.Request) {
 		s.showLogin(w, r, req, c, http.StatusUnauthorized, username, "Wrong username or password.")
 		return
 	} else if err != nil {
-		s.log.ErrorContext(ctx, "authenticate user", "err", err)
-		s.errorPage(w, http.StatusInternalServerError, "Something went wrong", "Please try again later.")
+		s.failurePage(ctx, w, "authenticate user", err)
 		return
 	}
 	s.o.Throttle.Succeed(username)
 	authTime := time.Unix(s.now().Unix(), 0)
 	if _, err := s.o.Sessions.Start(ctx, w, u.ID, authTime); err != nil {
-		s.log.ErrorContext(ctx, "start session", "err", err)
-		s.errorPage(w, http.StatusInternalServerError, "Something went wrong", "Please try again later.")
+		s.failurePage(ctx, w, "start session", err)
 		return
 	}
 	s.log.InfoContext(ctx, "user logged in", "sub", u.ID, "client_id", c.ID)

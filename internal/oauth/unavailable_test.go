@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"syscall"
@@ -13,17 +14,28 @@ import (
 	"github.com/portcullis/portcullis/internal/store"
 )
 
-// unreachableStore fails CreateToken as a database that went away does.
+// unreachableStore fails CreateToken and GetClient as a database that
+// went away does.
 type unreachableStore struct {
 	Store
 	down bool
 }
 
+// errUnreachable is what a dial to a stopped database returns.
+var errUnreachable = &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}
+
 func (u *unreachableStore) CreateToken(ctx context.Context, t store.Token) error {
 	if u.down {
-		return fmt.Errorf("create token: %w", &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED})
+		return fmt.Errorf("create token: %w", errUnreachable)
 	}
 	return u.Store.CreateToken(ctx, t)
+}
+
+func (u *unreachableStore) GetClient(ctx context.Context, id string) (store.Client, error) {
+	if u.down {
+		return store.Client{}, fmt.Errorf("get client: %w", errUnreachable)
+	}
+	return u.Store.GetClient(ctx, id)
 }
 
 // TestTokenEndpointStoreUnavailable: with the database unreachable the
@@ -61,6 +73,39 @@ func TestTokenEndpointStoreUnavailable(t *testing.T) {
 	// Other failures are bugs, and stay server_error.
 	if e := h.srv.clientError(t.Context(), errDown); e.Status != http.StatusInternalServerError || e.Code != errServerError {
 		t.Errorf("clientError(%v) = %+v, want 500 server_error", errDown, e)
+	}
+}
+
+// TestAuthorizePageStoreUnavailable: the browser's pages answer an outage
+// with a 503 page and Retry-After ("try again in a moment"), logged as a
+// warning, not with a 500 "something went wrong".
+func TestAuthorizePageStoreUnavailable(t *testing.T) {
+	t.Parallel()
+	var us *unreachableStore
+	h := newHarness(t, Config{}, harnessOptions{store: func(db *store.DB) Store {
+		us = &unreachableStore{Store: db}
+		return us
+	}})
+	h.client(store.Client{ID: "spa", AuthMethod: store.AuthNone, GrantTypes: []string{"authorization_code"},
+		RedirectURIs: []string{"https://app.example/cb"}, Scopes: []string{"read"}})
+	get := func() *httptest.ResponseRecorder {
+		r, _ := http.NewRequest(http.MethodGet, authorizeURL("spa", "read", nil), nil)
+		return h.do(r)
+	}
+	if rec := get(); rec.Code != http.StatusOK {
+		t.Fatalf("healthy authorization request = %d", rec.Code)
+	}
+	us.down = true
+	rec := get()
+	if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") != unavailableRetryAfter {
+		t.Errorf("authorization request with the store down = %d, Retry-After %q; want 503 with Retry-After",
+			rec.Code, rec.Header().Get("Retry-After"))
+	}
+	if body := rec.Body.String(); !strings.Contains(body, "Temporarily unavailable") || strings.Contains(body, "connection refused") {
+		t.Errorf("page, want a plain 'Temporarily unavailable' without the cause:\n%s", body)
+	}
+	if logs := h.logs.String(); !strings.Contains(logs, "load client: store unavailable") || strings.Contains(logs, "level=ERROR") {
+		t.Errorf("log, want a warning and no error:\n%s", logs)
 	}
 }
 
