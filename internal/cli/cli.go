@@ -165,11 +165,15 @@ func (c *ServeCmd) Run(ctx context.Context, rt *Runtime) error {
 	if err != nil {
 		return err
 	}
+	// SIGHUP is caught from before the start: Go's default for it is to
+	// exit, and a reload sent as the node comes up must not kill it.
+	hup, stopHUP := server.NotifyReload()
+	defer stopHUP()
 	r, err := server.Start(ctx, cfg, logger, server.WithRoles(roles...), server.WithGetenv(rt.getenv))
 	if err != nil {
 		return err
 	}
-	go server.ReloadOnSignal(ctx, r, c.Config, cfg.Gateway.Watch, logger.With("component", "reload"))
+	go server.ReloadOnSignal(ctx, r, hup, c.Config, cfg.Gateway.Watch, logger.With("component", "reload"))
 	return r.Wait()
 }
 

@@ -15,6 +15,13 @@ import (
 // changes; polling keeps the binary free of platform-specific watchers.
 const watchInterval = 2 * time.Second
 
+// NotifyReload starts catching SIGHUP for ReloadOnSignal; stop undoes it.
+func NotifyReload() (hup <-chan os.Signal, stop func()) {
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, syscall.SIGHUP)
+	return ch, func() { signal.Stop(ch) }
+}
+
 // ReloadOnSignal re-reads path on SIGHUP (and, when watch is set,
 // when the file changes) and swaps the gateway's route table. An invalid
 // file is logged with its line-numbered error and the running table keeps
@@ -22,10 +29,11 @@ const watchInterval = 2 * time.Second
 // restart. It runs on every node, whatever its roles: Go's default for
 // SIGHUP is to exit, and an operator sends it to every `serve`; a node
 // without the gateway role logs that it has nothing to reload.
-func ReloadOnSignal(ctx context.Context, r *Running, path string, watch bool, logger *slog.Logger) {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
+//
+// hup comes from NotifyReload, called before the node starts: from then
+// on a SIGHUP is caught rather than fatal, so one sent while the node is
+// starting (or right after it answers its probes) waits for the loop.
+func ReloadOnSignal(ctx context.Context, r *Running, hup <-chan os.Signal, path string, watch bool, logger *slog.Logger) {
 	if r.GatewayURL == "" {
 		watch = false
 	}
