@@ -158,7 +158,20 @@ type core struct {
 	// found only if no forget ran while it was in flight: one that began
 	// before a revocation must not put the revoked token back.
 	epoch atomic.Uint64
+	// flushed is when the last flush ran (UnixNano; 0: never). For
+	// flushSettle after it, what the issuer says "active" is cached only
+	// until the window ends (see flushSettle).
+	flushed atomic.Int64
 }
+
+// flushSettle bounds what is cached right after a flush. A flush stands
+// for revocations nobody could name (a client deleted, notices missed),
+// so it cannot leave tombstones as forget does, and an issuer node that
+// has not processed the same notice yet may still answer "active" from
+// its record cache (2 s on a Portcullis authorization server). Such an
+// answer is cached until the window ends, not for MaxTTL: the bound on a
+// stale "active" after a flush is flushSettle rather than cache_ttl.
+const flushSettle = 3 * time.Second
 
 func newCore(cfg IntrospectorConfig, scope string, logger *slog.Logger, now func() time.Time) *core {
 	cfg = cfg.withDefaults()
@@ -232,6 +245,7 @@ func (c *core) forget(k cacheKey) {
 // flush drops every entry, as after a gap in the revocation notices
 // during which any cached token may have been revoked.
 func (c *core) flush() {
+	c.flushed.Store(c.now().UnixNano())
 	for i := range c.cache.shards {
 		s := &c.cache.shards[i]
 		s.mu.Lock()
@@ -311,6 +325,11 @@ func (c *core) run(ctx context.Context, k cacheKey, s *shard, cl *call, fetch fe
 		exp := now.Add(c.maxTTL)
 		if e := v.Claims.ExpiresAt; !e.IsZero() && e.Before(exp) {
 			exp = e
+		}
+		if f := c.flushed.Load(); f != 0 {
+			if settled := time.Unix(0, f).Add(flushSettle); now.Before(settled) && settled.Before(exp) {
+				exp = settled
+			}
 		}
 		// A token the verifier accepted within its clock leeway may
 		// already be past exp: answer this once, cache nothing.

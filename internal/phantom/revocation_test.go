@@ -88,6 +88,38 @@ func TestFlush(t *testing.T) {
 	}
 }
 
+// TestFlushSettles: right after a flush an "active" answer is cached only
+// for a few seconds, since an issuer node may not have processed the same
+// revocations yet; after that window answers are cached for MaxTTL again.
+func TestFlushSettles(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, phantom.IntrospectorConfig{MaxTTL: time.Minute})
+	raw := opaque(t)
+	f.issue(t, raw, "alice", time.Hour)
+	f.in.Flush()
+	if _, err := f.in.Resolve(t.Context(), raw); err != nil {
+		t.Fatal(err)
+	}
+	// The stale issuer's "active" lapses with the window, not after
+	// MaxTTL: a revocation it had not heard of is seen then.
+	f.as.Revoke(raw)
+	f.clock.Advance(5 * time.Second)
+	if _, err := f.in.Resolve(t.Context(), raw); !errors.Is(err, phantom.ErrInactive) {
+		t.Errorf("5 s after a flush, a token revoked meanwhile: %v, want ErrInactive", err)
+	}
+	// Long after the flush, answers are cached for MaxTTL again.
+	live := opaque(t)
+	f.issue(t, live, "bob", time.Hour)
+	if _, err := f.in.Resolve(t.Context(), live); err != nil {
+		t.Fatal(err)
+	}
+	calls := f.as.Calls()
+	f.clock.Advance(30 * time.Second)
+	if _, err := f.in.Resolve(t.Context(), live); err != nil || f.as.Calls() != calls {
+		t.Errorf("30 s later (MaxTTL 1m): err %v, calls %d -> %d, want a cache hit", err, calls, f.as.Calls())
+	}
+}
+
 // TestForgetDuringResolution: a token revoked while its introspection
 // was in flight is answered to the waiters as the issuer said, but that
 // answer is not cached: the next presentation is refused.
