@@ -148,10 +148,14 @@ func newUpstream(name, base string, target *url.URL, rt http.RoundTripper, filte
 		ErrorHandler:   u.fail,
 		ErrorLog:       slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 		BufferPool:     proxyBuffers,
-		// Flush every write as it comes: server-sent events, long polls
-		// and streamed downloads reach the client chunk by chunk, never
-		// held in a buffer waiting for more.
-		FlushInterval: -1,
+		// Zero: ReverseProxy flushes every write of a response whose
+		// length is unknown (a stream: chunked downloads, NDJSON, long
+		// polls) or that is text/event-stream as it comes, and leaves
+		// a response of known length to the server's buffer, which sends
+		// it whole. -1 flushed those too, a flush per write that cost
+		// small answers about 14 % of the proxy's throughput
+		// (BenchmarkThroughput) and gained nothing.
+		FlushInterval: 0,
 	}
 	return u
 }

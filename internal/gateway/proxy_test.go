@@ -235,33 +235,41 @@ func writeCA(t testing.TB, path string, srv *httptest.Server) {
 	}
 }
 
+// TestStreamingFlushes: a stream (server-sent events, or any answer of
+// unknown length) reaches the client write by write, while the upstream
+// is still sending.
 func TestStreamingFlushes(t *testing.T) {
-	e := newEnv(t, nil)
-	release := make(chan struct{})
-	defer close(release)
-	e.up.SetHandler(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/event-stream")
-		_, _ = io.WriteString(w, "data: first\n\n")
-		_ = http.NewResponseController(w).Flush()
-		select {
-		case <-release:
-		case <-r.Context().Done():
-		}
-	})
-	srv := httptest.NewServer(e.gw)
-	defer srv.Close()
-	req, _ := http.NewRequestWithContext(t.Context(), "GET", srv.URL+"/warehouse/items", nil)
-	req.Header.Set("Authorization", "Bearer "+e.token(t, "jwt", "list_items"))
-	res, err := srv.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	// The first event arrives while the upstream is still streaming: the
-	// exchange's writer flushes through to the client.
-	buf := make([]byte, len("data: first\n\n"))
-	if _, err := io.ReadFull(res.Body, buf); err != nil || string(buf) != "data: first\n\n" {
-		t.Fatalf("read %q, %v", buf, err)
+	for _, ct := range []string{"text/event-stream", "application/x-ndjson"} {
+		t.Run(ct, func(t *testing.T) {
+			e := newEnv(t, nil)
+			release := make(chan struct{})
+			defer close(release)
+			e.up.SetHandler(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", ct)
+				_, _ = io.WriteString(w, "data: first\n\n")
+				_ = http.NewResponseController(w).Flush()
+				select {
+				case <-release:
+				case <-r.Context().Done():
+				}
+			})
+			srv := httptest.NewServer(e.gw)
+			defer srv.Close()
+			req, _ := http.NewRequestWithContext(t.Context(), "GET", srv.URL+"/warehouse/items", nil)
+			req.Header.Set("Authorization", "Bearer "+e.token(t, "jwt", "list_items"))
+			res, err := srv.Client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer res.Body.Close()
+			// The first event arrives while the upstream is still
+			// streaming: the exchange's writer flushes through to the
+			// client.
+			buf := make([]byte, len("data: first\n\n"))
+			if _, err := io.ReadFull(res.Body, buf); err != nil || string(buf) != "data: first\n\n" {
+				t.Fatalf("read %q, %v", buf, err)
+			}
+		})
 	}
 }
 
