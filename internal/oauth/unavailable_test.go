@@ -19,6 +19,15 @@ import (
 type unreachableStore struct {
 	Store
 	down bool
+	// consentDown fails GetConsent alone, for a step after the login.
+	consentDown bool
+}
+
+func (u *unreachableStore) GetConsent(ctx context.Context, subject, clientID string) (store.Consent, error) {
+	if u.consentDown {
+		return store.Consent{}, fmt.Errorf("get consent: %w", errUnreachable)
+	}
+	return u.Store.GetConsent(ctx, subject, clientID)
 }
 
 // errUnreachable is what a dial to a stopped database returns.
@@ -105,6 +114,36 @@ func TestAuthorizePageStoreUnavailable(t *testing.T) {
 		t.Errorf("page, want a plain 'Temporarily unavailable' without the cause:\n%s", body)
 	}
 	if logs := h.logs.String(); !strings.Contains(logs, "load client: store unavailable") || strings.Contains(logs, "level=ERROR") {
+		t.Errorf("log, want a warning and no error:\n%s", logs)
+	}
+}
+
+// TestAuthorizeRedirectStoreUnavailable: once the client and its
+// redirect URI are known, an outage is told to the client as RFC 6749
+// §4.1.2.1's temporarily_unavailable, with the state, not as
+// server_error.
+func TestAuthorizeRedirectStoreUnavailable(t *testing.T) {
+	t.Parallel()
+	var us *unreachableStore
+	h := newHarness(t, Config{}, harnessOptions{store: func(db *store.DB) Store {
+		us = &unreachableStore{Store: db}
+		return us
+	}})
+	h.client(store.Client{ID: "spa", AuthMethod: store.AuthNone, GrantTypes: []string{"authorization_code"},
+		RedirectURIs: []string{"https://app.example/cb"}, Scopes: []string{"read"}})
+	cookie := h.session(h.user("alice"))
+	us.consentDown = true
+	r, _ := http.NewRequest(http.MethodGet, authorizeURL("spa", "read", nil), nil)
+	r.AddCookie(cookie)
+	rec := h.do(r)
+	loc, err := url.Parse(rec.Header().Get("Location"))
+	if rec.Code/100 != 3 || err != nil {
+		t.Fatalf("authorization request with the consent store down = %d %q, want a redirect", rec.Code, rec.Header().Get("Location"))
+	}
+	if q := loc.Query(); q.Get("error") != "temporarily_unavailable" || q.Get("state") != "st" || loc.Host != "app.example" {
+		t.Errorf("redirect %s, want app.example with error=temporarily_unavailable and the state", loc)
+	}
+	if logs := h.logs.String(); !strings.Contains(logs, "load consent: store unavailable") || strings.Contains(logs, "level=ERROR") {
 		t.Errorf("log, want a warning and no error:\n%s", logs)
 	}
 }
