@@ -52,6 +52,12 @@ func (db *DB) WithKeySetLock(ctx context.Context, fn func(ctx context.Context) e
 	if db.dialect != dialectPostgres {
 		return fn(ctx)
 	}
+	if db.pgpool != nil && db.pgpool.Config().MaxConns < 2 {
+		// The lock's session would hold the pool's only connection
+		// and fn's statements would wait for it forever.
+		db.logger.WarnContext(ctx, "pool_max_conns is 1: the signing key set is initialised without the cluster lock")
+		return fn(ctx)
+	}
 	conn, err := db.write.Conn(ctx)
 	if err != nil {
 		return opErr(op, err)
