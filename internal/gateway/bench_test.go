@@ -35,23 +35,33 @@ func (w *discardWriter) Write(b []byte) (int, error) { return len(b), nil }
 // non-recording upstream.
 func benchEnv(b *testing.B, logger *slog.Logger) (*gatewaytest.Issuer, *gatewaytest.Upstream, *Gateway) {
 	b.Helper()
+	return benchEnvWith(b, func(o *Options) {
+		if logger != nil {
+			o.Logger = logger
+		}
+	})
+}
+
+// benchEnvWith is the benchmarks' warehouse gateway (a loopback bench
+// upstream, no CORS, logs discarded) with edit applied to its options.
+func benchEnvWith(b *testing.B, edit func(*Options)) (*gatewaytest.Issuer, *gatewaytest.Upstream, *Gateway) {
+	b.Helper()
 	is := gatewaytest.NewIssuer(b)
 	up := gatewaytest.NewBenchUpstream(b)
 	cfg := warehouseConfig(is, gatewaytest.NewUpstream(b))
 	cfg.APIs[0].Upstream = up.URL() + "/backend"
 	cfg.APIs[0].CORS = nil
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	b.Cleanup(cancel)
-	gw, err := New(ctx, Options{
+	o := Options{
 		Catalog:     cfg,
 		SplitSource: is.SplitSource(),
 		Getenv:      func(string) string { return is.ClientSecret },
-		Logger:      logger,
+		Logger:      slog.New(slog.DiscardHandler),
 		Metrics:     prometheus.NewRegistry(),
-	})
+	}
+	edit(&o)
+	gw, err := New(ctx, o)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -2,14 +2,12 @@ package gateway
 
 import (
 	"context"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
 	"sync/atomic"
 	"testing"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/portcullis/portcullis/internal/gateway/gatewaytest"
@@ -20,24 +18,7 @@ import (
 // dpopBenchEnv is benchEnv with the replay cache given (nil: memory).
 func dpopBenchEnv(b *testing.B, rc verify.ReplayCache) (*gatewaytest.Issuer, *Gateway) {
 	b.Helper()
-	is := gatewaytest.NewIssuer(b)
-	up := gatewaytest.NewBenchUpstream(b)
-	cfg := warehouseConfig(is, gatewaytest.NewUpstream(b))
-	cfg.APIs[0].Upstream = up.URL() + "/backend"
-	cfg.APIs[0].CORS = nil
-	ctx, cancel := context.WithCancel(context.Background())
-	b.Cleanup(cancel)
-	gw, err := New(ctx, Options{
-		Catalog:     cfg,
-		SplitSource: is.SplitSource(),
-		Getenv:      func(string) string { return is.ClientSecret },
-		Logger:      slog.New(slog.DiscardHandler),
-		Metrics:     prometheus.NewRegistry(),
-		DPoPReplay:  rc,
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
+	is, _, gw := benchEnvWith(b, func(o *Options) { o.DPoPReplay = rc })
 	return is, gw
 }
 

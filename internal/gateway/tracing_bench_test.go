@@ -2,10 +2,8 @@ package gateway
 
 import (
 	"context"
-	"log/slog"
 	"testing"
 
-	"github.com/prometheus/client_golang/prometheus"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
@@ -26,24 +24,7 @@ func BenchmarkGatewayTracing(b *testing.B) {
 	} {
 		tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(c.sampler), sdktrace.WithBatcher(tracetest.NewNoopExporter()))
 		b.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
-		is := gatewaytest.NewIssuer(b)
-		up := gatewaytest.NewBenchUpstream(b)
-		cfg := warehouseConfig(is, gatewaytest.NewUpstream(b))
-		cfg.APIs[0].Upstream = up.URL() + "/backend"
-		cfg.APIs[0].CORS = nil
-		ctx, cancel := context.WithCancel(context.Background())
-		b.Cleanup(cancel)
-		gw, err := New(ctx, Options{
-			Catalog:     cfg,
-			SplitSource: is.SplitSource(),
-			Getenv:      func(string) string { return is.ClientSecret },
-			Logger:      slog.New(slog.DiscardHandler),
-			Metrics:     prometheus.NewRegistry(),
-			Tracer:      tp.Tracer("bench"),
-		})
-		if err != nil {
-			b.Fatal(err)
-		}
+		is, _, gw := benchEnvWith(b, func(o *Options) { o.Tracer = tp.Tracer("bench") })
 		claims := gatewaytest.Claims{Subject: "alice", ClientID: "spa", Scope: "list_items", Audience: []string{"warehouse"}}
 		b.Run(c.name+"/jwt", func(b *testing.B) { runParallel(b, gw, "/warehouse/items/42", is.JWT(b, claims)) })
 		b.Run(c.name+"/phantom", func(b *testing.B) { runParallel(b, gw, "/warehouse/items/42", is.Opaque(b, claims)) })
