@@ -47,17 +47,24 @@ func (u *unreachableStore) GetClient(ctx context.Context, id string) (store.Clie
 	return u.Store.GetClient(ctx, id)
 }
 
+// newUnreachableHarness is a harness whose store can be made unreachable.
+func newUnreachableHarness(t *testing.T) (*harness, *unreachableStore) {
+	t.Helper()
+	var us *unreachableStore
+	h := newHarness(t, Config{}, harnessOptions{store: func(db *store.DB) Store {
+		us = &unreachableStore{Store: db}
+		return us
+	}})
+	return h, us
+}
+
 // TestTokenEndpointStoreUnavailable: with the database unreachable the
 // token endpoint answers 503 temporarily_unavailable with Retry-After,
 // never 500 server_error (e2e/cluster's PostgreSQL outage), and logs a
 // warning, not an error; a failure that is not an outage stays a 500.
 func TestTokenEndpointStoreUnavailable(t *testing.T) {
 	t.Parallel()
-	var us *unreachableStore
-	h := newHarness(t, Config{}, harnessOptions{store: func(db *store.DB) Store {
-		us = &unreachableStore{Store: db}
-		return us
-	}})
+	h, us := newUnreachableHarness(t)
 	secret := h.client(store.Client{ID: "svc", GrantTypes: []string{"client_credentials"}, Scopes: []string{"read"}})
 	form := url.Values{"grant_type": {"client_credentials"}}
 	if code, m := h.token("svc", secret, form); code != http.StatusOK {
@@ -90,11 +97,7 @@ func TestTokenEndpointStoreUnavailable(t *testing.T) {
 // warning, not with a 500 "something went wrong".
 func TestAuthorizePageStoreUnavailable(t *testing.T) {
 	t.Parallel()
-	var us *unreachableStore
-	h := newHarness(t, Config{}, harnessOptions{store: func(db *store.DB) Store {
-		us = &unreachableStore{Store: db}
-		return us
-	}})
+	h, us := newUnreachableHarness(t)
 	h.client(store.Client{ID: "spa", AuthMethod: store.AuthNone, GrantTypes: []string{"authorization_code"},
 		RedirectURIs: []string{"https://app.example/cb"}, Scopes: []string{"read"}})
 	get := func() *httptest.ResponseRecorder {
@@ -124,11 +127,7 @@ func TestAuthorizePageStoreUnavailable(t *testing.T) {
 // server_error.
 func TestAuthorizeRedirectStoreUnavailable(t *testing.T) {
 	t.Parallel()
-	var us *unreachableStore
-	h := newHarness(t, Config{}, harnessOptions{store: func(db *store.DB) Store {
-		us = &unreachableStore{Store: db}
-		return us
-	}})
+	h, us := newUnreachableHarness(t)
 	h.client(store.Client{ID: "spa", AuthMethod: store.AuthNone, GrantTypes: []string{"authorization_code"},
 		RedirectURIs: []string{"https://app.example/cb"}, Scopes: []string{"read"}})
 	cookie := h.session(h.user("alice"))
