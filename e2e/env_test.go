@@ -6,13 +6,11 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
-	"html"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -21,6 +19,7 @@ import (
 	"github.com/portcullis/portcullis/internal/clientauth"
 	"github.com/portcullis/portcullis/internal/config"
 	"github.com/portcullis/portcullis/internal/identity"
+	"github.com/portcullis/portcullis/internal/identity/identitytest"
 	"github.com/portcullis/portcullis/internal/keys"
 	"github.com/portcullis/portcullis/internal/server"
 	"github.com/portcullis/portcullis/internal/server/servertest"
@@ -247,33 +246,14 @@ func (b *browser) post(u string, form url.Values) (*http.Response, string) {
 	return resp, string(body)
 }
 
-var (
-	inputRe  = regexp.MustCompile(`(?is)<input\b[^>]*>`)
-	formRe   = regexp.MustCompile(`(?is)<form\b[^>]*\baction="([^"]*)"`)
-	nameRe   = regexp.MustCompile(`(?is)\bname="([^"]*)"`)
-	valueRe  = regexp.MustCompile(`(?is)\bvalue="([^"]*)"`)
-	hiddenRe = regexp.MustCompile(`(?is)\btype="hidden"`)
-)
-
 // form returns the action and hidden fields of the first form of page.
 func form(t testing.TB, page string) (string, url.Values) {
 	t.Helper()
-	m := formRe.FindStringSubmatch(page)
-	if m == nil {
+	action, hidden, ok := identitytest.Form(page)
+	if !ok {
 		t.Fatalf("no form in page:\n%s", page)
 	}
-	v := url.Values{}
-	for _, in := range inputRe.FindAllString(page, -1) {
-		if !hiddenRe.MatchString(in) {
-			continue
-		}
-		n := nameRe.FindStringSubmatch(in)
-		val := valueRe.FindStringSubmatch(in)
-		if n != nil && val != nil {
-			v.Set(html.UnescapeString(n[1]), html.UnescapeString(val[1]))
-		}
-	}
-	return html.UnescapeString(m[1]), v
+	return action, hidden
 }
 
 // login drives the authorization endpoint through the login (and, when

@@ -3,14 +3,14 @@ package cluster
 import (
 	"crypto/sha256"
 	"encoding/base64"
-	"html"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
-	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/portcullis/portcullis/internal/identity/identitytest"
 )
 
 // browser is a user agent with a cookie jar that does not follow
@@ -58,41 +58,23 @@ func (b *browser) post(u string, form url.Values) (*http.Response, string) {
 	return b.do(req)
 }
 
-var (
-	inputRe  = regexp.MustCompile(`(?is)<input\b[^>]*>`)
-	formRe   = regexp.MustCompile(`(?is)<form\b[^>]*\baction="([^"]*)"`)
-	nameRe   = regexp.MustCompile(`(?is)\bname="([^"]*)"`)
-	valueRe  = regexp.MustCompile(`(?is)\bvalue="([^"]*)"`)
-	hiddenRe = regexp.MustCompile(`(?is)\btype="hidden"`)
-)
-
 // form returns the action (resolved against base) and the hidden fields
 // of the first form of page.
 func form(t testing.TB, base, page string) (string, url.Values) {
 	t.Helper()
-	m := formRe.FindStringSubmatch(page)
-	if m == nil {
+	raw, hidden, ok := identitytest.Form(page)
+	if !ok {
 		t.Fatalf("no form in page:\n%s", page)
-	}
-	v := url.Values{}
-	for _, in := range inputRe.FindAllString(page, -1) {
-		if !hiddenRe.MatchString(in) {
-			continue
-		}
-		n, val := nameRe.FindStringSubmatch(in), valueRe.FindStringSubmatch(in)
-		if n != nil && val != nil {
-			v.Set(html.UnescapeString(n[1]), html.UnescapeString(val[1]))
-		}
 	}
 	bu, err := url.Parse(base)
 	if err != nil {
 		t.Fatal(err)
 	}
-	action, err := bu.Parse(html.UnescapeString(m[1]))
+	action, err := bu.Parse(raw)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return action.String(), v
+	return action.String(), hidden
 }
 
 // login drives the authorization endpoint at authURL through the login
